@@ -1,0 +1,110 @@
+#include "common/crypto.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <zlib.h>
+
+#include <vector>
+
+#include "common/error.h"
+
+namespace hangar {
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  HANGAR_CHECK(RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) == 1,
+               "OpenSSL RAND_bytes failed");
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(2 * SHA256_DIGEST_LENGTH, '\0');
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string Base64Encode(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  out.resize(n);
+  return out;
+}
+
+std::string Base64UrlEncode(std::string_view data) {
+  std::string out = Base64Encode(data);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  std::string in(text);
+  for (char& c : in) {
+    if (c == '-') {
+      c = '+';
+    } else if (c == '_') {
+      c = '/';
+    } else if (!std::isalnum(static_cast<unsigned char>(c))) {
+      return std::nullopt;
+    }
+  }
+  size_t pad = (4 - in.size() % 4) % 4;
+  if (pad == 3) return std::nullopt;
+  in.append(pad, '=');
+  std::string out(3 * in.size() / 4 + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+std::string Base62Encode(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  // Big-number base conversion; inputs are short (tokens), so quadratic is fine.
+  std::vector<unsigned char> num(data.begin(), data.end());
+  std::string out;
+  while (!num.empty()) {
+    unsigned rem = 0;
+    std::vector<unsigned char> next;
+    for (unsigned char byte : num) {
+      unsigned acc = rem * 256 + byte;
+      unsigned q = acc / 62;
+      rem = acc % 62;
+      if (!next.empty() || q != 0) next.push_back(static_cast<unsigned char>(q));
+    }
+    out.push_back(kAlphabet[rem]);
+    num = std::move(next);
+  }
+  return std::string(out.rbegin(), out.rend());
+}
+
+uint32_t Crc32(std::string_view data) {
+  return static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+}
+
+}  // namespace hangar

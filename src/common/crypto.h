@@ -1,0 +1,29 @@
+// Small wrappers over OpenSSL and zlib for what Hangar needs: random bytes, SHA-256, HMAC,
+// base64url and CRC-32. Nothing here is home-made cryptography.
+//
+// Thread-safety: all functions are safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hangar {
+
+// `n` bytes from the OpenSSL CSPRNG. Aborts if the CSPRNG fails (the process cannot run safely).
+std::string RandomBytes(size_t n);
+// Lowercase hex SHA-256 of `data`.
+std::string Sha256Hex(std::string_view data);
+// Raw 32-byte HMAC-SHA256.
+std::string HmacSha256(std::string_view key, std::string_view data);
+// RFC 4648 §5 base64url without padding, and its inverse (nullopt on bad input).
+std::string Base64UrlEncode(std::string_view data);
+std::optional<std::string> Base64UrlDecode(std::string_view text);
+// Standard base64 with padding.
+std::string Base64Encode(std::string_view data);
+// Base62 (0-9A-Za-z) rendering of random bytes, for tokens that survive copy and paste.
+std::string Base62Encode(std::string_view data);
+uint32_t Crc32(std::string_view data);
+
+}  // namespace hangar

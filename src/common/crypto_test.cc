@@ -1,0 +1,34 @@
+#include "common/crypto.h"
+
+#include <gtest/gtest.h>
+
+namespace hangar {
+namespace {
+
+TEST(CryptoTest, Sha256MatchesKnownVector) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(CryptoTest, Base64UrlRoundTripsAllLengths) {
+  std::string data = RandomBytes(64);
+  for (size_t n = 0; n <= data.size(); ++n) {
+    auto encoded = Base64UrlEncode(data.substr(0, n));
+    EXPECT_EQ(encoded.find_first_of("+/="), std::string::npos);
+    EXPECT_EQ(Base64UrlDecode(encoded), data.substr(0, n));
+  }
+  EXPECT_FALSE(Base64UrlDecode("a").has_value());
+  EXPECT_FALSE(Base64UrlDecode("ab$d").has_value());
+}
+
+TEST(CryptoTest, Base62UsesOnlyAlphanumerics) {
+  EXPECT_EQ(Base62Encode(std::string("\x01\x00", 2)), "48");
+  for (char c : Base62Encode(RandomBytes(32))) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
+}
+
+TEST(CryptoTest, HmacSha256MatchesRfc4231Case2) {
+  std::string mac = HmacSha256("Jefe", "what do ya want for nothing?");
+  EXPECT_EQ(Base64Encode(mac), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
+}
+
+}  // namespace
+}  // namespace hangar
