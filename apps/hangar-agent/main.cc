@@ -1,0 +1,161 @@
+// hangar-agent: the node agent's composition root. Parses flags, sets up logging, builds the GPU
+// probe, the API client and the agent loop, and runs it until SIGINT/SIGTERM.
+#include <pthread.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "agent/agent.h"
+#include "agent/gpu_probe.h"
+#include "agent/state.h"
+#include "client/api_client.h"
+#include "common/clock.h"
+#include "common/json_codec.h"
+#include "common/logging.h"
+
+namespace {
+
+int Fail(const hangar::Error& e) {
+  std::cerr << "hangar-agent: " << e.message() << "\n";
+  for (const auto& v : e.violations()) std::cerr << "  - " << v.pointer << ": " << v.detail << "\n";
+  if (!e.hint().empty()) std::cerr << "Hint: " << e.hint() << "\n";
+  return 1;
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace hangar;
+  CLI::App app{"hangar-agent: registers this host's GPUs with hangard and keeps them reported"};
+  std::string server, join_token, join_token_file, simulate, name, state_dir, log_format = "text",
+                                                                              log_level = "info";
+  std::vector<std::string> labels;
+  bool probe_only = false;
+  app.set_version_flag("--version", std::string("hangar-agent ") + HANGAR_VERSION);
+  app.add_option("--server", server, "hangard base URL, e.g. http://hangard:8080")
+      ->envname("HANGAR_SERVER");
+  app.add_option("--join-token", join_token, "join token for the first registration")
+      ->envname("HANGAR_JOIN_TOKEN");
+  app.add_option("--join-token-file", join_token_file, "read the join token from this file");
+  app.add_option("--simulate", simulate,
+                 "simulate GPUs instead of using NVML, e.g. 8xH100-80GB or 2xA100-80GB,4xL4");
+  app.add_option("--name", name, "node name (default: the hostname)");
+  app.add_option("--label", labels, "node label k=v (repeatable)");
+  app.add_option("--state-dir", state_dir,
+                 "where the node id and credential are kept (default "
+                 "~/.local/state/hangar-agent)");
+  app.add_option("--log-format", log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
+  app.add_flag("--probe-only", probe_only, "print the GPU inventory and metrics as JSON and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (auto s = SetUpLogging({.format = log_format == "json" ? LogFormat::kJson : LogFormat::kText,
+                             .level = log_level});
+      !s) {
+    return Fail(s.error());
+  }
+  if (name.empty()) name = Hostname();
+  SystemClock clock;
+  auto probe = agent::NewGpuProbe({.simulate = simulate, .node_name = name}, clock);
+  if (!probe) return Fail(probe.error());
+
+  if (probe_only) {
+    auto gpus = (*probe)->Inventory();
+    if (!gpus) return Fail(gpus.error());
+    auto samples = (*probe)->Sample();
+    boost::json::object out;
+    out["probe"] = (*probe)->name();
+    out["gpus"] = json::Encode(*gpus);
+    boost::json::array metrics;
+    if (samples) {
+      for (const auto& s : *samples) {
+        metrics.push_back(boost::json::object{{"index", s.index},
+                                              {"uuid", s.uuid},
+                                              {"utilization_percent", s.utilization_percent},
+                                              {"memory_used_mib", s.memory_used_mib},
+                                              {"temperature_c", s.temperature_c},
+                                              {"power_milliwatts", s.power_milliwatts},
+                                              {"simulated", s.simulated}});
+      }
+    }
+    out["metrics"] = std::move(metrics);
+    std::cout << boost::json::serialize(out) << "\n";
+    return 0;
+  }
+
+  if (server.empty()) {
+    return Fail(Error::Invalid("no server given").Hint("pass --server URL or set HANGAR_SERVER"));
+  }
+  if (!join_token_file.empty()) {
+    std::ifstream in(join_token_file);
+    if (!in) return Fail(Error::Invalid("cannot read --join-token-file " + join_token_file));
+    std::getline(in, join_token);
+    while (!join_token.empty() && std::isspace(static_cast<unsigned char>(join_token.back()))) {
+      join_token.pop_back();
+    }
+  }
+  api::Labels label_map;
+  for (const auto& kv : labels) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Fail(Error::Invalid("bad --label '" + kv + "'").Hint("use --label key=value"));
+    }
+    label_map[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  auto client =
+      client::ApiClient::Create({.base_url = server,
+                                 .timeout = std::chrono::seconds(10),
+                                 .user_agent = std::string("hangar-agent/") + HANGAR_VERSION});
+  if (!client) return Fail(client.error());
+
+  // SIGINT/SIGTERM are blocked in every thread and taken synchronously by one waiter thread,
+  // which asks the agent to stop; SIGUSR1 lets main end that thread when the agent exits first.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  agent::StopSignal stop;
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGUSR1) spdlog::info("received {}, stopping", strsignal(sig));
+    stop.Stop();
+  });
+
+  agent::AgentOptions options{
+      .server_url = server,
+      .join_token = join_token.empty() ? std::nullopt : std::optional<std::string>(join_token),
+      .name = name,
+      .hostname = Hostname(),
+      .labels = std::move(label_map),
+      .state_dir = state_dir.empty() ? agent::DefaultStateDir() : std::filesystem::path(state_dir),
+      .seed = std::random_device{}()};
+  spdlog::info("hangar-agent {} starting: node {}, server {}, {} GPU probe", HANGAR_VERSION, name,
+               server, (*probe)->name());
+  agent::Agent agent(std::move(options), **client, **probe, clock, stop);
+  Status result = agent.Run();
+  pthread_kill(signal_waiter.native_handle(), SIGUSR1);
+  signal_waiter.join();
+  if (!result) return Fail(result.error());
+  return 0;
+}

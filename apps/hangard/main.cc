@@ -1,0 +1,232 @@
+// hangard: the Hangar control plane. Composition root only: read the configuration, build the
+// components in dependency order (store -> identity -> services -> gateway -> server), run until
+// SIGINT/SIGTERM, shut down cleanly.
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "common/logging.h"
+#include "config/config.h"
+#include "fleet/fleet_service.h"
+#include "gateway/gateway.h"
+#include "gateway/static_files.h"
+#include "http/server.h"
+#include "identity/authenticator.h"
+#include "routes/routes.h"
+#include "store/repos.h"
+#include "store/store.h"
+
+extern char** environ;
+
+namespace hangar {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const Error& error) {
+  std::cerr << "hangard: " << error.message() << "\n";
+  for (const auto& v : error.violations()) std::cerr << "  " << v.pointer << ": " << v.detail << "\n";
+  if (!error.hint().empty()) std::cerr << "hint: " << error.hint() << "\n";
+  return 2;
+}
+
+Status WriteSecretFile(const fs::path& path, const std::string& content) {
+  // Create with 0600 from the start: the key must never be readable by others, even briefly.
+  fs::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return std::unexpected(Error::Internal("cannot write " + tmp.string()));
+  std::string data = content + "\n";
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return std::unexpected(Error::Internal("cannot write " + tmp.string()));
+  fs::rename(tmp, path);
+  return Ok();
+}
+
+fs::path DefaultWebDir(const char* argv0) {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) exe = fs::absolute(argv0);
+  return exe.parent_path().parent_path() / "share" / "web";
+}
+
+// Periodic control-loop work until Stop(): marks silent nodes unreachable, purges expired
+// idempotency keys. Runs on its own thread; the store calls block.
+class Reconciler {
+ public:
+  Reconciler(fleet::FleetService& fleet, store::Store& store, const Clock& clock, Micros tick)
+      : fleet_(fleet), store_(store), clock_(clock), tick_(tick) {}
+  void Start() {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  void Stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    Timestamp next_purge = clock_.Now();
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      if (auto r = fleet_.MarkUnreachableNodes(); !r) {
+        spdlog::warn("reconciler: {}", r.error().ToString());
+      }
+      if (clock_.Now() >= next_purge) {
+        auto cutoff = clock_.Now() - std::chrono::hours(24);
+        (void)store_.Write([&](store::Tx& tx) -> Status {
+          auto purged = store::PurgeIdempotencyKeys(tx, cutoff);
+          if (!purged) return std::unexpected(purged.error());
+          return Ok();
+        });
+        next_purge = clock_.Now() + std::chrono::hours(1);
+      }
+      lock.lock();
+      wake_.wait_for(lock, tick_, [this] { return stopping_; });
+    }
+  }
+
+  fleet::FleetService& fleet_;
+  store::Store& store_;
+  const Clock& clock_;
+  const Micros tick_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
+int Run(int argc, char** argv) {
+  CLI::App app{"hangard — the Hangar control plane"};
+  app.set_version_flag("--version", std::string("hangard ") + HANGAR_VERSION);
+  std::string config_file;
+  app.add_option("-c,--config", config_file, "YAML configuration file")->envname("HANGAR_CONFIG");
+  // Every setting is also a flag; flags override the environment, which overrides the file.
+  std::map<std::string, std::string> flag_values;
+  for (const auto& name : config::SettingNames()) {
+    std::string flag = config::FlagNameOf(name);
+    app.add_option(flag, flag_values[name],
+                   "setting " + name + " (env " + config::EnvNameOf(name) + ")");
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  std::vector<config::SettingValue> values;
+  if (!config_file.empty()) {
+    auto from_file = config::ReadYamlFile(config_file);
+    if (!from_file) return Fail(from_file.error());
+    values = std::move(*from_file);
+  }
+  for (auto& v : config::ReadEnvironment(environ)) values.push_back(std::move(v));
+  for (const auto& name : config::SettingNames()) {
+    if (app.get_option(config::FlagNameOf(name))->count() > 0) {
+      values.push_back({name, flag_values[name], "flag " + config::FlagNameOf(name)});
+    }
+  }
+  auto cfg = config::BuildConfig(values);
+  if (!cfg) return Fail(cfg.error());
+
+  if (auto s = SetUpLogging({cfg->log_format == "json" ? LogFormat::kJson : LogFormat::kText,
+                             cfg->log_level});
+      !s) {
+    return Fail(s.error());
+  }
+
+  SystemClock clock;
+  std::error_code ec;
+  fs::create_directories(cfg->data_dir, ec);
+  if (ec) {
+    return Fail(Error::Invalid("cannot create data_dir " + cfg->data_dir + ": " + ec.message())
+                    .Field("data_dir", "must be a writable directory"));
+  }
+  ::chmod(cfg->data_dir.c_str(), 0700);
+
+  auto store = store::OpenStore({.url = cfg->database, .pool_size = cfg->db_pool_size});
+  if (!store) return Fail(store.error());
+  spdlog::info("store: {} ready", cfg->database.starts_with("sqlite:")
+                                      ? cfg->database
+                                      : std::string("postgresql"));
+
+  fs::path key_file = fs::path(cfg->data_dir) / "admin-api-key";
+  auto bootstrap = identity::BootstrapFirstOrganisation(**store, clock);
+  if (!bootstrap) return Fail(bootstrap.error());
+  if (*bootstrap) {
+    if (auto s = WriteSecretFile(key_file, **bootstrap); !s) return Fail(s.error());
+    spdlog::info("first start: created organisation 'default'; admin API key written to {}",
+                 fs::absolute(key_file).string());
+  } else if (fs::exists(key_file)) {
+    spdlog::info("admin API key: {}", fs::absolute(key_file).string());
+  }
+
+  identity::Authenticator authenticator(**store, clock);
+  fleet::FleetService fleet(**store, clock, authenticator,
+                            {.heartbeat_interval = cfg->heartbeat_interval,
+                             .node_unreachable_after = cfg->node_unreachable_after});
+
+  gateway::Router router;
+  routes::AddFleetRoutes(router, fleet);
+  fs::path web_dir = cfg->web_dir.empty() ? DefaultWebDir(argv[0]) : fs::path(cfg->web_dir);
+  std::shared_ptr<const gateway::StaticFiles> docs;
+  if (auto loaded = gateway::StaticFiles::Load(web_dir / "docs"); loaded) {
+    docs = std::make_shared<const gateway::StaticFiles>(std::move(*loaded));
+  } else {
+    spdlog::warn("no docs page: {} (build with the web assets, or set web_dir)",
+                 loaded.error().message());
+  }
+  routes::AddSystemRoutes(router, **store, docs, HANGAR_VERSION);
+
+  gateway::Gateway gateway(router, authenticator, **store, clock,
+                           {.cors_allowed_origins = cfg->cors_allowed_origins, .dev_mode = cfg->dev});
+  auto listen = config::ParseListen(cfg->listen);
+  http::Server server(
+      {.host = listen->first,
+       .port = listen->second,
+       .io_threads = cfg->io_threads,
+       .worker_threads = cfg->worker_threads,
+       .header_limit = static_cast<size_t>(cfg->max_header_bytes),
+       .body_limit = static_cast<size_t>(cfg->max_body_bytes),
+       .request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->request_timeout),
+       .idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->idle_timeout),
+       .shutdown_grace = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->shutdown_grace)},
+      gateway);
+  auto bound = server.Start();
+  if (!bound) return Fail(bound.error());
+  if (!cfg->port_file.empty()) {
+    std::ofstream(cfg->port_file) << *bound << "\n";
+  }
+  spdlog::info("hangard {} listening on http://{} (API /api/v1, docs /docs)", HANGAR_VERSION,
+               *bound);
+
+  Micros tick = std::min(cfg->heartbeat_interval, cfg->node_unreachable_after / 4);
+  Reconciler reconciler(fleet, **store, clock, tick);
+  reconciler.Start();
+  server.StopOnSignals();
+  server.Run();
+  reconciler.Stop();
+  spdlog::info("hangard stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace hangar
+
+int main(int argc, char** argv) { return hangar::Run(argc, argv); }

@@ -1,0 +1,418 @@
+#include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include "cli/output.h"
+#include "client/api_client.h"
+
+namespace hangar::cli {
+
+namespace {
+
+using client::ApiError;
+using client::ApiResult;
+
+// Options shared by every command.
+struct Globals {
+  ConnectionFlags connection;
+  std::string config;
+  std::string output = "table";
+};
+
+// The state one invocation needs, built lazily: config commands need no server.
+class Session {
+ public:
+  Session(const Globals& g, std::ostream& out, std::ostream& err, const Env& env)
+      : g_(g), out_(out), err_(err), env_(env) {}
+
+  // Connects and runs `fn(client, format)`; maps every failure to an exit code.
+  template <typename F>
+  int WithClient(F fn) {
+    auto format = ParseOutputFormat(g_.output);
+    if (!format) return Usage(format.error());
+    auto config = LoadConfig(ConfigPath(g_.config, env_));
+    if (!config) return Usage(config.error());
+    auto conn = ResolveConnection(g_.connection, env_, *config);
+    if (!conn) return Usage(conn.error());
+    auto client =
+        client::ApiClient::Create({.base_url = conn->url,
+                                   .token = conn->token,
+                                   .user_agent = std::string("hangar/") + HANGAR_VERSION});
+    if (!client) return Usage(client.error());
+    ApiResult<std::string> res = fn(**client, *format);
+    if (!res) {
+      err_ << RenderError(res.error());
+      return ExitCodeFor(res.error());
+    }
+    out_ << *res;
+    return kExitOk;
+  }
+
+  int Usage(const Error& e) {
+    err_ << RenderError(ApiError::FromError(e));
+    return e.code() == ErrorCode::kUnavailable ? kExitError : kExitUsage;
+  }
+
+  const Globals& globals() const { return g_; }
+  std::ostream& out() { return out_; }
+  const Env& env() const { return env_; }
+
+ private:
+  const Globals& g_;
+  std::ostream& out_;
+  std::ostream& err_;
+  const Env& env_;
+};
+
+// GET every page of a list (following next_page_token) up to `limit` items (0: all).
+template <typename List>
+ApiResult<decltype(List::items)> ListAll(client::ApiClient& c, const std::string& path,
+                                         std::string query, int64_t limit) {
+  decltype(List::items) items;
+  std::optional<std::string> page_token;
+  do {
+    std::string q = query;
+    if (limit > 0) q += "&limit=" + std::to_string(std::min<int64_t>(limit, 1000));
+    if (page_token) q += "&page_token=" + client::UrlEncode(*page_token);
+    std::string target = path + (q.empty() ? "" : "?" + q.substr(1));
+    HANGAR_ASSIGN_OR_RETURN_API(List page, c.Get<List>(target));
+    for (auto& item : page.items) {
+      if (limit > 0 && static_cast<int64_t>(items.size()) >= limit) break;
+      items.push_back(std::move(item));
+    }
+    page_token = page.next_page_token;
+    if (page_token && page_token->empty()) page_token.reset();
+  } while (page_token && (limit == 0 || static_cast<int64_t>(items.size()) < limit));
+  return items;
+}
+
+std::string Param(const std::string& name, const std::string& value) {
+  return value.empty() ? "" : "&" + name + "=" + client::UrlEncode(value);
+}
+
+template <typename T>
+ApiResult<std::string> Rendered(ApiResult<T> res, OutputFormat f) {
+  if (!res) return std::unexpected(std::move(res).error());
+  if constexpr (json::IsVector<T>::value) {
+    return Render(*res, f);
+  } else {
+    return RenderOne(*res, f);
+  }
+}
+
+ApiResult<std::string> Msg(std::string text) { return text + "\n"; }
+
+}  // namespace
+
+int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+           const Env& env) {
+  Globals g;
+  Session s(g, out, err, env);
+  std::function<int()> action;
+
+  CLI::App app{"hangar: the command line for the Hangar GPU platform"};
+  app.require_subcommand(1);
+  app.add_option("--url", g.connection.url, "hangard URL (env HANGAR_URL)");
+  app.add_option("--token", g.connection.token, "API token (env HANGAR_TOKEN)");
+  app.add_option("--token-file", g.connection.token_file, "read the API token from this file");
+  app.add_option("--config", g.config,
+                 "config file (env HANGAR_CONFIG, default ~/.config/hangar/config.yaml)");
+  app.add_option("-o,--output", g.output, "table, json or yaml")
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
+  for (auto* opt : app.get_options()) opt->configurable(false);
+  app.fallthrough();
+
+  // ---- version
+  app.add_subcommand("version", "print the CLI version")->callback([&] {
+    action = [&] {
+      out << "hangar " << HANGAR_VERSION << "\n";
+      return int(kExitOk);
+    };
+  });
+
+  // ---- gpus
+  auto* gpus = app.add_subcommand("gpus", "GPUs of the fleet")->require_subcommand(1);
+  struct {
+    int64_t limit = 0;
+    std::string state, node, type, sort, id;
+  } gf;
+  auto* gpus_list = gpus->add_subcommand("list", "list GPUs (all pages)");
+  gpus_list->add_option("--limit", gf.limit, "show at most N GPUs");
+  gpus_list->add_option("--state", gf.state, "ready, unhealthy or unreachable");
+  gpus_list->add_option("--node", gf.node, "only GPUs of this node id");
+  gpus_list->add_option("--gpu-type", gf.type, "only GPUs of this type");
+  gpus_list->add_option("--sort", gf.sort, "sort order, as the API accepts it");
+  gpus_list->callback([&] {
+    action = [&] {
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        std::string q = Param("state", gf.state) + Param("node_id", gf.node) +
+                        Param("gpu_type", gf.type) + Param("sort", gf.sort);
+        return Rendered(ListAll<api::GpuList>(c, "/api/v1/gpus", q, gf.limit), f);
+      });
+    };
+  });
+  auto* gpus_get = gpus->add_subcommand("get", "show one GPU");
+  gpus_get->add_option("ID", gf.id)->required();
+  gpus_get->callback([&] {
+    action = [&] {
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        return Rendered(c.Get<api::Gpu>("/api/v1/gpus/" + client::UrlEncode(gf.id)), f);
+      });
+    };
+  });
+
+  // ---- nodes
+  auto* nodes =
+      app.add_subcommand("nodes", "nodes (hosts running hangar-agent)")->require_subcommand(1);
+  struct {
+    int64_t limit = 0;
+    std::string id;
+    std::vector<std::string> labels;
+  } nf;
+  auto* nodes_list = nodes->add_subcommand("list", "list nodes (all pages)");
+  nodes_list->add_option("--limit", nf.limit, "show at most N nodes");
+  nodes_list->callback([&] {
+    action = [&] {
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        return Rendered(ListAll<api::NodeList>(c, "/api/v1/nodes", "", nf.limit), f);
+      });
+    };
+  });
+  auto node_path = [&] { return "/api/v1/nodes/" + client::UrlEncode(nf.id); };
+  auto* nodes_get = nodes->add_subcommand("get", "show one node");
+  nodes_get->add_option("ID", nf.id)->required();
+  nodes_get->callback([&] {
+    action = [&] {
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        return Rendered(c.Get<api::Node>(node_path()), f);
+      });
+    };
+  });
+  for (bool cordon : {true, false}) {
+    auto* cmd = nodes->add_subcommand(
+        cordon ? "cordon" : "uncordon",
+        cordon ? "stop placing new work on a node" : "allow new work on a node again");
+    cmd->add_option("ID", nf.id)->required();
+    cmd->callback([&, cordon] {
+      action = [&, cordon] {
+        return s.WithClient([&, cordon](client::ApiClient& c, OutputFormat f) {
+          return Rendered(
+              c.Patch<api::Node>(node_path(), api::UpdateNodeRequest{.cordoned = cordon}), f);
+        });
+      };
+    });
+  }
+  auto* nodes_label = nodes->add_subcommand("label", "set (k=v) or remove (k-) node labels");
+  nodes_label->add_option("ID", nf.id)->required();
+  nodes_label->add_option("LABELS", nf.labels, "k=v to set, k- to remove")->required();
+  nodes_label->callback([&] {
+    action = [&]() -> int {
+      std::map<std::string, std::optional<std::string>> changes;
+      for (const auto& l : nf.labels) {
+        auto eq = l.find('=');
+        if (eq != std::string::npos && eq > 0) {
+          changes[l.substr(0, eq)] = l.substr(eq + 1);
+        } else if (l.size() > 1 && l.back() == '-' && eq == std::string::npos) {
+          changes[l.substr(0, l.size() - 1)] = std::nullopt;
+        } else {
+          return s.Usage(Error::Invalid("bad label '" + l + "'")
+                             .Hint("use key=value to set a label and key- to remove it"));
+        }
+      }
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        return Rendered(c.Patch<api::Node>(node_path(), api::UpdateNodeRequest{.labels = changes}),
+                        f);
+      });
+    };
+  });
+
+  // ---- gpu-types
+  auto* types = app.add_subcommand("gpu-types", "the GPU type catalogue")->require_subcommand(1);
+  struct {
+    int64_t limit = 0;
+    api::CreateGpuTypeRequest req;
+    std::string price, currency;
+  } tf;
+  auto* types_list = types->add_subcommand("list", "list GPU types");
+  types_list->add_option("--limit", tf.limit, "show at most N types");
+  types_list->callback([&] {
+    action = [&] {
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        return Rendered(ListAll<api::GpuTypeList>(c, "/api/v1/gpu-types", "", tf.limit), f);
+      });
+    };
+  });
+  auto* types_create = types->add_subcommand("create", "add a GPU type to the catalogue");
+  types_create->add_option("--name", tf.req.name, "catalogue name, e.g. H100-80GB")->required();
+  types_create->add_option("--vendor", tf.req.vendor, "e.g. nvidia")->required();
+  types_create->add_option("--architecture", tf.req.architecture, "e.g. hopper")->required();
+  types_create
+      ->add_option("--product-name", tf.req.product_name,
+                   "the driver's product name, e.g. \"NVIDIA H100 80GB HBM3\"")
+      ->required();
+  types_create->add_option("--memory-mib", tf.req.memory_mib, "memory in MiB")->required();
+  types_create->add_option("--compute-capability", tf.req.compute_capability, "e.g. 9.0")
+      ->required();
+  types_create->add_option("--hourly-price", tf.price, "price of one GPU-hour, e.g. 2.49")
+      ->required();
+  types_create->add_option("--currency", tf.currency, "ISO 4217 code (server default USD)");
+  types_create->callback([&] {
+    action = [&]() -> int {
+      auto micros = ParsePriceMicros(tf.price);
+      if (!micros) return s.Usage(micros.error());
+      tf.req.hourly_price_micros = *micros;
+      if (!tf.currency.empty()) tf.req.currency = tf.currency;
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        return Rendered(c.Post<api::GpuType>("/api/v1/gpu-types", tf.req), f);
+      });
+    };
+  });
+
+  // ---- join-tokens
+  auto* tokens = app.add_subcommand("join-tokens", "tokens that let agents register nodes")
+                     ->require_subcommand(1);
+  struct {
+    int64_t limit = 0;
+    std::string description, ttl, id;
+    bool quiet = false;
+  } jf;
+  auto* tokens_create = tokens->add_subcommand("create", "create a join token (shown once)");
+  tokens_create->add_option("--description", jf.description, "what the token is for");
+  tokens_create->add_option("--ttl", jf.ttl, "lifetime: 90s, 30m, 24h, 7d (server default 24h)");
+  tokens_create->add_flag("-q,--quiet", jf.quiet, "print only the token");
+  tokens_create->callback([&] {
+    action = [&]() -> int {
+      api::CreateJoinTokenRequest req;
+      if (!jf.description.empty()) req.description = jf.description;
+      if (!jf.ttl.empty()) {
+        auto ttl = ParseDurationSeconds(jf.ttl);
+        if (!ttl) return s.Usage(ttl.error());
+        req.ttl_seconds = *ttl;
+      }
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) -> ApiResult<std::string> {
+        HANGAR_ASSIGN_OR_RETURN_API(auto token,
+                                    c.Post<api::JoinToken>("/api/v1/nodes/join-tokens", req));
+        if (jf.quiet) return token.token.value_or("") + "\n";
+        std::string text = RenderOne(token, f);
+        if (f == OutputFormat::kTable) {
+          text += "\nToken (shown only once): " + token.token.value_or("") +
+                  "\nStart an agent with: hangar-agent --server URL --join-token " +
+                  token.token.value_or("") + "\n";
+        }
+        return text;
+      });
+    };
+  });
+  auto* tokens_list = tokens->add_subcommand("list", "list join tokens (secrets are not shown)");
+  tokens_list->add_option("--limit", jf.limit, "show at most N tokens");
+  tokens_list->callback([&] {
+    action = [&] {
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        return Rendered(ListAll<api::JoinTokenList>(c, "/api/v1/nodes/join-tokens", "", jf.limit),
+                        f);
+      });
+    };
+  });
+  auto* tokens_delete = tokens->add_subcommand("delete", "revoke a join token");
+  tokens_delete->add_option("ID", jf.id)->required();
+  tokens_delete->callback([&] {
+    action = [&] {
+      return s.WithClient([&](client::ApiClient& c, OutputFormat) -> ApiResult<std::string> {
+        auto res = c.Delete("/api/v1/nodes/join-tokens/" + client::UrlEncode(jf.id));
+        if (!res) return std::unexpected(std::move(res).error());
+        return Msg("join token " + jf.id + " deleted");
+      });
+    };
+  });
+
+  // ---- config
+  auto* config = app.add_subcommand("config", "named server contexts in the config file")
+                     ->require_subcommand(1);
+  struct {
+    std::string name, url, token;
+  } cf;
+  auto edit_config = [&](auto change) -> int {
+    auto path = ConfigPath(g.config, env);
+    auto cfg = LoadConfig(path);
+    if (!cfg) return s.Usage(cfg.error());
+    if (auto st = change(*cfg); st != kExitOk) return st;
+    if (auto saved = SaveConfig(path, *cfg); !saved) return s.Usage(saved.error());
+    return int(kExitOk);
+  };
+  auto* set_context = config->add_subcommand("set-context",
+                                             "create or update a context and "
+                                             "make it current");
+  set_context->add_option("NAME", cf.name)->required();
+  set_context->add_option("--url", cf.url, "hangard URL");
+  set_context->add_option("--token", cf.token, "API token");
+  set_context->callback([&] {
+    action = [&] {
+      return edit_config([&](CliConfig& c) {
+        Context& ctx = c.contexts[cf.name];
+        if (!cf.url.empty()) ctx.url = cf.url;
+        if (!cf.token.empty()) ctx.token = cf.token;
+        c.current_context = cf.name;
+        out << "context " << cf.name << " set and current\n";
+        return int(kExitOk);
+      });
+    };
+  });
+  auto* use_context = config->add_subcommand("use-context", "switch the current context");
+  use_context->add_option("NAME", cf.name)->required();
+  use_context->callback([&] {
+    action = [&] {
+      return edit_config([&](CliConfig& c) -> int {
+        if (!c.contexts.contains(cf.name)) {
+          err << "Error: no context named '" << cf.name
+              << "'\nHint: see `hangar config "
+                 "get-contexts`\n";
+          return kExitNotFound;
+        }
+        c.current_context = cf.name;
+        out << "switched to context " << cf.name << "\n";
+        return int(kExitOk);
+      });
+    };
+  });
+  config->add_subcommand("get-contexts", "list contexts")->callback([&] {
+    action = [&]() -> int {
+      auto cfg = LoadConfig(ConfigPath(g.config, env));
+      if (!cfg) return s.Usage(cfg.error());
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& [name, c] : cfg->contexts) {
+        rows.push_back({name == cfg->current_context ? "*" : "", name, c.url});
+      }
+      out << RenderTable({"CURRENT", "NAME", "URL"}, rows);
+      return int(kExitOk);
+    };
+  });
+  config->add_subcommand("current-context", "print the current context")->callback([&] {
+    action = [&]() -> int {
+      auto cfg = LoadConfig(ConfigPath(g.config, env));
+      if (!cfg) return s.Usage(cfg.error());
+      if (cfg->current_context.empty()) {
+        err << "Error: no current context\nHint: run `hangar config set-context NAME --url "
+               "URL --token TOKEN`\n";
+        return kExitNotFound;
+      }
+      out << cfg->current_context << "\n";
+      return int(kExitOk);
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e, out, err);  // prints the help of the subcommand that asked for it
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::ParseError& e) {
+    // Help for the failing subcommand is printed by CLI11's own exit(); keep it short here.
+    err << "Error: " << e.what() << "\nRun with --help for usage.\n";
+    return kExitUsage;
+  }
+  if (!action) return kExitUsage;
+  return action();
+}
+
+}  // namespace hangar::cli

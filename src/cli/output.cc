@@ -1,0 +1,312 @@
+#include "cli/output.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/json_codec.h"
+
+namespace hangar::cli {
+
+Result<OutputFormat> ParseOutputFormat(std::string_view text) {
+  if (text == "table") return OutputFormat::kTable;
+  if (text == "json") return OutputFormat::kJson;
+  if (text == "yaml") return OutputFormat::kYaml;
+  return std::unexpected(Error::Invalid("unknown output format '" + std::string(text) + "'")
+                             .Hint("use -o table, -o json or -o yaml"));
+}
+
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(headers.size());
+  for (size_t i = 0; i < headers.size(); ++i) width[i] = headers[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
+    for (size_t i = 0; i < width.size(); ++i) {
+      std::string cell = i < cells.size() ? cells[i] : "";
+      l += cell;
+      if (i + 1 < width.size()) l += std::string(width[i] - cell.size() + 3, ' ');
+    }
+    while (!l.empty() && l.back() == ' ') l.pop_back();
+    out += l + "\n";
+  };
+  line(headers);
+  for (const auto& row : rows) line(row);
+  return out;
+}
+
+namespace {
+
+void EmitYaml(YAML::Emitter& out, const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null:
+      out << YAML::Null;
+      break;
+    case boost::json::kind::bool_:
+      out << v.get_bool();
+      break;
+    case boost::json::kind::int64:
+      out << v.get_int64();
+      break;
+    case boost::json::kind::uint64:
+      out << v.get_uint64();
+      break;
+    case boost::json::kind::double_:
+      out << v.get_double();
+      break;
+    case boost::json::kind::string: {
+      std::string s(v.get_string());
+      // Quote strings YAML would read as another type ("true", "12", "", "null").
+      bool quote = s.empty();
+      if (!quote) {
+        try {
+          YAML::Node n = YAML::Load(s);
+          quote = !n.IsScalar() || n.Tag() != "?" || n.as<std::string>() != s;
+          if (!quote) {
+            // Plain scalars that resolve to bool/null/number must stay strings.
+            static const char* kSpecial[] = {"true", "false", "yes",  "no",    "on",  "off",
+                                             "null", "~",     "True", "False", "Null"};
+            for (const char* sp : kSpecial) quote |= s == sp;
+            double d;
+            auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+            quote |= ec == std::errc() && p == s.data() + s.size();
+          }
+        } catch (const YAML::Exception&) {
+          quote = true;
+        }
+      }
+      if (quote) out << YAML::DoubleQuoted;
+      out << s;
+      break;
+    }
+    case boost::json::kind::array:
+      out << YAML::BeginSeq;
+      for (const auto& item : v.get_array()) EmitYaml(out, item);
+      out << YAML::EndSeq;
+      break;
+    case boost::json::kind::object:
+      out << YAML::BeginMap;
+      for (const auto& kv : v.get_object()) {
+        out << YAML::Key << std::string(kv.key()) << YAML::Value;
+        EmitYaml(out, kv.value());
+      }
+      out << YAML::EndMap;
+      break;
+  }
+}
+
+template <typename T>
+std::string RenderList(const std::vector<T>& items, OutputFormat format,
+                       const std::vector<std::string>& headers,
+                       std::vector<std::string> (*row)(const T&)) {
+  if (format == OutputFormat::kTable) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& item : items) rows.push_back(row(item));
+    return RenderTable(headers, rows);
+  }
+  boost::json::value v = json::Encode(items);
+  return format == OutputFormat::kJson ? boost::json::serialize(v) + "\n" : ToYaml(v);
+}
+
+std::string GiB(int64_t mib) {
+  // One decimal, computed in integers: 81559 MiB -> "79.6".
+  int64_t tenths = (mib * 10 + 512) / 1024;
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10);
+}
+
+std::string OrDash(const std::optional<std::string>& s) { return s && !s->empty() ? *s : "-"; }
+
+std::string JoinLabels(const api::Labels& labels) {
+  std::string out;
+  for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=" + v;
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
+std::string ToYaml(const boost::json::value& value) {
+  YAML::Emitter out;
+  EmitYaml(out, value);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string Render(const std::vector<api::Gpu>& items, OutputFormat format) {
+  return RenderList<api::Gpu>(items, format,
+                              {"ID", "NODE", "INDEX", "TYPE", "MEMORY (GiB)", "STATE"},
+                              [](const api::Gpu& g) -> std::vector<std::string> {
+                                return {g.id,
+                                        g.node_id,
+                                        std::to_string(g.index),
+                                        g.gpu_type.empty() ? "-" : g.gpu_type,
+                                        GiB(g.memory_mib),
+                                        std::string(json::EnumName(g.state))};
+                              });
+}
+
+std::string Render(const std::vector<api::Node>& items, OutputFormat format) {
+  return RenderList<api::Node>(
+      items, format, {"ID", "NAME", "STATE", "CORDONED", "GPUS", "LABELS", "LAST HEARTBEAT"},
+      [](const api::Node& n) -> std::vector<std::string> {
+        return {n.id,
+                n.name,
+                std::string(json::EnumName(n.state)),
+                n.cordoned ? "yes" : "no",
+                std::to_string(n.gpu_count),
+                JoinLabels(n.labels),
+                OrDash(n.last_heartbeat_at)};
+      });
+}
+
+std::string Render(const std::vector<api::GpuType>& items, OutputFormat format) {
+  return RenderList<api::GpuType>(
+      items, format, {"NAME", "VENDOR", "ARCH", "PRODUCT", "MEMORY (GiB)", "CC", "PRICE/H", "ID"},
+      [](const api::GpuType& t) -> std::vector<std::string> {
+        return {t.name,
+                t.vendor,
+                t.architecture,
+                t.product_name,
+                GiB(t.memory_mib),
+                t.compute_capability,
+                FormatPriceMicros(t.hourly_price_micros) + " " + t.currency,
+                t.id};
+      });
+}
+
+std::string Render(const std::vector<api::JoinToken>& items, OutputFormat format) {
+  return RenderList<api::JoinToken>(
+      items, format, {"ID", "DESCRIPTION", "EXPIRES", "USES", "LAST USED"},
+      [](const api::JoinToken& t) -> std::vector<std::string> {
+        return {t.id, t.description.empty() ? "-" : t.description, t.expires_at,
+                std::to_string(t.uses), OrDash(t.last_used_at)};
+      });
+}
+
+Result<int64_t> ParsePriceMicros(std::string_view text) {
+  auto bad = [&] {
+    return std::unexpected(Error::Invalid("'" + std::string(text) +
+                                          "' is not a price: use a decimal such as 2.49 (at "
+                                          "most 6 decimal places)"));
+  };
+  size_t dot = text.find('.');
+  std::string_view whole = text.substr(0, dot);
+  std::string_view frac = dot == text.npos ? std::string_view() : text.substr(dot + 1);
+  if (whole.empty() || whole.size() > 12 || frac.size() > 6 || (dot != text.npos && frac.empty())) {
+    return bad();
+  }
+  auto digits = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(whole) || !digits(frac)) return bad();
+  int64_t units = 0;
+  std::from_chars(whole.data(), whole.data() + whole.size(), units);
+  int64_t micros = 0;
+  for (size_t i = 0; i < 6; ++i) micros = micros * 10 + (i < frac.size() ? frac[i] - '0' : 0);
+  return units * 1'000'000 + micros;
+}
+
+std::string FormatPriceMicros(int64_t micros) {
+  std::string sign = micros < 0 ? "-" : "";
+  uint64_t m = micros < 0 ? uint64_t(-(micros + 1)) + 1 : uint64_t(micros);
+  std::string frac = std::to_string(m % 1'000'000);
+  frac = std::string(6 - frac.size(), '0') + frac;
+  while (frac.size() > 2 && frac.back() == '0') frac.pop_back();
+  return sign + std::to_string(m / 1'000'000) + "." + frac;
+}
+
+Result<int64_t> ParseDurationSeconds(std::string_view text) {
+  auto bad = [&] {
+    return std::unexpected(Error::Invalid("'" + std::string(text) +
+                                          "' is not a duration: use e.g. 90s, 30m, 24h, 7d"));
+  };
+  if (text.empty()) return bad();
+  int64_t unit = 1;
+  std::string_view number = text;
+  switch (text.back()) {
+    case 's':
+      unit = 1;
+      number.remove_suffix(1);
+      break;
+    case 'm':
+      unit = 60;
+      number.remove_suffix(1);
+      break;
+    case 'h':
+      unit = 3600;
+      number.remove_suffix(1);
+      break;
+    case 'd':
+      unit = 86400;
+      number.remove_suffix(1);
+      break;
+    default:
+      break;
+  }
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+  if (number.empty() || ec != std::errc() || p != number.data() + number.size() || n <= 0 ||
+      n > 10'000'000) {
+    return bad();
+  }
+  return n * unit;
+}
+
+int ExitCodeFor(const client::ApiError& error) {
+  int s = error.http_status;
+  if (s == 0) {
+    switch (error.error.code()) {
+      case ErrorCode::kUnavailable:
+        return kExitUnavailable;
+      case ErrorCode::kInvalidArgument:
+      case ErrorCode::kMalformed:
+        return kExitUsage;
+      case ErrorCode::kUnauthenticated:
+      case ErrorCode::kPermissionDenied:
+        return kExitAuth;
+      case ErrorCode::kNotFound:
+        return kExitNotFound;
+      default:
+        return kExitError;
+    }
+  }
+  if (s == 401 || s == 403) return kExitAuth;
+  if (s == 404) return kExitNotFound;
+  if (s >= 400 && s < 500) return kExitRejected;
+  if (s >= 500) return kExitUnavailable;
+  return kExitError;
+}
+
+std::string RenderError(const client::ApiError& error) {
+  std::string out;
+  if (error.problem) {
+    const api::Problem& p = *error.problem;
+    out = "Error: " + (p.title.empty() ? std::string("request failed") : p.title) + " (HTTP " +
+          std::to_string(error.http_status) + ")";
+    if (!p.detail.empty()) out += ": " + p.detail;
+    out += "\n";
+    if (p.errors) {
+      for (const auto& f : *p.errors) out += "  - " + f.pointer + ": " + f.detail + "\n";
+    }
+    if (p.hint && !p.hint->empty()) out += "Hint: " + *p.hint + "\n";
+    if (!p.request_id.empty()) out += "Request ID: " + p.request_id + "\n";
+    return out;
+  }
+  out = "Error: " + error.error.message();
+  if (error.http_status != 0 &&
+      error.error.message().find("HTTP " + std::to_string(error.http_status)) ==
+          std::string::npos) {
+    out += " (HTTP " + std::to_string(error.http_status) + ")";
+  }
+  out += "\n";
+  for (const auto& v : error.error.violations()) out += "  - " + v.pointer + ": " + v.detail + "\n";
+  if (!error.error.hint().empty()) out += "Hint: " + error.error.hint() + "\n";
+  return out;
+}
+
+}  // namespace hangar::cli

@@ -1,0 +1,70 @@
+// How the CLI shows things: aligned tables per resource, JSON (the API objects as the server
+// sent them; a list is a JSON array of its items) and YAML (the same tree), plus the exact
+// decimal and duration parsers its flags need, and the rendering of API errors.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/types.h"
+#include "client/api_client.h"
+#include "common/error.h"
+
+namespace hangar::cli {
+
+enum class OutputFormat { kTable, kJson, kYaml };
+
+// "table", "json", "yaml"; kInvalidArgument otherwise.
+Result<OutputFormat> ParseOutputFormat(std::string_view text);
+
+// Left-aligned columns separated by three spaces; every line ends with "\n".
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows);
+
+// YAML for a JSON tree (block style; strings quoted when YAML would misread them).
+std::string ToYaml(const boost::json::value& value);
+
+// Renders resources in `format`. A table has one row per item.
+std::string Render(const std::vector<api::Gpu>& items, OutputFormat format);
+std::string Render(const std::vector<api::Node>& items, OutputFormat format);
+std::string Render(const std::vector<api::GpuType>& items, OutputFormat format);
+std::string Render(const std::vector<api::JoinToken>& items, OutputFormat format);
+// One object: JSON/YAML as an object (not an array); a table as one row.
+template <typename T>
+std::string RenderOne(const T& item, OutputFormat format) {
+  if (format == OutputFormat::kTable) return Render(std::vector<T>{item}, format);
+  boost::json::value v = json::Encode(item);
+  return format == OutputFormat::kJson ? boost::json::serialize(v) + "\n" : ToYaml(v);
+}
+
+// "2.49" -> 2490000 micro-units, exactly (no floating point). At most 6 decimals; no sign, no
+// exponent. kInvalidArgument otherwise.
+Result<int64_t> ParsePriceMicros(std::string_view text);
+// 2490000 -> "2.49"; 2000000 -> "2.00".
+std::string FormatPriceMicros(int64_t micros);
+
+// "90s", "30m", "24h", "7d" or plain seconds -> seconds. kInvalidArgument otherwise.
+Result<int64_t> ParseDurationSeconds(std::string_view text);
+
+// The CLI's exit codes (docs/cli.md).
+enum ExitCode {
+  kExitOk = 0,
+  kExitError = 1,
+  kExitUsage = 2,
+  kExitAuth = 3,         // 401, 403
+  kExitNotFound = 4,     // 404
+  kExitRejected = 5,     // other 4xx: conflict, precondition, validation
+  kExitUnavailable = 6,  // unreachable or 5xx
+};
+
+int ExitCodeFor(const client::ApiError& error);
+
+// "Error: <title> (HTTP <status>): <detail>", each field error, "Hint: …", "Request ID: …".
+std::string RenderError(const client::ApiError& error);
+
+}  // namespace hangar::cli

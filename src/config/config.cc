@@ -1,0 +1,267 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <functional>
+#include <set>
+
+namespace hangar::config {
+
+namespace {
+
+using Setter = std::function<bool(DaemonConfig&, const std::string&)>;
+
+bool SetInt(int64_t& out, const std::string& v, int64_t min, int64_t max) {
+  int64_t x = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || ptr != v.data() + v.size() || x < min || x > max) return false;
+  out = x;
+  return true;
+}
+Setter IntSetter(int DaemonConfig::*member, int64_t min, int64_t max) {
+  return [=](DaemonConfig& c, const std::string& v) {
+    int64_t x;
+    if (!SetInt(x, v, min, max)) return false;
+    c.*member = static_cast<int>(x);
+    return true;
+  };
+}
+Setter Int64Setter(int64_t DaemonConfig::*member, int64_t min, int64_t max) {
+  return [=](DaemonConfig& c, const std::string& v) { return SetInt(c.*member, v, min, max); };
+}
+Setter StringSetter(std::string DaemonConfig::*member) {
+  return [=](DaemonConfig& c, const std::string& v) {
+    c.*member = v;
+    return true;
+  };
+}
+Setter DurationSetter(Micros DaemonConfig::*member) {
+  return [=](DaemonConfig& c, const std::string& v) {
+    auto d = ParseDuration(v);
+    if (!d || d->count() <= 0) return false;
+    c.*member = *d;
+    return true;
+  };
+}
+
+struct SettingSpec {
+  Setter set;
+  std::string help;
+};
+
+const std::map<std::string, SettingSpec>& Specs() {
+  static const std::map<std::string, SettingSpec> kSpecs = {
+      {"listen",
+       {[](DaemonConfig& c, const std::string& v) {
+          if (!ParseListen(v)) return false;
+          c.listen = v;
+          return true;
+        },
+        "HOST:PORT to listen on (port 0 picks a free port)"}},
+      {"port_file", {StringSetter(&DaemonConfig::port_file), "file to write the bound HOST:PORT to"}},
+      {"data_dir", {StringSetter(&DaemonConfig::data_dir), "directory for the SQLite file and the admin key"}},
+      {"database",
+       {[](DaemonConfig& c, const std::string& v) {
+          if (!v.starts_with("sqlite:") && !v.starts_with("postgres://") &&
+              !v.starts_with("postgresql://")) {
+            return false;
+          }
+          c.database = v;
+          return true;
+        },
+        "sqlite:PATH or postgres://USER@HOST:PORT/DB"}},
+      {"web_dir", {StringSetter(&DaemonConfig::web_dir), "directory with the docs page assets"}},
+      {"log.format",
+       {[](DaemonConfig& c, const std::string& v) {
+          if (v != "text" && v != "json") return false;
+          c.log_format = v;
+          return true;
+        },
+        "text or json"}},
+      {"log.level",
+       {[](DaemonConfig& c, const std::string& v) {
+          static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn",
+                                                        "error", "critical", "off"};
+          if (!kLevels.contains(v)) return false;
+          c.log_level = v;
+          return true;
+        },
+        "trace, debug, info, warn, error, critical or off"}},
+      {"http.io_threads", {IntSetter(&DaemonConfig::io_threads, 0, 256), "io threads (0: one per core)"}},
+      {"http.worker_threads", {IntSetter(&DaemonConfig::worker_threads, 0, 1024), "handler threads (0: auto)"}},
+      {"http.max_body_bytes", {Int64Setter(&DaemonConfig::max_body_bytes, 1024, 1LL << 30), "largest request body"}},
+      {"http.max_header_bytes", {Int64Setter(&DaemonConfig::max_header_bytes, 1024, 1 << 20), "largest request header block"}},
+      {"http.request_timeout", {DurationSetter(&DaemonConfig::request_timeout), "time to receive a whole request"}},
+      {"http.idle_timeout", {DurationSetter(&DaemonConfig::idle_timeout), "idle keep-alive connection lifetime"}},
+      {"http.shutdown_grace", {DurationSetter(&DaemonConfig::shutdown_grace), "time in-flight requests get at shutdown"}},
+      {"http.cors_allowed_origins",
+       {[](DaemonConfig& c, const std::string& v) {
+          c.cors_allowed_origins.clear();
+          size_t pos = 0;
+          while (pos < v.size()) {
+            size_t end = v.find(',', pos);
+            if (end == std::string::npos) end = v.size();
+            std::string origin = v.substr(pos, end - pos);
+            if (!origin.empty()) c.cors_allowed_origins.push_back(origin);
+            pos = end + 1;
+          }
+          return true;
+        },
+        "comma-separated origins allowed by CORS (* for any)"}},
+      {"db.pool_size", {IntSetter(&DaemonConfig::db_pool_size, 1, 256), "database connections for reads"}},
+      {"fleet.heartbeat_interval", {DurationSetter(&DaemonConfig::heartbeat_interval), "how often agents report"}},
+      {"fleet.node_unreachable_after", {DurationSetter(&DaemonConfig::node_unreachable_after), "silence after which a node is unreachable"}},
+      {"dev",
+       {[](DaemonConfig& c, const std::string& v) {
+          if (v != "true" && v != "false") return false;
+          c.dev = v == "true";
+          return true;
+        },
+        "development mode: error bodies carry internal detail"}},
+  };
+  return kSpecs;
+}
+
+void Flatten(const YAML::Node& node, const std::string& prefix, std::vector<SettingValue>& out,
+             const std::string& source, std::vector<std::string>& unknown) {
+  for (const auto& kv : node) {
+    std::string key = prefix.empty() ? kv.first.as<std::string>()
+                                     : prefix + "." + kv.first.as<std::string>();
+    if (kv.second.IsMap()) {
+      Flatten(kv.second, key, out, source, unknown);
+    } else if (kv.second.IsSequence()) {
+      std::string joined;
+      for (const auto& item : kv.second) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+      if (!Specs().contains(key)) unknown.push_back(key);
+      out.push_back({key, joined, source});
+    } else {
+      if (!Specs().contains(key)) unknown.push_back(key);
+      out.push_back({key, kv.second.IsNull() ? "" : kv.second.as<std::string>(), source});
+    }
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& SettingNames() {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const auto& [name, spec] : Specs()) names.push_back(name);
+    return names;
+  }();
+  return kNames;
+}
+
+std::string EnvNameOf(std::string_view setting) {
+  std::string out = "HANGAR_";
+  for (char c : setting) out += (c == '.') ? '_' : static_cast<char>(std::toupper(c));
+  return out;
+}
+
+std::string FlagNameOf(std::string_view setting) {
+  std::string out = "--";
+  for (char c : setting) out += (c == '.' || c == '_') ? '-' : c;
+  return out;
+}
+
+std::optional<Micros> ParseDuration(std::string_view text) {
+  int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr == text.data() || n < 0) return std::nullopt;
+  std::string_view unit(ptr, text.data() + text.size() - ptr);
+  if (unit == "ms") return Micros(n * 1000);
+  if (unit == "s") return Micros(n * 1'000'000);
+  if (unit == "m") return Micros(n * 60'000'000);
+  if (unit == "h") return Micros(n * 3'600'000'000);
+  if (unit == "d") return Micros(n * 86'400'000'000);
+  return std::nullopt;
+}
+
+std::optional<std::pair<std::string, uint16_t>> ParseListen(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+  std::string_view port_text = text.substr(colon + 1);
+  int port = -1;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 0 ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+Result<std::vector<SettingValue>> ReadYamlFile(const std::filesystem::path& path) {
+  std::string source = "config file " + path.string();
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(Error::Invalid(source + " cannot be read: " + e.what())
+                               .Field("config", "must be a readable YAML file"));
+  }
+  std::vector<SettingValue> out;
+  if (root.IsNull()) return out;
+  if (!root.IsMap()) {
+    return std::unexpected(Error::Invalid(source + " must be a YAML mapping of settings"));
+  }
+  std::vector<std::string> unknown;
+  try {
+    Flatten(root, "", out, source, unknown);
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(Error::Invalid(source + ": " + e.what()));
+  }
+  if (!unknown.empty()) {
+    Error e = Error::Invalid(source + " has unknown setting '" + unknown.front() + "'");
+    for (const auto& key : unknown) e.AddField(key, "is not a setting");
+    return std::unexpected(std::move(e).Hint("run hangard --help for the list of settings"));
+  }
+  return out;
+}
+
+std::vector<SettingValue> ReadEnvironment(char** environ) {
+  std::vector<SettingValue> out;
+  for (const auto& name : SettingNames()) {
+    std::string env = EnvNameOf(name);
+    for (char** e = environ; e && *e; ++e) {
+      std::string_view entry(*e);
+      if (entry.size() > env.size() && entry.substr(0, env.size()) == env &&
+          entry[env.size()] == '=') {
+        out.push_back({name, std::string(entry.substr(env.size() + 1)), "environment " + env});
+      }
+    }
+  }
+  return out;
+}
+
+Result<DaemonConfig> BuildConfig(const std::vector<SettingValue>& values) {
+  DaemonConfig config;
+  for (const auto& v : values) {
+    auto it = Specs().find(v.name);
+    if (it == Specs().end()) {
+      return std::unexpected(Error::Invalid("unknown setting '" + v.name + "' from " + v.source)
+                                 .Field(v.name, "is not a setting"));
+    }
+    if (!it->second.set(config, v.value)) {
+      return std::unexpected(Error::Invalid("bad value '" + v.value + "' for setting " + v.name +
+                                            " (from " + v.source + ")")
+                                 .Field(v.name, "expected " + it->second.help));
+    }
+  }
+  if (config.database.empty()) {
+    config.database = "sqlite:" + (std::filesystem::path(config.data_dir) / "hangar.db").string();
+  }
+  if (config.node_unreachable_after <= config.heartbeat_interval) {
+    return std::unexpected(
+        Error::Invalid("fleet.node_unreachable_after must be longer than fleet.heartbeat_interval")
+            .Field("fleet.node_unreachable_after", "must exceed fleet.heartbeat_interval"));
+  }
+  return config;
+}
+
+}  // namespace hangar::config

@@ -1,0 +1,72 @@
+// hangard's configuration: one struct, filled from a YAML file, then environment variables,
+// then command-line flags (each later source overrides the earlier ones).
+//
+// Every setting has one name used in all three places: YAML key `log.level`, environment
+// variable `HANGAR_LOG_LEVEL`, flag `--log-level`. Unknown YAML keys and bad values stop
+// start-up with an error that names the setting and its source.
+//
+// Thread-safety: plain data; parse once at start-up.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace hangar::config {
+
+struct DaemonConfig {
+  std::string listen = "127.0.0.1:8080";     // HOST:PORT; port 0 picks a free one
+  std::string port_file;                     // where to write the bound HOST:PORT
+  std::string data_dir = ".hangar";          // SQLite file, admin key file
+  std::string database;                      // default: sqlite:<data_dir>/hangar.db
+  std::string web_dir;                       // default: <exe dir>/../share/web
+  std::string log_format = "text";           // text | json
+  std::string log_level = "info";
+  int io_threads = 0;                        // 0: one per core
+  int worker_threads = 0;                    // 0: max(4, 2 x cores)
+  int db_pool_size = 8;
+  int64_t max_body_bytes = 1 << 20;
+  int64_t max_header_bytes = 16 << 10;
+  Micros request_timeout = std::chrono::seconds(10);
+  Micros idle_timeout = std::chrono::seconds(60);
+  Micros shutdown_grace = std::chrono::seconds(10);
+  Micros heartbeat_interval = std::chrono::seconds(10);
+  Micros node_unreachable_after = std::chrono::seconds(40);
+  std::vector<std::string> cors_allowed_origins;
+  bool dev = false;
+};
+
+// One configurable setting: its canonical dotted name and how to apply a textual value.
+struct SettingValue {
+  std::string name;    // "log.level"
+  std::string value;
+  std::string source;  // "config file /etc/hangar.yaml", "environment HANGAR_LOG_LEVEL", "flag"
+};
+
+// The names of every setting, for flags and help ("listen", "log.level", ...).
+const std::vector<std::string>& SettingNames();
+// "log.level" -> "HANGAR_LOG_LEVEL"; "log.level" -> "--log-level".
+std::string EnvNameOf(std::string_view setting);
+std::string FlagNameOf(std::string_view setting);
+
+// Reads `path` as YAML (nested maps; lists for cors.allowed_origins) into setting values.
+// kInvalidArgument naming an unknown key or a malformed file.
+Result<std::vector<SettingValue>> ReadYamlFile(const std::filesystem::path& path);
+// HANGAR_* variables from `environ` that name settings.
+std::vector<SettingValue> ReadEnvironment(char** environ);
+
+// Applies values in order (later wins). kInvalidArgument naming the setting and its source for a
+// bad value; then checks the combination (e.g. listen parses).
+Result<DaemonConfig> BuildConfig(const std::vector<SettingValue>& values);
+
+// "10s", "250ms", "2m", "1h", "1d".
+std::optional<Micros> ParseDuration(std::string_view text);
+// "127.0.0.1:8080" / "[::1]:0" / ":8080" -> host, port.
+std::optional<std::pair<std::string, uint16_t>> ParseListen(std::string_view text);
+
+}  // namespace hangar::config

@@ -1,0 +1,345 @@
+#include "gateway/gateway.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/url.hpp>
+#include <set>
+
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "gateway/list_query.h"
+#include "gateway/problem.h"
+
+namespace hangar::gateway {
+
+namespace bhttp = http::bhttp;
+
+namespace {
+
+constexpr std::string_view kExposedHeaders =
+    "ETag, Link, Location, X-Request-Id, Idempotent-Replayed, Retry-After";
+constexpr std::string_view kAllowedRequestHeaders =
+    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id";
+
+// A client-supplied request id is kept when it is short and plain; otherwise we mint one, so
+// logs never carry attacker-shaped text.
+bool IsAcceptableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
+        c != ':') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string BearerOf(const http::Request& request) {
+  auto it = request.find(bhttp::field::authorization);
+  if (it == request.end()) return {};
+  std::string_view value = it->value();
+  constexpr std::string_view kScheme = "Bearer ";
+  if (value.size() <= kScheme.size() ||
+      !boost::beast::iequals(value.substr(0, kScheme.size()), kScheme)) {
+    return {};
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return std::string(value);
+}
+
+// "application/json; charset=utf-8" -> "application/json"
+std::string_view MediaTypeOf(std::string_view content_type) {
+  auto semi = content_type.find(';');
+  std::string_view type = content_type.substr(0, semi);
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  return type;
+}
+
+bool ETagMatches(std::string_view if_none_match, std::string_view etag) {
+  if (if_none_match == "*") return true;
+  // A comma-separated list; weak comparison (W/ prefixes ignored), as RFC 9110 asks for GET.
+  auto strip = [](std::string_view t) {
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+    if (t.substr(0, 2) == "W/") t.remove_prefix(2);
+    return t;
+  };
+  std::string_view want = strip(etag);
+  size_t pos = 0;
+  while (pos <= if_none_match.size()) {
+    size_t end = if_none_match.find(',', pos);
+    if (end == std::string_view::npos) end = if_none_match.size();
+    if (strip(if_none_match.substr(pos, end - pos)) == want) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+Gateway::Gateway(const Router& router, identity::Authenticator& authenticator,
+                 store::Store& store, const Clock& clock, GatewayOptions options)
+    : router_(router),
+      authenticator_(authenticator),
+      store_(store),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+bool Gateway::OriginAllowed(std::string_view origin) const {
+  for (const auto& allowed : options_.cors_allowed_origins) {
+    if (allowed == "*" || allowed == origin) return true;
+  }
+  return false;
+}
+
+void Gateway::AddCorsHeaders(const http::Request& request, http::Response& response) const {
+  auto origin = request.find(bhttp::field::origin);
+  if (origin == request.end() || !OriginAllowed(origin->value())) return;
+  response.set(bhttp::field::access_control_allow_origin, origin->value());
+  response.set(bhttp::field::access_control_expose_headers, kExposedHeaders);
+  response.set(bhttp::field::vary, "Origin");
+}
+
+http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& /*peer*/) {
+  // 1. Request id.
+  std::string request_id;
+  if (auto it = request.find("X-Request-Id");
+      it != request.end() && IsAcceptableRequestId(it->value())) {
+    request_id = std::string(it->value());
+  } else {
+    request_id = RequestId::Generate(clock_).str();
+  }
+
+  // The target: an origin-form path and query (Boost.URL decodes and validates it).
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> query;
+  auto parsed = boost::urls::parse_origin_form(request.target());
+  http::Response response;
+  if (!parsed) {
+    response = ProblemResponse(
+        Error::Malformed("the request target is not a valid path and query"),
+        {.instance = "", .request_id = request_id, .http_version = request.version(),
+         .dev_mode = options_.dev_mode});
+  } else {
+    path = std::string(parsed->path());  // percent-decoded
+    for (auto param : parsed->params()) query.emplace_back(param.key, param.value);
+    RequestContext ctx(request, request_id, path, std::move(query));
+
+    // 2. CORS preflight: answered before authentication, as browsers send no credentials.
+    auto origin = request.find(bhttp::field::origin);
+    if (request.method() == verb::options && origin != request.end() &&
+        request.find(bhttp::field::access_control_request_method) != request.end()) {
+      response = EmptyResponse(ctx, OriginAllowed(origin->value()) ? 204 : 403);
+      if (OriginAllowed(origin->value())) {
+        response.set(bhttp::field::access_control_allow_methods,
+                     "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        response.set(bhttp::field::access_control_allow_headers, kAllowedRequestHeaders);
+        response.set(bhttp::field::access_control_max_age, "600");
+      }
+    } else {
+      auto result = Process(ctx);
+      if (result) {
+        response = std::move(*result);
+      } else {
+        response = ProblemResponse(result.error(), {.instance = path,
+                                                    .request_id = request_id,
+                                                    .http_version = request.version(),
+                                                    .dev_mode = options_.dev_mode});
+        if (result.error().code() == ErrorCode::kMethodNotAllowed) {
+          std::vector<std::string> allowed;
+          (void)router_.Match(request.method(), path, &allowed);
+          std::string allow;
+          for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+          response.set(bhttp::field::allow, allow);
+        }
+      }
+    }
+  }
+  AddCorsHeaders(request, response);
+  response.set("X-Request-Id", request_id);
+  return response;
+}
+
+http::Response Gateway::HandleTransportError(const Error& error, const http::Request* partial) {
+  std::string request_id = RequestId::Generate(clock_).str();
+  std::string instance;
+  unsigned version = 11;
+  if (partial != nullptr) {
+    version = partial->version();
+    if (auto parsed = boost::urls::parse_origin_form(partial->target())) {
+      instance = std::string(parsed->path());
+    }
+  }
+  http::Response response = ProblemResponse(
+      error, {.instance = instance, .request_id = request_id, .http_version = version,
+              .dev_mode = options_.dev_mode});
+  response.set("X-Request-Id", request_id);
+  response.keep_alive(false);
+  return response;
+}
+
+Status Gateway::CheckQueryParameters(const Route& route, const RequestContext& ctx) const {
+  Error e = Error::Malformed("the request has query parameters this route does not take");
+  for (const auto& [name, value] : ctx.query()) {
+    bool known = false;
+    if (route.list != nullptr) {
+      for (const auto& p : CommonListParameters()) known |= (p == name);
+      if (const auto* f = route.list->Find(name)) known |= f->filterable;
+    }
+    if (!known) e.AddField("query:" + name, "is not a parameter of " + route.path);
+  }
+  if (!e.violations().empty()) {
+    return std::unexpected(
+        std::move(e).Hint("remove it; the parameters of each route are in /api/v1/openapi.json"));
+  }
+  return Ok();
+}
+
+Status Gateway::Authenticate(const Route& route, RequestContext& ctx) {
+  if (route.access == Access::kPublic) return Ok();
+  ctx.bearer_ = BearerOf(ctx.request());
+  if (route.access == Access::kJoinToken) return Ok();  // the service checks the token
+  HANGAR_ASSIGN_OR_RETURN(ctx.principal_, authenticator_.Authenticate(ctx.bearer_));
+  return Ok();
+}
+
+Status Gateway::CheckMediaType(const Route& route, const http::Request& request) const {
+  if (!route.request_body) return Ok();
+  auto it = request.find(bhttp::field::content_type);
+  std::string_view type = it == request.end() ? "" : MediaTypeOf(it->value());
+  for (const auto& accepted : route.content_types) {
+    if (boost::beast::iequals(type, accepted)) return Ok();
+  }
+  std::string list;
+  for (const auto& accepted : route.content_types) list += (list.empty() ? "" : " or ") + accepted;
+  return std::unexpected(Error(ErrorCode::kUnsupportedMediaType,
+                               "the request body must be " + list +
+                                   (type.empty() ? "" : ", not " + std::string(type)))
+                             .Hint("set Content-Type: " + route.content_types.front()));
+}
+
+Result<http::Response> Gateway::Process(RequestContext& ctx) {
+  http::Request& request = ctx.request();
+  // 3. Routing.
+  HANGAR_ASSIGN_OR_RETURN(RouteMatch match, router_.Match(request.method(), ctx.path()));
+  const Route& route = *match.route;
+  ctx.path_params_ = std::move(match.params);
+  // 4-6. Authentication first, so an anonymous caller learns nothing about parameters.
+  HANGAR_TRY(Authenticate(route, ctx));
+  HANGAR_TRY(CheckQueryParameters(route, ctx));
+  HANGAR_TRY(CheckMediaType(route, request));
+
+  // 7-8. Idempotency and the handler.
+  Result<http::Response> result;
+  auto key = request.find("Idempotency-Key");
+  if (request.method() == verb::post && route.idempotent_post && key != request.end()) {
+    result = RunWithIdempotency(route, ctx, key->value());
+  } else {
+    result = route.handler(ctx);
+  }
+  if (!result) return result;
+
+  // 9. Conditional GET.
+  if (request.method() == verb::get || request.method() == verb::head) {
+    auto etag = result->find(bhttp::field::etag);
+    auto inm = request.find(bhttp::field::if_none_match);
+    if (etag != result->end() && inm != request.end() && result->result_int() == 200 &&
+        ETagMatches(inm->value(), etag->value())) {
+      http::Response not_modified{bhttp::status::not_modified, request.version()};
+      not_modified.set(bhttp::field::etag, etag->value());
+      return not_modified;
+    }
+  }
+  return result;
+}
+
+Result<http::Response> Gateway::RunWithIdempotency(const Route& route, RequestContext& ctx,
+                                                   std::string_view key) {
+  if (key.empty() || key.size() > 255) {
+    return std::unexpected(Error::Malformed("Idempotency-Key must be 1..255 characters")
+                               .Field("header:Idempotency-Key", "must be 1..255 characters"));
+  }
+  // Keys are per caller: the API key that sent it, or (join-token routes) the token's hash.
+  std::string scope = route.access == Access::kApiKey ? ctx.principal().key_id.str()
+                                                      : "bearer:" + Sha256Hex(ctx.bearer());
+  std::string method_path =
+      std::string(bhttp::to_string(ctx.request().method())) + " " + ctx.path();
+  std::string request_hash = Sha256Hex(method_path + "\n" + ctx.request().body());
+  Timestamp now = clock_.Now();
+  store::IdempotencyRecord claim{.scope = scope,
+                                 .key = std::string(key),
+                                 .method_path = method_path,
+                                 .request_hash = request_hash,
+                                 .created_at = now};
+  std::optional<store::IdempotencyRecord> existing;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(
+        existing, store::ClaimIdempotencyKey(tx, claim, now - options_.idempotency_abandon_after,
+                                             now - options_.idempotency_ttl));
+    return Ok();
+  }));
+  if (existing) {
+    if (existing->request_hash != request_hash) {
+      return std::unexpected(
+          Error::Invalid("this Idempotency-Key was used for a different request")
+              .Field("header:Idempotency-Key", "was already used with another body or path")
+              .Hint("use a new Idempotency-Key for a new request"));
+    }
+    if (!existing->completed) {
+      return std::unexpected(
+          Error::Conflict("a request with this Idempotency-Key is still in progress")
+              .Hint("retry after it finishes to receive its response"));
+    }
+    http::Response replay{static_cast<bhttp::status>(existing->status), ctx.request().version()};
+    if (auto headers = json::Parse(existing->response_headers_json);
+        headers && headers->is_object()) {
+      for (const auto& kv : headers->as_object()) {
+        if (kv.value().is_string()) replay.set(kv.key(), kv.value().as_string());
+      }
+    }
+    replay.set("Idempotent-Replayed", "true");
+    replay.body() = existing->response_body;
+    replay.prepare_payload();
+    return replay;
+  }
+
+  Result<http::Response> result = route.handler(ctx);
+  // Errors a retry could fix (5xx) release the key; everything else is the answer for good.
+  unsigned status = result ? result->result_int() : HttpStatusOf(result.error().code());
+  Status recorded;
+  if (status >= 500) {
+    recorded = store_.Write([&](store::Tx& tx) -> Status {
+      return store::ReleaseIdempotencyKey(tx, scope, key);
+    });
+  } else {
+    store::IdempotencyRecord done = claim;
+    done.completed = true;
+    done.status = status;
+    if (result) {
+      boost::json::object headers;
+      for (auto field : {bhttp::field::content_type, bhttp::field::location, bhttp::field::etag}) {
+        if (auto it = result->find(field); it != result->end()) {
+          headers[std::string(bhttp::to_string(field))] = std::string(it->value());
+        }
+      }
+      done.response_headers_json = boost::json::serialize(headers);
+      done.response_body = result->body();
+    } else {
+      http::Response problem = ProblemResponse(
+          result.error(), {.instance = ctx.path(), .request_id = ctx.request_id(),
+                           .http_version = ctx.request().version(), .dev_mode = options_.dev_mode});
+      done.response_headers_json = R"({"Content-Type":"application/problem+json"})";
+      done.response_body = problem.body();
+    }
+    recorded = store_.Write(
+        [&](store::Tx& tx) -> Status { return store::CompleteIdempotencyKey(tx, done); });
+  }
+  if (!recorded) {
+    spdlog::warn("request {}: could not record Idempotency-Key outcome: {}", ctx.request_id(),
+                 recorded.error().ToString());
+  }
+  return result;
+}
+
+}  // namespace hangar::gateway

@@ -1,0 +1,66 @@
+// Gateway: the middleware chain every request passes through, in this order:
+//
+//   1. request id      X-Request-Id accepted (when well-formed) or generated; echoed on every
+//                      response and in every problem body
+//   2. CORS            allow-listed origins get CORS headers; preflights are answered here
+//   3. routing         404 / 405 (with Allow)
+//   4. query check     unknown query parameters are a 400 naming them
+//   5. authentication  Bearer API key -> Principal (401 with WWW-Authenticate otherwise)
+//   6. media type      bodies must be JSON (415 otherwise)
+//   7. idempotency     POST + Idempotency-Key: replay, 409 while in flight, 422 on reuse
+//   8. handler         a service call, translated
+//   9. conditional GET If-None-Match matching the ETag -> 304
+//  10. errors          any Error -> problem+json (gateway/problem.h), the only place
+//
+// The transport (http::Server) calls Handle() on a worker thread.
+//
+// Thread-safety: Handle() and HandleTransportError() may run concurrently on any threads; the
+// Gateway holds no mutable state of its own.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "gateway/router.h"
+#include "http/server.h"
+#include "identity/authenticator.h"
+#include "store/store.h"
+
+namespace hangar::gateway {
+
+struct GatewayOptions {
+  std::vector<std::string> cors_allowed_origins;  // exact origins, or "*" for any
+  bool dev_mode = false;                          // problem bodies include internal messages
+  Micros idempotency_ttl = std::chrono::hours(24);
+  // An unfinished Idempotency-Key claim older than this is taken over (its request died).
+  Micros idempotency_abandon_after = std::chrono::minutes(1);
+};
+
+class Gateway final : public http::RequestHandler {
+ public:
+  Gateway(const Router& router, identity::Authenticator& authenticator, store::Store& store,
+          const Clock& clock, GatewayOptions options);
+
+  http::Response Handle(http::Request& request, const http::PeerInfo& peer) override;
+  http::Response HandleTransportError(const Error& error, const http::Request* partial) override;
+
+ private:
+  // Steps 3-9 for a request whose target parsed.
+  Result<http::Response> Process(RequestContext& ctx);
+  Status Authenticate(const Route& route, RequestContext& ctx);
+  Status CheckQueryParameters(const Route& route, const RequestContext& ctx) const;
+  Status CheckMediaType(const Route& route, const http::Request& request) const;
+  Result<http::Response> RunWithIdempotency(const Route& route, RequestContext& ctx,
+                                            std::string_view key);
+  void AddCorsHeaders(const http::Request& request, http::Response& response) const;
+  bool OriginAllowed(std::string_view origin) const;
+
+  const Router& router_;
+  identity::Authenticator& authenticator_;
+  store::Store& store_;
+  const Clock& clock_;
+  const GatewayOptions options_;
+};
+
+}  // namespace hangar::gateway

@@ -1,0 +1,121 @@
+// The HTTP/1.1 server core: accepts connections, reads requests with limits and timeouts, runs
+// the application's RequestHandler on a worker pool and writes its responses (gzip, keep-alive,
+// access log). Routing, middleware and the Error -> status mapping live in module `gateway`.
+//
+// Main types:
+//   RequestHandler  the application seam: Handle() for parsed requests, HandleTransportError()
+//                   for requests the server refused (431, 413, 414, 400).
+//   ServerOptions   limits, timeouts and thread counts.
+//   Server          owns the io_context (io threads), the worker pool and the listener.
+//
+// Threads: io threads (Run) only do socket I/O and parsing; every call into the RequestHandler,
+// gzip compression and payload preparation happen on the worker pool, so a handler may block
+// (database calls) without stalling other connections. One request at a time per connection,
+// so responses keep request order.
+//
+// Thread-safety: Start, Run and StopOnSignals are called once each, from one thread, in the
+// order Start, [StopOnSignals], Run. Stop may be called from any thread, any number of times.
+// RequestHandler methods are called concurrently from several worker threads.
+#pragma once
+
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "http/gzip.h"
+
+namespace hangar::http {
+
+namespace bhttp = boost::beast::http;
+using Request = bhttp::request<bhttp::string_body>;
+using Response = bhttp::response<bhttp::string_body>;
+
+// What the server knows about the other end of a connection.
+struct PeerInfo {
+  std::string remote_address;  // "127.0.0.1:54321", "[::1]:54321"
+};
+
+// Implemented by the application (router + middleware, module gateway).
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+
+  // Produces the response to a complete request. Called on a worker thread (never an io
+  // thread); may block. `request` may be modified (the handler owns it until it returns).
+  // The server then fills in what the handler left out: Content-Length, the Connection header
+  // mirroring the request's keep-alive, the HTTP version of the request, gzip when the client
+  // accepts it. Exceptions are a bug: the server logs them and closes the connection.
+  virtual Response Handle(Request& request, const PeerInfo& peer) = 0;
+
+  // The response for a request the server refused before handling it: kHeadersTooLarge (the
+  // header block exceeded header_limit), kUriTooLong (target longer than target_limit),
+  // kPayloadTooLarge (declared or received body beyond body_limit), kMalformed (unparseable).
+  // `partial` has method, target and headers when they were read, else nullptr. The server
+  // writes the response with `Connection: close` and closes. Called on a worker thread.
+  virtual Response HandleTransportError(const Error& error, const Request* partial) = 0;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";   // an IPv4/IPv6 literal, or "localhost"
+  uint16_t port = 0;                // 0: pick a free port
+  int io_threads = 0;               // 0: one per core (std::thread::hardware_concurrency)
+  int worker_threads = 0;           // 0: max(4, 2 * cores); handlers run here
+  size_t header_limit = 16 * 1024;  // request line + header fields -> 431
+  size_t body_limit = 1024 * 1024;  // -> 413
+  size_t target_limit = 8 * 1024;   // request-target length -> 414
+  // To receive a whole request once its first byte arrived (defeats slowloris).
+  std::chrono::milliseconds request_timeout{10'000};
+  // A keep-alive connection waiting for its next request.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // To write one response; a client that stops reading is disconnected after it.
+  std::chrono::milliseconds write_timeout{10'000};
+  // After Stop(): how long in-flight requests may take before their connections are cut.
+  std::chrono::milliseconds shutdown_grace{10'000};
+  size_t gzip_min_bytes = 1024;
+  int gzip_level = kDefaultGzipLevel;  // zlib 1 (fastest) .. 9 (smallest)
+  bool access_log = true;              // one spdlog info line per request
+};
+
+class Server {
+ public:
+  // `handler` must outlive the Server.
+  Server(ServerOptions options, RequestHandler& handler);
+  // Stops (if running), waits for handlers still running on the worker pool, then releases
+  // every connection. Call after Run() has returned (or when it was never called), from a
+  // thread that is not one of this server's io or worker threads.
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts listening (SO_REUSEADDR). Returns the bound address "host:port" with the
+  // real port when port 0 was given. kInvalidArgument for a host that is not an IP literal or
+  // "localhost"; kUnavailable when the address cannot be bound (port taken, no permission),
+  // the message naming the address. Call once, before Run().
+  Result<std::string> Start();
+
+  // Runs the io threads (io_threads - 1 new ones plus the caller) and returns after Stop() has
+  // drained every connection, or shutdown_grace after Stop() at the latest. Call once, after
+  // Start().
+  void Run();
+
+  // Graceful stop; thread-safe, idempotent, returns at once. Stops accepting; requests already
+  // being read or handled finish and their responses are written with `Connection: close`;
+  // idle keep-alive connections close at once; shutdown_grace after the call, whatever is
+  // still open is closed and Run() returns.
+  void Stop();
+
+  // Installs SIGINT/SIGTERM handling on the server's io_context that calls Stop() (hangard).
+  // Call before Run().
+  void StopOnSignals();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hangar::http

@@ -1,0 +1,55 @@
+// Authenticator: turns a bearer token into a Principal.
+//
+// Lookups go to the store by the secret's SHA-256 and are cached in memory for a short TTL:
+// authentication is on every request's hot path, and the cache keeps it off the database. A
+// revocation made through this process calls Forget() so it applies at once; another replica
+// (PostgreSQL deployments) sees it within the TTL.
+//
+// Thread-safety: all methods are thread-safe (the cache is guarded by mutex_).
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "identity/principal.h"
+#include "store/store.h"
+
+namespace hangar::identity {
+
+class Authenticator {
+ public:
+  Authenticator(store::Store& store, const Clock& clock, Micros cache_ttl = std::chrono::seconds(10))
+      : store_(store), clock_(clock), cache_ttl_(cache_ttl) {}
+
+  // kUnauthenticated (with a hint) for a missing, malformed, unknown, revoked or expired key;
+  // kUnavailable when the store cannot be read.
+  Result<Principal> Authenticate(std::string_view api_key);
+
+  // Drops cached principals of `subject_id` (called after its keys are revoked).
+  void Forget(std::string_view subject_id);
+
+ private:
+  struct CacheEntry {
+    std::optional<Principal> principal;  // nullopt: known bad key (negative caching)
+    Timestamp expires_at;
+  };
+
+  store::Store& store_;
+  const Clock& clock_;
+  const Micros cache_ttl_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, CacheEntry> cache_;  // by secret hash; guarded by mutex_
+};
+
+// On first start with an empty store: creates the first organisation and an admin API key and
+// returns the key (to be written once to a 0600 file). Returns nullopt when an organisation
+// already exists. Runs in one transaction, so two replicas starting together create one.
+Result<std::optional<std::string>> BootstrapFirstOrganisation(store::Store& store,
+                                                              const Clock& clock);
+
+}  // namespace hangar::identity

@@ -1,0 +1,26 @@
+// The public API's routes: each Add*Routes function registers one area's routes on the router.
+// Handlers parse the request, call one service function, and render the result; nothing else.
+//
+// Thread-safety: registration happens once at start-up; handlers run concurrently on worker
+// threads and touch only the services (which are thread-safe).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "fleet/fleet_service.h"
+#include "gateway/router.h"
+#include "gateway/static_files.h"
+#include "store/store.h"
+
+namespace hangar::routes {
+
+// /api/v1/gpu-types, /nodes, /gpus, /nodes/join-tokens and the agent endpoints.
+void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet);
+
+// /healthz, /readyz, /api/v1/openapi.json and /docs. Call last: the OpenAPI document is built
+// from every route added before.
+void AddSystemRoutes(gateway::Router& router, store::Store& store,
+                     std::shared_ptr<const gateway::StaticFiles> docs, std::string version);
+
+}  // namespace hangar::routes

@@ -1,0 +1,224 @@
+// The schema's history and the code that applies it. See migrations.h.
+#include "store/migrations.h"
+
+#include <spdlog/spdlog.h>
+
+namespace hangar::store {
+namespace {
+
+// Text columns that are compared or sorted are declared `{text}`: plain TEXT on SQLite (which
+// compares bytes) and TEXT COLLATE "C" on PostgreSQL, so that both engines order strings the same
+// way (by code point) whatever the server's locale, and keyset pagination agrees on both.
+MigrationStep Shared(std::string_view sql) {
+  auto expand = [&](std::string_view replacement) {
+    std::string out(sql);
+    for (size_t pos; (pos = out.find("{text}")) != std::string::npos;) {
+      out.replace(pos, 6, replacement);
+    }
+    return out;
+  };
+  return {expand("TEXT"), expand("TEXT COLLATE \"C\"")};
+}
+
+MigrationStep Dialects(std::string_view sqlite, std::string_view postgres) {
+  return {Shared(sqlite).sqlite, Shared(postgres).postgres};
+}
+
+constexpr std::string_view kCreateSchemaMigrations =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version BIGINT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " applied_at BIGINT NOT NULL)";
+
+// An arbitrary constant: the advisory lock key that serialises migrations across replicas.
+constexpr int64_t kMigrationLockKey = 0x48414e474152;  // "HANGAR"
+
+std::vector<Migration> BuildMigrations() {
+  std::vector<Migration> m;
+  m.push_back(Migration{
+      1,
+      "fleet and identity",
+      {
+          Shared("CREATE TABLE orgs ("
+                 " id {text} PRIMARY KEY,"
+                 " name {text} NOT NULL,"
+                 " created_at BIGINT NOT NULL)"),
+          Shared("CREATE TABLE api_keys ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " name {text} NOT NULL,"
+                 " secret_hash {text} NOT NULL UNIQUE,"
+                 " kind {text} NOT NULL,"
+                 " subject_id {text} NOT NULL DEFAULT '',"
+                 " expires_at BIGINT,"
+                 " revoked_at BIGINT,"
+                 " created_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX api_keys_subject ON api_keys (org_id, subject_id)"),
+          Shared("CREATE TABLE join_tokens ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " description {text} NOT NULL,"
+                 " secret_hash {text} NOT NULL UNIQUE,"
+                 " expires_at BIGINT NOT NULL,"
+                 " uses BIGINT NOT NULL DEFAULT 0,"
+                 " last_used_at BIGINT,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX join_tokens_org_created ON join_tokens (org_id, created_at, id)"),
+          Shared("CREATE INDEX join_tokens_org_expires ON join_tokens (org_id, expires_at, id)"),
+          Shared("CREATE TABLE gpu_types ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " name {text} NOT NULL,"
+                 " vendor {text} NOT NULL,"
+                 " architecture {text} NOT NULL,"
+                 " product_name {text} NOT NULL,"
+                 " memory_mib BIGINT NOT NULL,"
+                 " compute_capability {text} NOT NULL,"
+                 " hourly_price_micros BIGINT NOT NULL,"
+                 " currency {text} NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (org_id, name),"
+                 " UNIQUE (org_id, product_name))"),
+          Shared("CREATE INDEX gpu_types_org_created ON gpu_types (org_id, created_at, id)"),
+          Shared("CREATE TABLE nodes ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " name {text} NOT NULL,"
+                 " hostname {text} NOT NULL,"
+                 " agent_version {text} NOT NULL,"
+                 " state {text} NOT NULL,"
+                 " cordoned INTEGER NOT NULL,"
+                 " labels TEXT NOT NULL,"
+                 " gpu_count BIGINT NOT NULL,"
+                 " last_heartbeat_at BIGINT,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (org_id, name))"),
+          Shared("CREATE INDEX nodes_org_created ON nodes (org_id, created_at, id)"),
+          Shared("CREATE INDEX nodes_state_heartbeat ON nodes (state, last_heartbeat_at)"),
+          Shared("CREATE TABLE gpus ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " node_id {text} NOT NULL REFERENCES nodes(id),"
+                 " idx BIGINT NOT NULL,"
+                 " uuid {text} NOT NULL UNIQUE,"
+                 " gpu_type_id {text} REFERENCES gpu_types(id),"
+                 " product_name {text} NOT NULL,"
+                 " memory_mib BIGINT NOT NULL,"
+                 " driver_version {text} NOT NULL,"
+                 " cuda_version {text} NOT NULL,"
+                 " compute_capability {text} NOT NULL,"
+                 " state {text} NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (node_id, idx))"),
+          Shared("CREATE INDEX gpus_org_created ON gpus (org_id, created_at, id)"),
+          Shared("CREATE INDEX gpus_org_node ON gpus (org_id, node_id, idx)"),
+          Shared("CREATE INDEX gpus_type ON gpus (gpu_type_id)"),
+          Dialects("CREATE TABLE events ("
+                   " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                   " id {text} NOT NULL UNIQUE,"
+                   " org_id {text} NOT NULL,"
+                   " type {text} NOT NULL,"
+                   " source {text} NOT NULL,"
+                   " subject {text} NOT NULL,"
+                   " time BIGINT NOT NULL,"
+                   " data TEXT NOT NULL)",
+                   "CREATE TABLE events ("
+                   " seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                   " id {text} NOT NULL UNIQUE,"
+                   " org_id {text} NOT NULL,"
+                   " type {text} NOT NULL,"
+                   " source {text} NOT NULL,"
+                   " subject {text} NOT NULL,"
+                   " time BIGINT NOT NULL,"
+                   " data TEXT NOT NULL)"),
+          Shared("CREATE INDEX events_org_seq ON events (org_id, seq)"),
+          Shared("CREATE TABLE idempotency_keys ("
+                 " scope {text} NOT NULL,"
+                 " key {text} NOT NULL,"
+                 " method_path {text} NOT NULL,"
+                 " request_hash {text} NOT NULL,"
+                 " completed INTEGER NOT NULL,"
+                 " status BIGINT NOT NULL,"
+                 " response_headers TEXT NOT NULL,"
+                 " response_body TEXT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " PRIMARY KEY (scope, key))"),
+          Shared("CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)"),
+      }});
+  return m;
+}
+
+Status ApplyOne(Store& store, const Migration& migration, bool* applied) {
+  *applied = false;
+  return store.Write([&](Tx& tx) -> Status {
+    bool pg = tx.dialect() == Dialect::kPostgres;
+    if (pg) {
+      HANGAR_TRY(tx.Query("SELECT pg_advisory_xact_lock(CAST($1 AS BIGINT))", {kMigrationLockKey}));
+    }
+    HANGAR_TRY(tx.Exec(kCreateSchemaMigrations));
+    HANGAR_ASSIGN_OR_RETURN(
+        auto rows,
+        tx.Query("SELECT 1 FROM schema_migrations WHERE version = $1", {migration.version}));
+    if (!rows.empty()) return Ok();  // another replica (or an earlier start) applied it
+    for (const MigrationStep& step : migration.steps) {
+      HANGAR_TRY(tx.Exec(pg ? step.postgres : step.sqlite));
+    }
+    HANGAR_TRY(
+        tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                {migration.version, migration.name, ToUnixMicros(SystemClock().Now())}));
+    *applied = true;
+    return Ok();
+  });
+}
+
+}  // namespace
+
+const std::vector<Migration>& AllMigrations() {
+  static const std::vector<Migration> migrations = BuildMigrations();
+  return migrations;
+}
+
+int64_t LatestSchemaVersion() { return AllMigrations().back().version; }
+
+Status ApplyMigrations(Store& store) {
+  HANGAR_ASSIGN_OR_RETURN(int64_t current, SchemaVersion(store));
+  for (const Migration& m : AllMigrations()) {
+    if (m.version <= current) continue;
+    bool applied = false;
+    if (Status s = ApplyOne(store, m, &applied); !s) {
+      spdlog::error("schema migration {} ({}) failed: {}", m.version, m.name, s.error().ToString());
+      return s;
+    }
+    if (applied) spdlog::info("applied schema migration {} ({})", m.version, m.name);
+  }
+  return Ok();
+}
+
+Result<int64_t> SchemaVersion(Store& store) {
+  int64_t version = 0;
+  HANGAR_TRY(store.Read([&](Tx& tx) -> Status {
+    // The table itself is created by the first migration's transaction; before that, version 0.
+    std::string_view exists_sql =
+        tx.dialect() == Dialect::kPostgres
+            ? "SELECT 1 FROM pg_catalog.pg_tables"
+              " WHERE tablename = 'schema_migrations' AND schemaname = current_schema()"
+            : "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'";
+    HANGAR_ASSIGN_OR_RETURN(auto exists, tx.Query(exists_sql));
+    if (exists.empty()) return Ok();
+    HANGAR_ASSIGN_OR_RETURN(auto rows,
+                            tx.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    version = rows.at(0).Int(0);
+    return Ok();
+  }));
+  return version;
+}
+
+}  // namespace hangar::store
