@@ -24,8 +24,17 @@ as_pg() {
   fi
 }
 
+# A random loopback port that nothing listens on (read from /proc, so no python or iproute2).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  local used port
+  used=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | while read -r _ local _; do
+    [[ $local == *:* ]] && echo $((16#${local##*:}))
+  done | sort -u)
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 40000))
+    grep -qx "$port" <<<"$used" || { echo "$port"; return; }
+  done
+  die "no free port found"
 }
 
 start() {

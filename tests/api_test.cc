@@ -103,8 +103,7 @@ TEST_F(ApiTest, WrongTypesAndUnknownFieldsAre422NamingEachField) {
                     "memory_mib":"lots","compute_capability":9,"hourly_price_micros":1,
                     "colour":"green"})");
   auto p = Problem(r, 422);
-  EXPECT_EQ(Pointers(p),
-            (std::set<std::string>{"/memory_mib", "/compute_capability", "/colour"}));
+  EXPECT_EQ(Pointers(p), (std::set<std::string>{"/memory_mib", "/compute_capability", "/colour"}));
   auto missing = Problem(Post("/api/v1/gpu-types", "{}"), 422);
   EXPECT_TRUE(Pointers(missing).contains("/name"));
   auto invalid = Problem(Post("/api/v1/gpu-types",
@@ -196,16 +195,17 @@ TEST_F(ApiTest, ConditionalGetAnswers304) {
 }
 
 TEST_F(ApiTest, CorsAllowsListedOriginsOnly) {
-  auto preflight = Client().Send(verb::options, "/api/v1/gpus", "", "",
-                                 {{"Origin", "http://portal.test"},
-                                  {"Access-Control-Request-Method", "GET"}});
+  auto preflight =
+      Client().Send(verb::options, "/api/v1/gpus", "", "",
+                    {{"Origin", "http://portal.test"}, {"Access-Control-Request-Method", "GET"}});
   EXPECT_EQ(preflight.result_int(), 204u);
   EXPECT_EQ(preflight[bhttp::field::access_control_allow_origin], "http://portal.test");
-  EXPECT_NE(std::string(preflight[bhttp::field::access_control_allow_headers]).find("Authorization"),
-            std::string::npos);
-  auto other = Client().Send(verb::options, "/api/v1/gpus", "", "",
-                             {{"Origin", "http://evil.test"},
-                              {"Access-Control-Request-Method", "GET"}});
+  EXPECT_NE(
+      std::string(preflight[bhttp::field::access_control_allow_headers]).find("Authorization"),
+      std::string::npos);
+  auto other =
+      Client().Send(verb::options, "/api/v1/gpus", "", "",
+                    {{"Origin", "http://evil.test"}, {"Access-Control-Request-Method", "GET"}});
   EXPECT_EQ(other.result_int(), 403u);
   EXPECT_EQ(other.count(bhttp::field::access_control_allow_origin), 0u);
   auto simple = Get("/api/v1/gpus", {{"Origin", "http://portal.test"}});
@@ -233,17 +233,30 @@ TEST_F(ApiTest, OpenApiDocumentDescribesEveryRouteAndTheResponsesMatchIt) {
   EXPECT_TRUE(paths.at("/api/v1/nodes/{id}").as_object().contains("patch"));
   SchemaChecker checker(doc);
   auto schema_of = [&](const char* path, const char* method, const char* status) {
-    return paths.at(path).at(method).at("responses").at(status).at("content").as_object()
-        .begin()->value().at("schema");
+    return paths.at(path)
+        .at(method)
+        .at("responses")
+        .at(status)
+        .at("content")
+        .as_object()
+        .begin()
+        ->value()
+        .at("schema");
   };
   auto created = Post("/api/v1/gpu-types", kH100);
   EXPECT_EQ(checker.Check(Json(created), schema_of("/api/v1/gpu-types", "post", "201")),
             std::vector<std::string>{});
-  EXPECT_EQ(checker.Check(Json(Get("/api/v1/gpu-types")), schema_of("/api/v1/gpu-types", "get", "200")),
-            std::vector<std::string>{});
+  EXPECT_EQ(
+      checker.Check(Json(Get("/api/v1/gpu-types")), schema_of("/api/v1/gpu-types", "get", "200")),
+      std::vector<std::string>{});
   auto problem = Get("/api/v1/nodes/not-an-id");
-  auto problem_schema = paths.at("/api/v1/nodes/{id}").at("get").at("responses").at("default")
-                            .at("content").at("application/problem+json").at("schema");
+  auto problem_schema = paths.at("/api/v1/nodes/{id}")
+                            .at("get")
+                            .at("responses")
+                            .at("default")
+                            .at("content")
+                            .at("application/problem+json")
+                            .at("schema");
   EXPECT_EQ(checker.Check(Json(problem), problem_schema), std::vector<std::string>{});
 }
 
@@ -252,8 +265,8 @@ TEST_F(ApiTest, DocsPageIsServed) {
   if (page.result_int() == 404) GTEST_SKIP() << "built without web/docs/node_modules";
   EXPECT_EQ(page.result_int(), 200u);
   EXPECT_NE(page.body().find("swagger-ui"), std::string::npos);
-  auto script = Client().Send(verb::get, "/docs/swagger-ui-bundle.js", "", "",
-                              {{"Accept-Encoding", "gzip"}});
+  auto script =
+      Client().Send(verb::get, "/docs/swagger-ui-bundle.js", "", "", {{"Accept-Encoding", "gzip"}});
   EXPECT_EQ(script.result_int(), 200u);
   EXPECT_EQ(script[bhttp::field::content_encoding], "gzip");
 }

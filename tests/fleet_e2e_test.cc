@@ -25,7 +25,8 @@ class FleetE2eTest : public HangardFixture {
     auto agent = std::make_unique<Process>(
         "hangar-agent",
         std::vector<std::string>{"--server", Url(), "--join-token", token, "--simulate", spec,
-                                 "--name", name, "--state-dir", (dir_ / ("agent-" + name)).string()},
+                                 "--name", name, "--state-dir",
+                                 (dir_ / ("agent-" + name)).string()},
         dir_ / ("agent-" + name + ".log"));
     EXPECT_TRUE(agent->started());
     return agent;
@@ -40,9 +41,9 @@ class FleetE2eTest : public HangardFixture {
   bj::object Node(const std::string& id) { return Json(Get("/api/v1/nodes/" + id)).as_object(); }
 
   RunResult Cli(std::vector<std::string> args) {
-    return RunToCompletion("hangar", std::move(args), dir_,
-                           {"HANGAR_URL=" + Url(), "HANGAR_TOKEN=" + admin_key_,
-                            "HOME=" + dir_.string()});
+    return RunToCompletion(
+        "hangar", std::move(args), dir_,
+        {"HANGAR_URL=" + Url(), "HANGAR_TOKEN=" + admin_key_, "HOME=" + dir_.string()});
   }
 };
 
@@ -98,14 +99,14 @@ TEST_F(FleetE2eTest, CliCordonsAndReportsErrorsWithExitCodes) {
   auto missing = Cli({"nodes", "get", "node_01jd3x00000000000000000000"});
   EXPECT_EQ(missing.exit_code, 4) << missing.output;
   EXPECT_NE(missing.output.find("Not found"), std::string::npos) << missing.output;
-  auto bad_key = RunToCompletion("hangar", {"gpus", "list"}, dir_,
-                                 {"HANGAR_URL=" + Url(), "HANGAR_TOKEN=hgr_bad",
-                                  "HOME=" + dir_.string()});
+  auto bad_key =
+      RunToCompletion("hangar", {"gpus", "list"}, dir_,
+                      {"HANGAR_URL=" + Url(), "HANGAR_TOKEN=hgr_bad", "HOME=" + dir_.string()});
   EXPECT_EQ(bad_key.exit_code, 3) << bad_key.output;
   EXPECT_NE(bad_key.output.find("Hint"), std::string::npos) << bad_key.output;
-  auto unreachable = RunToCompletion("hangar", {"gpus", "list"}, dir_,
-                                     {"HANGAR_URL=http://127.0.0.1:1", "HANGAR_TOKEN=" + admin_key_,
-                                      "HOME=" + dir_.string()});
+  auto unreachable = RunToCompletion(
+      "hangar", {"gpus", "list"}, dir_,
+      {"HANGAR_URL=http://127.0.0.1:1", "HANGAR_TOKEN=" + admin_key_, "HOME=" + dir_.string()});
   EXPECT_EQ(unreachable.exit_code, 6) << unreachable.output;
 }
 
@@ -200,8 +201,9 @@ TEST_F(FleetE2eTest, JoinTokensCanBeListedAndRevoked) {
   ASSERT_EQ(list.size(), 1u);
   EXPECT_TRUE(list[0].at("token").is_null());  // the secret is never shown again
   std::string id(list[0].at("id").as_string());
-  EXPECT_EQ(Client().Send(verb::delete_, "/api/v1/nodes/join-tokens/" + id, admin_key_).result_int(),
-            204u);
+  EXPECT_EQ(
+      Client().Send(verb::delete_, "/api/v1/nodes/join-tokens/" + id, admin_key_).result_int(),
+      204u);
   auto refused = Client().Send(verb::post, "/api/v1/nodes/register", token,
                                R"({"name":"n","hostname":"h","agent_version":"1","gpus":[]})");
   EXPECT_EQ(refused.result_int(), 401u) << refused.body();

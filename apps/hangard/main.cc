@@ -1,8 +1,8 @@
 // hangard: the Hangar control plane. Composition root only: read the configuration, build the
 // components in dependency order (store -> identity -> services -> gateway -> server), run until
 // SIGINT/SIGTERM, shut down cleanly.
-#include <spdlog/spdlog.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,7 +34,8 @@ namespace fs = std::filesystem;
 
 int Fail(const Error& error) {
   std::cerr << "hangard: " << error.message() << "\n";
-  for (const auto& v : error.violations()) std::cerr << "  " << v.pointer << ": " << v.detail << "\n";
+  for (const auto& v : error.violations())
+    std::cerr << "  " << v.pointer << ": " << v.detail << "\n";
   if (!error.hint().empty()) std::cerr << "hint: " << error.hint() << "\n";
   return 2;
 }
@@ -145,8 +146,8 @@ int Run(int argc, char** argv) {
   auto cfg = config::BuildConfig(values);
   if (!cfg) return Fail(cfg.error());
 
-  if (auto s = SetUpLogging({cfg->log_format == "json" ? LogFormat::kJson : LogFormat::kText,
-                             cfg->log_level});
+  if (auto s = SetUpLogging(
+          {cfg->log_format == "json" ? LogFormat::kJson : LogFormat::kText, cfg->log_level});
       !s) {
     return Fail(s.error());
   }
@@ -162,9 +163,8 @@ int Run(int argc, char** argv) {
 
   auto store = store::OpenStore({.url = cfg->database, .pool_size = cfg->db_pool_size});
   if (!store) return Fail(store.error());
-  spdlog::info("store: {} ready", cfg->database.starts_with("sqlite:")
-                                      ? cfg->database
-                                      : std::string("postgresql"));
+  spdlog::info("store: {} ready",
+               cfg->database.starts_with("sqlite:") ? cfg->database : std::string("postgresql"));
 
   fs::path key_file = fs::path(cfg->data_dir) / "admin-api-key";
   auto bootstrap = identity::BootstrapFirstOrganisation(**store, clock);
@@ -194,8 +194,9 @@ int Run(int argc, char** argv) {
   }
   routes::AddSystemRoutes(router, **store, docs, HANGAR_VERSION);
 
-  gateway::Gateway gateway(router, authenticator, **store, clock,
-                           {.cors_allowed_origins = cfg->cors_allowed_origins, .dev_mode = cfg->dev});
+  gateway::Gateway gateway(
+      router, authenticator, **store, clock,
+      {.cors_allowed_origins = cfg->cors_allowed_origins, .dev_mode = cfg->dev});
   auto listen = config::ParseListen(cfg->listen);
   http::Server server(
       {.host = listen->first,
@@ -204,9 +205,11 @@ int Run(int argc, char** argv) {
        .worker_threads = cfg->worker_threads,
        .header_limit = static_cast<size_t>(cfg->max_header_bytes),
        .body_limit = static_cast<size_t>(cfg->max_body_bytes),
-       .request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->request_timeout),
+       .request_timeout =
+           std::chrono::duration_cast<std::chrono::milliseconds>(cfg->request_timeout),
        .idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->idle_timeout),
-       .shutdown_grace = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->shutdown_grace)},
+       .shutdown_grace =
+           std::chrono::duration_cast<std::chrono::milliseconds>(cfg->shutdown_grace)},
       gateway);
   auto bound = server.Start();
   if (!bound) return Fail(bound.error());

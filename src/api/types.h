@@ -38,23 +38,22 @@ BOOST_DEFINE_ENUM_CLASS(GpuState, ready, unhealthy, unreachable)
 
 struct GpuType {
   std::string id;
-  std::string name;                  // short catalogue name, unique per organisation: "H100-80GB"
-  std::string vendor;                // "nvidia"
-  std::string architecture;          // "hopper"
-  std::string product_name;          // what the driver reports: "NVIDIA H100 80GB HBM3"
+  std::string name;          // short catalogue name, unique per organisation: "H100-80GB"
+  std::string vendor;        // "nvidia"
+  std::string architecture;  // "hopper"
+  std::string product_name;  // what the driver reports: "NVIDIA H100 80GB HBM3"
   int64_t memory_mib = 0;
-  std::string compute_capability;    // "9.0"
-  int64_t hourly_price_micros = 0;   // price of one GPU-hour in micro-units of `currency`
-  std::string currency;              // ISO 4217
+  std::string compute_capability;   // "9.0"
+  int64_t hourly_price_micros = 0;  // price of one GPU-hour in micro-units of `currency`
+  std::string currency;             // ISO 4217
   std::string created_at;
   std::string updated_at;
   std::string etag;
   Links links;
 };
 BOOST_DESCRIBE_STRUCT(GpuType, (),
-                      (id, name, vendor, architecture, product_name, memory_mib,
-                       compute_capability, hourly_price_micros, currency, created_at, updated_at,
-                       etag, links))
+                      (id, name, vendor, architecture, product_name, memory_mib, compute_capability,
+                       hourly_price_micros, currency, created_at, updated_at, etag, links))
 
 struct CreateGpuTypeRequest {
   std::string name;
@@ -84,7 +83,7 @@ struct Node {
   std::string hostname;
   NodeState state = NodeState::ready;
   bool cordoned = false;
-  Labels labels;                     // zone, region, rack, ... (free-form, admin-set)
+  Labels labels;  // zone, region, rack, ... (free-form, admin-set)
   std::string agent_version;
   int64_t gpu_count = 0;
   std::optional<std::string> last_heartbeat_at;
@@ -115,9 +114,9 @@ BOOST_DESCRIBE_STRUCT(NodeList, (), (items, next_page_token))
 struct Gpu {
   std::string id;
   std::string node_id;
-  int64_t index = 0;                 // the device index on its node
-  std::string uuid;                  // the driver's GPU UUID ("GPU-…")
-  std::string gpu_type;              // catalogue name
+  int64_t index = 0;     // the device index on its node
+  std::string uuid;      // the driver's GPU UUID ("GPU-…")
+  std::string gpu_type;  // catalogue name
   std::string gpu_type_id;
   std::string product_name;
   int64_t memory_mib = 0;
@@ -187,12 +186,12 @@ struct AgentGpu {
   bool healthy = true;
 };
 BOOST_DESCRIBE_STRUCT(AgentGpu, (),
-                      (index, uuid, product_name, vendor, architecture, memory_mib,
-                       driver_version, cuda_version, compute_capability, healthy))
+                      (index, uuid, product_name, vendor, architecture, memory_mib, driver_version,
+                       cuda_version, compute_capability, healthy))
 
 // POST /api/v1/nodes/register, authenticated with a join token.
 struct RegisterNodeRequest {
-  std::string name;                  // unique per organisation; re-registering a name re-keys it
+  std::string name;  // unique per organisation; re-registering a name re-keys it
   std::string hostname;
   std::string agent_version;
   std::optional<Labels> labels;
@@ -202,7 +201,7 @@ BOOST_DESCRIBE_STRUCT(RegisterNodeRequest, (), (name, hostname, agent_version, l
 
 struct RegisterNodeResponse {
   Node node;
-  std::string credential;            // the node's own API credential (hgr_…); shown once
+  std::string credential;  // the node's own API credential (hgr_…); shown once
   int64_t heartbeat_interval_seconds = 0;
 };
 BOOST_DESCRIBE_STRUCT(RegisterNodeResponse, (), (node, credential, heartbeat_interval_seconds))
@@ -243,7 +242,7 @@ BOOST_DESCRIBE_STRUCT(Problem, (),
                       (type, title, status, detail, instance, request_id, hint, errors))
 
 struct Health {
-  std::string status;                // "ok" or "unavailable"
+  std::string status;  // "ok" or "unavailable"
   std::optional<std::string> detail;
 };
 BOOST_DESCRIBE_STRUCT(Health, (), (status, detail))

@@ -18,8 +18,9 @@ TEST(ClockTest, ParsesWhatItFormatsAndOffsets) {
 }
 
 TEST(ClockTest, RejectsMalformedTimes) {
-  for (const char* bad : {"", "2026-11-18", "2026-13-01T00:00:00Z", "2026-11-18T08:26:40",
-                          "2026-11-18T11:06:40Zjunk", "2026-02-30T00:00:00Z", "x026-11-18T08:26:40Z"}) {
+  for (const char* bad :
+       {"", "2026-11-18", "2026-13-01T00:00:00Z", "2026-11-18T08:26:40", "2026-11-18T11:06:40Zjunk",
+        "2026-02-30T00:00:00Z", "x026-11-18T08:26:40Z"}) {
     EXPECT_FALSE(ParseRfc3339(bad).has_value()) << bad;
   }
 }

@@ -22,7 +22,8 @@ TEST(CryptoTest, Base64UrlRoundTripsAllLengths) {
 
 TEST(CryptoTest, Base62UsesOnlyAlphanumerics) {
   EXPECT_EQ(Base62Encode(std::string("\x01\x00", 2)), "48");
-  for (char c : Base62Encode(RandomBytes(32))) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
+  for (char c : Base62Encode(RandomBytes(32)))
+    EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
 }
 
 TEST(CryptoTest, HmacSha256MatchesRfc4231Case2) {

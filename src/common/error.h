@@ -18,22 +18,22 @@ namespace hangar {
 
 // Canonical error codes. The comment after each names the HTTP status http/problem.cc uses.
 enum class ErrorCode {
-  kMalformed,           // 400: the request cannot be parsed (bad JSON, bad query syntax)
-  kInvalidArgument,     // 422: parsed, but a field is wrong (type, range, unknown field)
-  kUnauthenticated,     // 401
-  kPermissionDenied,    // 403
-  kNotFound,            // 404: also for another tenant's objects
-  kMethodNotAllowed,    // 405
-  kAlreadyExists,       // 409: duplicate name or key
-  kConflict,            // 409: state machine conflict, concurrent duplicate request
-  kPreconditionFailed,  // 412: If-Match mismatch
-  kPayloadTooLarge,     // 413
-  kUriTooLong,          // 414
-  kUnsupportedMediaType,// 415
-  kHeadersTooLarge,     // 431
-  kResourceExhausted,   // 429
-  kUnavailable,         // 503: a dependency is down; retry later
-  kInternal,            // 500: a bug or an unexpected failure; details are logged, not returned
+  kMalformed,             // 400: the request cannot be parsed (bad JSON, bad query syntax)
+  kInvalidArgument,       // 422: parsed, but a field is wrong (type, range, unknown field)
+  kUnauthenticated,       // 401
+  kPermissionDenied,      // 403
+  kNotFound,              // 404: also for another tenant's objects
+  kMethodNotAllowed,      // 405
+  kAlreadyExists,         // 409: duplicate name or key
+  kConflict,              // 409: state machine conflict, concurrent duplicate request
+  kPreconditionFailed,    // 412: If-Match mismatch
+  kPayloadTooLarge,       // 413
+  kUriTooLong,            // 414
+  kUnsupportedMediaType,  // 415
+  kHeadersTooLarge,       // 431
+  kResourceExhausted,     // 429
+  kUnavailable,           // 503: a dependency is down; retry later
+  kInternal,              // 500: a bug or an unexpected failure; details are logged, not returned
 };
 
 // The stable snake_case name of a code, used in logs and problem `type` URIs.
@@ -106,23 +106,23 @@ inline Status Ok() { return {}; }
 // enclosing function if it failed. HANGAR_ASSIGN_OR_RETURN(lhs, expr) also binds the value.
 #define HANGAR_CONCAT_INNER_(a, b) a##b
 #define HANGAR_CONCAT_(a, b) HANGAR_CONCAT_INNER_(a, b)
-#define HANGAR_TRY(expr)                                              \
-  do {                                                                \
-    if (auto hangar_try_result_ = (expr); !hangar_try_result_) {      \
-      return std::unexpected(std::move(hangar_try_result_).error());  \
-    }                                                                 \
+#define HANGAR_TRY(expr)                                             \
+  do {                                                               \
+    if (auto hangar_try_result_ = (expr); !hangar_try_result_) {     \
+      return std::unexpected(std::move(hangar_try_result_).error()); \
+    }                                                                \
   } while (false)
-#define HANGAR_ASSIGN_OR_RETURN(lhs, expr)                                      \
-  auto HANGAR_CONCAT_(hangar_result_, __LINE__) = (expr);                       \
-  if (!HANGAR_CONCAT_(hangar_result_, __LINE__)) {                              \
+#define HANGAR_ASSIGN_OR_RETURN(lhs, expr)                                               \
+  auto HANGAR_CONCAT_(hangar_result_, __LINE__) = (expr);                                \
+  if (!HANGAR_CONCAT_(hangar_result_, __LINE__)) {                                       \
     return std::unexpected(std::move(HANGAR_CONCAT_(hangar_result_, __LINE__)).error()); \
-  }                                                                             \
+  }                                                                                      \
   lhs = std::move(*HANGAR_CONCAT_(hangar_result_, __LINE__))
 
 // HANGAR_CHECK(cond, msg): an invariant of the program, never of its input. Aborts with the
 // message and location when false.
-#define HANGAR_CHECK(cond, msg)                                              \
-  do {                                                                       \
+#define HANGAR_CHECK(cond, msg)                                                   \
+  do {                                                                            \
     if (!(cond)) ::hangar::internal::CheckFailed(#cond, msg, __FILE__, __LINE__); \
   } while (false)
 

@@ -47,8 +47,8 @@ class Id {
       return id;
     }
     return std::unexpected(Error::Invalid("'" + std::string(text.substr(0, 64)) + "' is not a " +
-                                          std::string(Tag::kNoun) + " id (" +
-                                          std::string(kPrefix) + "_ and 26 characters)"));
+                                          std::string(Tag::kNoun) + " id (" + std::string(kPrefix) +
+                                          "_ and 26 characters)"));
   }
   // For values read back from our own store, which only ever holds valid IDs.
   static Id FromTrusted(std::string value) {
@@ -65,14 +65,30 @@ class Id {
   std::string value_;
 };
 
-struct OrgTag { static constexpr std::string_view kPrefix = "org", kNoun = "organisation"; };
-struct NodeTag { static constexpr std::string_view kPrefix = "node", kNoun = "node"; };
-struct GpuTag { static constexpr std::string_view kPrefix = "gpu", kNoun = "GPU"; };
-struct GpuTypeTag { static constexpr std::string_view kPrefix = "gput", kNoun = "GPU type"; };
-struct ApiKeyTag { static constexpr std::string_view kPrefix = "key", kNoun = "API key"; };
-struct JoinTokenTag { static constexpr std::string_view kPrefix = "jtok", kNoun = "join token"; };
-struct EventTag { static constexpr std::string_view kPrefix = "evt", kNoun = "event"; };
-struct RequestTag { static constexpr std::string_view kPrefix = "req", kNoun = "request"; };
+struct OrgTag {
+  static constexpr std::string_view kPrefix = "org", kNoun = "organisation";
+};
+struct NodeTag {
+  static constexpr std::string_view kPrefix = "node", kNoun = "node";
+};
+struct GpuTag {
+  static constexpr std::string_view kPrefix = "gpu", kNoun = "GPU";
+};
+struct GpuTypeTag {
+  static constexpr std::string_view kPrefix = "gput", kNoun = "GPU type";
+};
+struct ApiKeyTag {
+  static constexpr std::string_view kPrefix = "key", kNoun = "API key";
+};
+struct JoinTokenTag {
+  static constexpr std::string_view kPrefix = "jtok", kNoun = "join token";
+};
+struct EventTag {
+  static constexpr std::string_view kPrefix = "evt", kNoun = "event";
+};
+struct RequestTag {
+  static constexpr std::string_view kPrefix = "req", kNoun = "request";
+};
 
 using OrgId = Id<OrgTag>;
 using NodeId = Id<NodeTag>;

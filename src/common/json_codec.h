@@ -31,16 +31,22 @@ namespace hangar::json {
 
 namespace bj = boost::json;
 
-template <typename T> struct IsOptional : std::false_type {};
-template <typename T> struct IsOptional<std::optional<T>> : std::true_type {};
-template <typename T> struct IsVector : std::false_type {};
-template <typename T> struct IsVector<std::vector<T>> : std::true_type {};
-template <typename T> struct IsStringMap : std::false_type {};
-template <typename T> struct IsStringMap<std::map<std::string, T>> : std::true_type {};
+template <typename T>
+struct IsOptional : std::false_type {};
+template <typename T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+template <typename T>
+struct IsVector : std::false_type {};
+template <typename T>
+struct IsVector<std::vector<T>> : std::true_type {};
+template <typename T>
+struct IsStringMap : std::false_type {};
+template <typename T>
+struct IsStringMap<std::map<std::string, T>> : std::true_type {};
 
 template <typename T>
 constexpr bool kIsDescribedStruct =
-    boost::describe::has_describe_members<T>::value && std::is_class_v<T>;
+    boost::describe::has_describe_members<T>::value&& std::is_class_v<T>;
 template <typename T>
 constexpr bool kIsDescribedEnum = boost::describe::has_describe_enumerators<T>::value;
 
@@ -159,7 +165,8 @@ void DecodeInto(const bj::value& in, T& out, const std::string& ptr, DecodeConte
   } else if constexpr (std::is_same_v<T, bj::value>) {
     out = in;
   } else if constexpr (std::is_same_v<T, bj::object>) {
-    if (!in.is_object()) return ctx.Fail(ptr, "must be an object, not " + std::string(KindName(in)));
+    if (!in.is_object())
+      return ctx.Fail(ptr, "must be an object, not " + std::string(KindName(in)));
     out = in.get_object();
   } else if constexpr (std::is_same_v<T, bool>) {
     if (!in.is_bool()) return ctx.Fail(ptr, "must be a boolean, not " + std::string(KindName(in)));
@@ -200,14 +207,16 @@ void DecodeInto(const bj::value& in, T& out, const std::string& ptr, DecodeConte
       DecodeInto(arr[i], out[i], ptr + "/" + std::to_string(i), ctx);
     }
   } else if constexpr (IsStringMap<T>::value) {
-    if (!in.is_object()) return ctx.Fail(ptr, "must be an object, not " + std::string(KindName(in)));
+    if (!in.is_object())
+      return ctx.Fail(ptr, "must be an object, not " + std::string(KindName(in)));
     out.clear();
     for (const auto& kv : in.get_object()) {
       DecodeInto(kv.value(), out[std::string(kv.key())], ptr + "/" + EscapePointerToken(kv.key()),
                  ctx);
     }
   } else if constexpr (kIsDescribedStruct<T>) {
-    if (!in.is_object()) return ctx.Fail(ptr, "must be an object, not " + std::string(KindName(in)));
+    if (!in.is_object())
+      return ctx.Fail(ptr, "must be an object, not " + std::string(KindName(in)));
     const auto& obj = in.get_object();
     using Members = boost::describe::describe_members<T, boost::describe::mod_public>;
     boost::mp11::mp_for_each<Members>([&](auto d) {

@@ -25,8 +25,9 @@ BOOST_DESCRIBE_STRUCT(Outer, (), (name, color, items, labels, flag))
 TEST(JsonCodecTest, RoundTripsDescribedStructs) {
   Outer in{"a", Color::green, {{3, "x"}, {4, std::nullopt}}, {{"zone", "z1"}}, true};
   std::string text = Serialize(in);
-  EXPECT_EQ(text,
-            R"({"name":"a","color":"green","items":[{"count":3,"note":"x"},{"count":4,"note":null}],"labels":{"zone":"z1"},"flag":true})");
+  EXPECT_EQ(
+      text,
+      R"({"name":"a","color":"green","items":[{"count":3,"note":"x"},{"count":4,"note":null}],"labels":{"zone":"z1"},"flag":true})");
   auto out = ParseAs<Outer>(text);
   ASSERT_TRUE(out.has_value()) << out.error().ToString();
   EXPECT_EQ(out->items[1].count, 4);

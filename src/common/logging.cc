@@ -24,8 +24,7 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
 Status SetUpLogging(const LoggingOptions& options) {
   auto level = spdlog::level::from_str(std::string(options.level));
   if (level == spdlog::level::off && options.level != "off") {
-    return std::unexpected(Error::Invalid("unknown log level '" + std::string(options.level) +
-                                          "'")
+    return std::unexpected(Error::Invalid("unknown log level '" + std::string(options.level) + "'")
                                .Field("log.level", "use trace, debug, info, warn, error or off"));
   }
   auto logger = spdlog::stderr_color_mt("hangar");
@@ -48,11 +47,21 @@ std::string JsonEscape(std::string_view text) {
   out.reserve(text.size());
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];

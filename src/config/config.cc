@@ -59,8 +59,10 @@ const std::map<std::string, SettingSpec>& Specs() {
           return true;
         },
         "HOST:PORT to listen on (port 0 picks a free port)"}},
-      {"port_file", {StringSetter(&DaemonConfig::port_file), "file to write the bound HOST:PORT to"}},
-      {"data_dir", {StringSetter(&DaemonConfig::data_dir), "directory for the SQLite file and the admin key"}},
+      {"port_file",
+       {StringSetter(&DaemonConfig::port_file), "file to write the bound HOST:PORT to"}},
+      {"data_dir",
+       {StringSetter(&DaemonConfig::data_dir), "directory for the SQLite file and the admin key"}},
       {"database",
        {[](DaemonConfig& c, const std::string& v) {
           if (!v.starts_with("sqlite:") && !v.starts_with("postgres://") &&
@@ -81,20 +83,28 @@ const std::map<std::string, SettingSpec>& Specs() {
         "text or json"}},
       {"log.level",
        {[](DaemonConfig& c, const std::string& v) {
-          static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn",
+          static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
           if (!kLevels.contains(v)) return false;
           c.log_level = v;
           return true;
         },
         "trace, debug, info, warn, error, critical or off"}},
-      {"http.io_threads", {IntSetter(&DaemonConfig::io_threads, 0, 256), "io threads (0: one per core)"}},
-      {"http.worker_threads", {IntSetter(&DaemonConfig::worker_threads, 0, 1024), "handler threads (0: auto)"}},
-      {"http.max_body_bytes", {Int64Setter(&DaemonConfig::max_body_bytes, 1024, 1LL << 30), "largest request body"}},
-      {"http.max_header_bytes", {Int64Setter(&DaemonConfig::max_header_bytes, 1024, 1 << 20), "largest request header block"}},
-      {"http.request_timeout", {DurationSetter(&DaemonConfig::request_timeout), "time to receive a whole request"}},
-      {"http.idle_timeout", {DurationSetter(&DaemonConfig::idle_timeout), "idle keep-alive connection lifetime"}},
-      {"http.shutdown_grace", {DurationSetter(&DaemonConfig::shutdown_grace), "time in-flight requests get at shutdown"}},
+      {"http.io_threads",
+       {IntSetter(&DaemonConfig::io_threads, 0, 256), "io threads (0: one per core)"}},
+      {"http.worker_threads",
+       {IntSetter(&DaemonConfig::worker_threads, 0, 1024), "handler threads (0: auto)"}},
+      {"http.max_body_bytes",
+       {Int64Setter(&DaemonConfig::max_body_bytes, 1024, 1LL << 30), "largest request body"}},
+      {"http.max_header_bytes",
+       {Int64Setter(&DaemonConfig::max_header_bytes, 1024, 1 << 20),
+        "largest request header block"}},
+      {"http.request_timeout",
+       {DurationSetter(&DaemonConfig::request_timeout), "time to receive a whole request"}},
+      {"http.idle_timeout",
+       {DurationSetter(&DaemonConfig::idle_timeout), "idle keep-alive connection lifetime"}},
+      {"http.shutdown_grace",
+       {DurationSetter(&DaemonConfig::shutdown_grace), "time in-flight requests get at shutdown"}},
       {"http.cors_allowed_origins",
        {[](DaemonConfig& c, const std::string& v) {
           c.cors_allowed_origins.clear();
@@ -109,9 +119,13 @@ const std::map<std::string, SettingSpec>& Specs() {
           return true;
         },
         "comma-separated origins allowed by CORS (* for any)"}},
-      {"db.pool_size", {IntSetter(&DaemonConfig::db_pool_size, 1, 256), "database connections for reads"}},
-      {"fleet.heartbeat_interval", {DurationSetter(&DaemonConfig::heartbeat_interval), "how often agents report"}},
-      {"fleet.node_unreachable_after", {DurationSetter(&DaemonConfig::node_unreachable_after), "silence after which a node is unreachable"}},
+      {"db.pool_size",
+       {IntSetter(&DaemonConfig::db_pool_size, 1, 256), "database connections for reads"}},
+      {"fleet.heartbeat_interval",
+       {DurationSetter(&DaemonConfig::heartbeat_interval), "how often agents report"}},
+      {"fleet.node_unreachable_after",
+       {DurationSetter(&DaemonConfig::node_unreachable_after),
+        "silence after which a node is unreachable"}},
       {"dev",
        {[](DaemonConfig& c, const std::string& v) {
           if (v != "true" && v != "false") return false;
@@ -126,13 +140,14 @@ const std::map<std::string, SettingSpec>& Specs() {
 void Flatten(const YAML::Node& node, const std::string& prefix, std::vector<SettingValue>& out,
              const std::string& source, std::vector<std::string>& unknown) {
   for (const auto& kv : node) {
-    std::string key = prefix.empty() ? kv.first.as<std::string>()
-                                     : prefix + "." + kv.first.as<std::string>();
+    std::string key =
+        prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
     if (kv.second.IsMap()) {
       Flatten(kv.second, key, out, source, unknown);
     } else if (kv.second.IsSequence()) {
       std::string joined;
-      for (const auto& item : kv.second) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+      for (const auto& item : kv.second)
+        joined += (joined.empty() ? "" : ",") + item.as<std::string>();
       if (!Specs().contains(key)) unknown.push_back(key);
       out.push_back({key, joined, source});
     } else {
@@ -189,8 +204,7 @@ std::optional<std::pair<std::string, uint16_t>> ParseListen(std::string_view tex
   std::string_view port_text = text.substr(colon + 1);
   int port = -1;
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 0 ||
-      port > 65535) {
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 0 || port > 65535) {
     return std::nullopt;
   }
   return std::make_pair(host, static_cast<uint16_t>(port));

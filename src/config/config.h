@@ -20,15 +20,15 @@
 namespace hangar::config {
 
 struct DaemonConfig {
-  std::string listen = "127.0.0.1:8080";     // HOST:PORT; port 0 picks a free one
-  std::string port_file;                     // where to write the bound HOST:PORT
-  std::string data_dir = ".hangar";          // SQLite file, admin key file
-  std::string database;                      // default: sqlite:<data_dir>/hangar.db
-  std::string web_dir;                       // default: <exe dir>/../share/web
-  std::string log_format = "text";           // text | json
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
+  std::string port_file;                  // where to write the bound HOST:PORT
+  std::string data_dir = ".hangar";       // SQLite file, admin key file
+  std::string database;                   // default: sqlite:<data_dir>/hangar.db
+  std::string web_dir;                    // default: <exe dir>/../share/web
+  std::string log_format = "text";        // text | json
   std::string log_level = "info";
-  int io_threads = 0;                        // 0: one per core
-  int worker_threads = 0;                    // 0: max(4, 2 x cores)
+  int io_threads = 0;      // 0: one per core
+  int worker_threads = 0;  // 0: max(4, 2 x cores)
   int db_pool_size = 8;
   int64_t max_body_bytes = 1 << 20;
   int64_t max_header_bytes = 16 << 10;
@@ -43,7 +43,7 @@ struct DaemonConfig {
 
 // One configurable setting: its canonical dotted name and how to apply a textual value.
 struct SettingValue {
-  std::string name;    // "log.level"
+  std::string name;  // "log.level"
   std::string value;
   std::string source;  // "config file /etc/hangar.yaml", "environment HANGAR_LOG_LEVEL", "flag"
 };

@@ -24,7 +24,8 @@ TEST(ConfigTest, LaterSourcesOverrideEarlierOnes) {
 }
 
 TEST(ConfigTest, BadValuesNameTheSettingAndSource) {
-  auto cfg = BuildConfig({{"http.idle_timeout", "forever", "environment HANGAR_HTTP_IDLE_TIMEOUT"}});
+  auto cfg =
+      BuildConfig({{"http.idle_timeout", "forever", "environment HANGAR_HTTP_IDLE_TIMEOUT"}});
   ASSERT_FALSE(cfg.has_value());
   EXPECT_NE(cfg.error().message().find("http.idle_timeout"), std::string::npos);
   EXPECT_NE(cfg.error().message().find("HANGAR_HTTP_IDLE_TIMEOUT"), std::string::npos);

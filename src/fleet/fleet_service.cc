@@ -114,8 +114,8 @@ Status Validate(const std::vector<api::AgentGpu>& gpus, const std::string& prefi
     }
     CheckText(e, g.product_name, (p + "/product_name").c_str(), 128);
     if (g.memory_mib < 0) e.AddField(p + "/memory_mib", "must not be negative");
-    for (const auto* field : {&g.driver_version, &g.cuda_version, &g.compute_capability,
-                              &g.vendor, &g.architecture}) {
+    for (const auto* field :
+         {&g.driver_version, &g.cuda_version, &g.compute_capability, &g.vendor, &g.architecture}) {
       if (field->size() > 64 || !IsPrintable(*field)) {
         e.AddField(p, "version and name fields are at most 64 printable characters");
         break;
@@ -284,8 +284,9 @@ Result<store::NodeRecord> FleetService::UpdateNode(const Principal& who, const N
     }
     if (patch.cordoned) updated.cordoned = *patch.cordoned;
     if (updated.labels.size() > kMaxLabels) {
-      return std::unexpected(Error::Invalid("too many labels").Field(
-          "/labels", "a node has at most " + std::to_string(kMaxLabels) + " labels"));
+      return std::unexpected(
+          Error::Invalid("too many labels")
+              .Field("/labels", "a node has at most " + std::to_string(kMaxLabels) + " labels"));
     }
     if (updated.labels == node->labels && updated.cordoned == node->cordoned) {
       result = *node;  // nothing to change: no write, no event
@@ -340,11 +341,10 @@ Result<CreatedJoinToken> FleetService::CreateJoinToken(const Principal& who,
   }
   Micros ttl = options_.join_token_default_ttl;
   if (r.ttl_seconds) {
-    int64_t max_seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                              options_.join_token_max_ttl).count();
+    int64_t max_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(options_.join_token_max_ttl).count();
     if (*r.ttl_seconds < 60 || *r.ttl_seconds > max_seconds) {
-      invalid.AddField("/ttl_seconds",
-                       "must be between 60 and " + std::to_string(max_seconds));
+      invalid.AddField("/ttl_seconds", "must be between 60 and " + std::to_string(max_seconds));
     }
     ttl = std::chrono::seconds(*r.ttl_seconds);
   }
@@ -486,7 +486,8 @@ Result<int64_t> FleetService::SyncInventory(store::Tx& tx, const store::NodeReco
     updated.updated_at = now;
     HANGAR_TRY(store::UpdateGpu(tx, updated));
     updated.version += 1;
-    std::string type = updated.state != old.state ? "hangar.gpu.state_changed" : "hangar.gpu.updated";
+    std::string type =
+        updated.state != old.state ? "hangar.gpu.state_changed" : "hangar.gpu.updated";
     HANGAR_TRY(Emit(tx, node.org_id, type, updated.id.str(), json::Serialize(ToApi(updated)), now));
   }
   return static_cast<int64_t>(reported.size());
@@ -532,10 +533,8 @@ Result<Registration> FleetService::RegisterNode(std::string_view join_token,
       node = *existing;
       HANGAR_TRY(store::RevokeApiKeysOfSubject(tx, org, node.id.str(), now));
     } else {
-      node = store::NodeRecord{.id = NodeId::Generate(clock_),
-                               .org_id = org,
-                               .name = r.name,
-                               .created_at = now};
+      node = store::NodeRecord{
+          .id = NodeId::Generate(clock_), .org_id = org, .name = r.name, .created_at = now};
       if (r.labels) node.labels = *r.labels;
     }
     if (existing && r.labels) {
@@ -637,7 +636,8 @@ Result<int> FleetService::MarkUnreachableNodes() {
     }
     return Ok();
   }));
-  if (changed > 0) spdlog::warn("fleet: {} node(s) stopped heartbeating and are unreachable", changed);
+  if (changed > 0)
+    spdlog::warn("fleet: {} node(s) stopped heartbeating and are unreachable", changed);
   return changed;
 }
 

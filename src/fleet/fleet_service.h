@@ -14,7 +14,8 @@
 //   | ready -> ready        | RegisterNode (again)  | old credentials revoked, inventory synced   |
 //   | ready -> ready        | Heartbeat             | last_heartbeat_at, inventory synced         |
 //   | ready -> unreachable  | MarkUnreachableNodes  | its GPUs become `unreachable`               |
-//   | unreachable -> ready  | Heartbeat             | GPUs back to `ready`/`unhealthy` as reported |
+//   | unreachable -> ready  | Heartbeat             | GPUs back to `ready`/`unhealthy` as reported
+//   |
 //
 // Invariants: a ready node's last_heartbeat_at is within node_unreachable_after of now, up to
 // one reconciler tick; an unreachable node's GPUs are all `unreachable`. `cordoned` is

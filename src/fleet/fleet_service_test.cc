@@ -2,9 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include <optional>
 
 #include "identity/api_keys.h"
+#include "store/temp_store.h"
 
 namespace hangar::fleet {
 namespace {
@@ -27,22 +28,17 @@ api::AgentGpu H100(int index, std::string uuid) {
 class FleetServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hangar_fleet_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto store = store::OpenStore({.url = "sqlite:" + (dir_ / "t.db").string()});
-    ASSERT_TRUE(store.has_value()) << store.error().ToString();
-    store_ = std::move(*store);
+    auto temp = store::TempSqliteStore::Open(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(temp.has_value()) << temp.error().ToString();
+    temp_.emplace(std::move(*temp));
+    store_ = &temp_->store();
     auth_ = std::make_unique<identity::Authenticator>(*store_, clock_);
     fleet_ = std::make_unique<FleetService>(*store_, clock_, *auth_, FleetOptions{});
     auto key = identity::BootstrapFirstOrganisation(*store_, clock_);
     ASSERT_TRUE(key.has_value() && key->has_value());
     admin_ = *auth_->Authenticate(**key);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string NewJoinToken() {
     auto token = fleet_->CreateJoinToken(admin_, {});
     EXPECT_TRUE(token.has_value());
@@ -69,9 +65,9 @@ class FleetServiceTest : public ::testing::Test {
     return types;
   }
 
-  std::filesystem::path dir_;
+  std::optional<store::TempSqliteStore> temp_;
   FakeClock clock_{FromUnixMicros(1'795'000'000'000'000)};
-  std::unique_ptr<store::Store> store_;
+  store::Store* store_ = nullptr;
   std::unique_ptr<identity::Authenticator> auth_;
   std::unique_ptr<FleetService> fleet_;
   Principal admin_;
@@ -154,8 +150,8 @@ TEST_F(FleetServiceTest, SilentNodesBecomeUnreachableAndRecoverOnHeartbeat) {
   EXPECT_EQ(fleet_->ListGpus(admin_, {})->items[0].state, api::GpuState::unreachable);
   EXPECT_EQ(*fleet_->MarkUnreachableNodes(), 0);  // already unreachable: no new event
 
-  ASSERT_TRUE(fleet_->Heartbeat(node, reg.node.id, {.agent_version = "0.1.0",
-                                                    .gpus = {H100(0, "GPU-a")}}));
+  ASSERT_TRUE(
+      fleet_->Heartbeat(node, reg.node.id, {.agent_version = "0.1.0", .gpus = {H100(0, "GPU-a")}}));
   EXPECT_EQ(fleet_->GetNode(admin_, reg.node.id)->state, api::NodeState::ready);
   EXPECT_EQ(fleet_->ListGpus(admin_, {})->items[0].state, api::GpuState::ready);
   auto events = EventTypes();
@@ -216,9 +212,9 @@ TEST_F(FleetServiceTest, GpuTypeValidationNamesEveryBadFieldAndChangesNothing) {
   ASSERT_FALSE(bad.has_value());
   std::set<std::string> pointers;
   for (const auto& v : bad.error().violations()) pointers.insert(v.pointer);
-  EXPECT_EQ(pointers, (std::set<std::string>{"/name", "/vendor", "/memory_mib",
-                                             "/compute_capability", "/hourly_price_micros",
-                                             "/currency"}));
+  EXPECT_EQ(pointers,
+            (std::set<std::string>{"/name", "/vendor", "/memory_mib", "/compute_capability",
+                                   "/hourly_price_micros", "/currency"}));
   EXPECT_TRUE(fleet_->ListGpuTypes(admin_, {})->items.empty());
 
   api::CreateGpuTypeRequest good{.name = "H100-80GB",

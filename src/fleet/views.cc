@@ -79,9 +79,8 @@ api::JoinToken ToApi(const store::JoinTokenRecord& r) {
       .description = r.description,
       .expires_at = FormatRfc3339(r.expires_at),
       .uses = r.uses,
-      .last_used_at = r.last_used_at
-                          ? std::optional<std::string>(FormatRfc3339(*r.last_used_at))
-                          : std::nullopt,
+      .last_used_at = r.last_used_at ? std::optional<std::string>(FormatRfc3339(*r.last_used_at))
+                                     : std::nullopt,
       .token = std::nullopt,
       .created_at = FormatRfc3339(r.created_at),
       .updated_at = FormatRfc3339(r.updated_at),

@@ -78,8 +78,8 @@ bool ETagMatches(std::string_view if_none_match, std::string_view etag) {
 
 }  // namespace
 
-Gateway::Gateway(const Router& router, identity::Authenticator& authenticator,
-                 store::Store& store, const Clock& clock, GatewayOptions options)
+Gateway::Gateway(const Router& router, identity::Authenticator& authenticator, store::Store& store,
+                 const Clock& clock, GatewayOptions options)
     : router_(router),
       authenticator_(authenticator),
       store_(store),
@@ -117,10 +117,11 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& /*p
   auto parsed = boost::urls::parse_origin_form(request.target());
   http::Response response;
   if (!parsed) {
-    response = ProblemResponse(
-        Error::Malformed("the request target is not a valid path and query"),
-        {.instance = "", .request_id = request_id, .http_version = request.version(),
-         .dev_mode = options_.dev_mode});
+    response = ProblemResponse(Error::Malformed("the request target is not a valid path and query"),
+                               {.instance = "",
+                                .request_id = request_id,
+                                .http_version = request.version(),
+                                .dev_mode = options_.dev_mode});
   } else {
     path = std::string(parsed->path());  // percent-decoded
     for (auto param : parsed->params()) query.emplace_back(param.key, param.value);
@@ -171,9 +172,10 @@ http::Response Gateway::HandleTransportError(const Error& error, const http::Req
       instance = std::string(parsed->path());
     }
   }
-  http::Response response = ProblemResponse(
-      error, {.instance = instance, .request_id = request_id, .http_version = version,
-              .dev_mode = options_.dev_mode});
+  http::Response response = ProblemResponse(error, {.instance = instance,
+                                                    .request_id = request_id,
+                                                    .http_version = version,
+                                                    .dev_mode = options_.dev_mode});
   response.set("X-Request-Id", request_id);
   response.keep_alive(false);
   return response;
@@ -213,10 +215,10 @@ Status Gateway::CheckMediaType(const Route& route, const http::Request& request)
   }
   std::string list;
   for (const auto& accepted : route.content_types) list += (list.empty() ? "" : " or ") + accepted;
-  return std::unexpected(Error(ErrorCode::kUnsupportedMediaType,
-                               "the request body must be " + list +
-                                   (type.empty() ? "" : ", not " + std::string(type)))
-                             .Hint("set Content-Type: " + route.content_types.front()));
+  return std::unexpected(
+      Error(ErrorCode::kUnsupportedMediaType,
+            "the request body must be " + list + (type.empty() ? "" : ", not " + std::string(type)))
+          .Hint("set Content-Type: " + route.content_types.front()));
 }
 
 Result<http::Response> Gateway::Process(RequestContext& ctx) {
@@ -309,9 +311,8 @@ Result<http::Response> Gateway::RunWithIdempotency(const Route& route, RequestCo
   unsigned status = result ? result->result_int() : HttpStatusOf(result.error().code());
   Status recorded;
   if (status >= 500) {
-    recorded = store_.Write([&](store::Tx& tx) -> Status {
-      return store::ReleaseIdempotencyKey(tx, scope, key);
-    });
+    recorded = store_.Write(
+        [&](store::Tx& tx) -> Status { return store::ReleaseIdempotencyKey(tx, scope, key); });
   } else {
     store::IdempotencyRecord done = claim;
     done.completed = true;
@@ -326,9 +327,11 @@ Result<http::Response> Gateway::RunWithIdempotency(const Route& route, RequestCo
       done.response_headers_json = boost::json::serialize(headers);
       done.response_body = result->body();
     } else {
-      http::Response problem = ProblemResponse(
-          result.error(), {.instance = ctx.path(), .request_id = ctx.request_id(),
-                           .http_version = ctx.request().version(), .dev_mode = options_.dev_mode});
+      http::Response problem =
+          ProblemResponse(result.error(), {.instance = ctx.path(),
+                                           .request_id = ctx.request_id(),
+                                           .http_version = ctx.request().version(),
+                                           .dev_mode = options_.dev_mode});
       done.response_headers_json = R"({"Content-Type":"application/problem+json"})";
       done.response_body = problem.body();
     }

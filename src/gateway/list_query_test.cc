@@ -38,11 +38,9 @@ TEST(ListQueryTest, DefaultsWhenEmpty) {
 }
 
 TEST(ListQueryTest, NamesEachBadParameter) {
-  auto q = ParseListQuery({{"limit", "0"},
-                           {"sort", "nonsense"},
-                           {"created_before", "yesterday"},
-                           {"cordoned", "yes"}},
-                          store::NodeListSpec());
+  auto q = ParseListQuery(
+      {{"limit", "0"}, {"sort", "nonsense"}, {"created_before", "yesterday"}, {"cordoned", "yes"}},
+      store::NodeListSpec());
   ASSERT_FALSE(q.has_value());
   EXPECT_EQ(q.error().code(), ErrorCode::kInvalidArgument);
   auto v = Violations(q.error());

@@ -20,10 +20,14 @@ bj::object StringSchema() { return bj::object{{"type", "string"}}; }
 
 bj::object FieldSchema(const store::ListField& f) {
   switch (f.type) {
-    case store::FieldType::kInt: return bj::object{{"type", "integer"}};
-    case store::FieldType::kBool: return bj::object{{"type", "boolean"}};
-    case store::FieldType::kTime: return bj::object{{"type", "string"}, {"format", "date-time"}};
-    case store::FieldType::kText: break;
+    case store::FieldType::kInt:
+      return bj::object{{"type", "integer"}};
+    case store::FieldType::kBool:
+      return bj::object{{"type", "boolean"}};
+    case store::FieldType::kTime:
+      return bj::object{{"type", "string"}, {"format", "date-time"}};
+    case store::FieldType::kText:
+      break;
   }
   return StringSchema();
 }
@@ -54,7 +58,8 @@ bj::array ListParameters(const store::ListSpec& spec) {
                          bj::object{{"type", "string"}, {"format", "date-time"}},
                          "Only objects created before this time.", false));
   for (const auto& f : spec.fields) {
-    if (f.filterable) params.push_back(Param(f.name, "query", FieldSchema(f), f.description, false));
+    if (f.filterable)
+      params.push_back(Param(f.name, "query", FieldSchema(f), f.description, false));
   }
   return params;
 }
@@ -62,9 +67,8 @@ bj::array ListParameters(const store::ListSpec& spec) {
 bj::object ProblemResponseObject(SchemaRegistry& registry, std::string_view description) {
   return bj::object{
       {"description", description},
-      {"content",
-       bj::object{{"application/problem+json",
-                   bj::object{{"schema", registry.SchemaOf<api::Problem>()}}}}}};
+      {"content", bj::object{{"application/problem+json",
+                              bj::object{{"schema", registry.SchemaOf<api::Problem>()}}}}}};
 }
 
 }  // namespace
@@ -116,8 +120,8 @@ bj::object BuildOpenApi(const Router& router, const ApiInfo& info) {
     bj::object responses;
     bj::object ok{{"description", route.summary}};
     if (route.response_body) {
-      ok["content"] = bj::object{{route.response_content_type,
-                                  bj::object{{"schema", route.response_body(registry)}}}};
+      ok["content"] = bj::object{
+          {route.response_content_type, bj::object{{"schema", route.response_body(registry)}}}};
     }
     responses[std::to_string(route.success_status)] = std::move(ok);
     responses["default"] = ProblemResponseObject(registry, "An RFC 9457 problem.");
@@ -129,22 +133,22 @@ bj::object BuildOpenApi(const Router& router, const ApiInfo& info) {
     if (!item.is_object()) item = bj::object{};
     item.as_object()[method] = std::move(op);
   }
-  bj::object components{{"schemas", registry.components()},
-                        {"securitySchemes",
-                         bj::object{{"apiKey", bj::object{{"type", "http"},
-                                                          {"scheme", "bearer"},
-                                                          {"description", "An API key, hgr_…"}}},
-                                    {"joinToken", bj::object{{"type", "http"},
-                                                             {"scheme", "bearer"},
-                                                             {"description",
-                                                              "A node join token, hgj_…"}}}}}};
+  bj::object components{
+      {"schemas", registry.components()},
+      {"securitySchemes",
+       bj::object{{"apiKey", bj::object{{"type", "http"},
+                                        {"scheme", "bearer"},
+                                        {"description", "An API key, hgr_…"}}},
+                  {"joinToken", bj::object{{"type", "http"},
+                                           {"scheme", "bearer"},
+                                           {"description", "A node join token, hgj_…"}}}}}};
   return bj::object{
       {"openapi", "3.1.0"},
-      {"info", bj::object{{"title", info.title},
-                          {"version", info.version},
-                          {"description", info.description},
-                          {"license", bj::object{{"name", "Apache-2.0"},
-                                                 {"identifier", "Apache-2.0"}}}}},
+      {"info",
+       bj::object{{"title", info.title},
+                  {"version", info.version},
+                  {"description", info.description},
+                  {"license", bj::object{{"name", "Apache-2.0"}, {"identifier", "Apache-2.0"}}}}},
       {"servers", bj::array{bj::object{{"url", "/"}}}},
       {"security", bj::array{bj::object{{"apiKey", bj::array{}}}}},
       {"tags", bj::array{bj::object{{"name", "GPUs"}}, bj::object{{"name", "Nodes"}},

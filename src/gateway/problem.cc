@@ -9,22 +9,38 @@ namespace hangar::gateway {
 
 unsigned HttpStatusOf(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kMalformed: return 400;
-    case ErrorCode::kInvalidArgument: return 422;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kPermissionDenied: return 403;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kMethodNotAllowed: return 405;
-    case ErrorCode::kAlreadyExists: return 409;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kPreconditionFailed: return 412;
-    case ErrorCode::kPayloadTooLarge: return 413;
-    case ErrorCode::kUriTooLong: return 414;
-    case ErrorCode::kUnsupportedMediaType: return 415;
-    case ErrorCode::kHeadersTooLarge: return 431;
-    case ErrorCode::kResourceExhausted: return 429;
-    case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kInternal: return 500;
+    case ErrorCode::kMalformed:
+      return 400;
+    case ErrorCode::kInvalidArgument:
+      return 422;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kMethodNotAllowed:
+      return 405;
+    case ErrorCode::kAlreadyExists:
+      return 409;
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kPreconditionFailed:
+      return 412;
+    case ErrorCode::kPayloadTooLarge:
+      return 413;
+    case ErrorCode::kUriTooLong:
+      return 414;
+    case ErrorCode::kUnsupportedMediaType:
+      return 415;
+    case ErrorCode::kHeadersTooLarge:
+      return 431;
+    case ErrorCode::kResourceExhausted:
+      return 429;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -32,22 +48,38 @@ unsigned HttpStatusOf(ErrorCode code) {
 namespace {
 std::string_view TitleOf(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kMalformed: return "Malformed request";
-    case ErrorCode::kInvalidArgument: return "Invalid request";
-    case ErrorCode::kUnauthenticated: return "Authentication required";
-    case ErrorCode::kPermissionDenied: return "Permission denied";
-    case ErrorCode::kNotFound: return "Not found";
-    case ErrorCode::kMethodNotAllowed: return "Method not allowed";
-    case ErrorCode::kAlreadyExists: return "Already exists";
-    case ErrorCode::kConflict: return "Conflict";
-    case ErrorCode::kPreconditionFailed: return "Precondition failed";
-    case ErrorCode::kPayloadTooLarge: return "Request body too large";
-    case ErrorCode::kUriTooLong: return "Request target too long";
-    case ErrorCode::kUnsupportedMediaType: return "Unsupported media type";
-    case ErrorCode::kHeadersTooLarge: return "Request headers too large";
-    case ErrorCode::kResourceExhausted: return "Too many requests";
-    case ErrorCode::kUnavailable: return "Service unavailable";
-    case ErrorCode::kInternal: return "Internal error";
+    case ErrorCode::kMalformed:
+      return "Malformed request";
+    case ErrorCode::kInvalidArgument:
+      return "Invalid request";
+    case ErrorCode::kUnauthenticated:
+      return "Authentication required";
+    case ErrorCode::kPermissionDenied:
+      return "Permission denied";
+    case ErrorCode::kNotFound:
+      return "Not found";
+    case ErrorCode::kMethodNotAllowed:
+      return "Method not allowed";
+    case ErrorCode::kAlreadyExists:
+      return "Already exists";
+    case ErrorCode::kConflict:
+      return "Conflict";
+    case ErrorCode::kPreconditionFailed:
+      return "Precondition failed";
+    case ErrorCode::kPayloadTooLarge:
+      return "Request body too large";
+    case ErrorCode::kUriTooLong:
+      return "Request target too long";
+    case ErrorCode::kUnsupportedMediaType:
+      return "Unsupported media type";
+    case ErrorCode::kHeadersTooLarge:
+      return "Request headers too large";
+    case ErrorCode::kResourceExhausted:
+      return "Too many requests";
+    case ErrorCode::kUnavailable:
+      return "Service unavailable";
+    case ErrorCode::kInternal:
+      return "Internal error";
   }
   return "Internal error";
 }

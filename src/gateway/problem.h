@@ -17,10 +17,10 @@ namespace hangar::gateway {
 unsigned HttpStatusOf(ErrorCode code);
 
 struct ProblemContext {
-  std::string_view instance;    // the request path
+  std::string_view instance;  // the request path
   std::string_view request_id;
   unsigned http_version = 11;
-  bool dev_mode = false;        // include internal error messages
+  bool dev_mode = false;  // include internal error messages
 };
 
 http::Response ProblemResponse(const Error& error, const ProblemContext& context);

@@ -45,9 +45,9 @@ Result<std::optional<int64_t>> RequestContext::IfMatchVersion() const {
     auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), version);
     if (ec == std::errc() && ptr == digits.data() + digits.size()) return version;
   }
-  return std::unexpected(Error(ErrorCode::kPreconditionFailed,
-                               "If-Match does not match the object's current ETag")
-                             .Hint("send the `etag` of the object as returned by GET"));
+  return std::unexpected(
+      Error(ErrorCode::kPreconditionFailed, "If-Match does not match the object's current ETag")
+          .Hint("send the `etag` of the object as returned by GET"));
 }
 
 void Router::Add(Route route) {

@@ -99,21 +99,21 @@ using Handler = std::function<Result<http::Response>(RequestContext&)>;
 
 struct Route {
   verb method = verb::get;
-  std::string path;                      // "/api/v1/nodes/{id}"
+  std::string path;  // "/api/v1/nodes/{id}"
   Access access = Access::kApiKey;
   Handler handler;
   // Documentation, also used for validation:
-  std::string operation_id;              // "getNode"
+  std::string operation_id;  // "getNode"
   std::string summary;
-  std::string tag;                       // "Nodes"
-  SchemaFn request_body;                 // null: the route takes no body
+  std::string tag;                                                // "Nodes"
+  SchemaFn request_body;                                          // null: the route takes no body
   std::vector<std::string> content_types = {"application/json"};  // accepted request media
   unsigned success_status = 200;
-  SchemaFn response_body;                // null: no body (204)
+  SchemaFn response_body;  // null: no body (204)
   std::string response_content_type = "application/json";
-  const store::ListSpec* list = nullptr; // list routes: paging, sorting and filter parameters
-  bool idempotent_post = true;           // POST honours Idempotency-Key
-  bool hidden = false;                   // not in the OpenAPI document (docs assets)
+  const store::ListSpec* list = nullptr;  // list routes: paging, sorting and filter parameters
+  bool idempotent_post = true;            // POST honours Idempotency-Key
+  bool hidden = false;                    // not in the OpenAPI document (docs assets)
 };
 
 struct RouteMatch {

@@ -17,11 +17,12 @@ class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     router_.Add(Route{.method = verb::get, .path = "/api/v1/nodes/{id}", .handler = Named("get")});
-    router_.Add(Route{.method = verb::patch, .path = "/api/v1/nodes/{id}", .handler = Named("patch")});
-    router_.Add(Route{.method = verb::get, .path = "/api/v1/nodes/join-tokens",
-                      .handler = Named("tokens")});
-    router_.Add(Route{.method = verb::post, .path = "/api/v1/nodes/{id}/heartbeat",
-                      .handler = Named("beat")});
+    router_.Add(
+        Route{.method = verb::patch, .path = "/api/v1/nodes/{id}", .handler = Named("patch")});
+    router_.Add(Route{
+        .method = verb::get, .path = "/api/v1/nodes/join-tokens", .handler = Named("tokens")});
+    router_.Add(Route{
+        .method = verb::post, .path = "/api/v1/nodes/{id}/heartbeat", .handler = Named("beat")});
   }
   Router router_;
 };

@@ -109,8 +109,8 @@ bj::value SchemaRegistry::StructSchema() {
         properties[name] = std::move(schema);
         if (!json::IsOptional<M>::value) required.emplace_back(name);
       });
-  bj::object out{{"type", "object"}, {"properties", std::move(properties)},
-                 {"additionalProperties", false}};
+  bj::object out{
+      {"type", "object"}, {"properties", std::move(properties)}, {"additionalProperties", false}};
   if (!required.empty()) out["required"] = std::move(required);
   return out;
 }

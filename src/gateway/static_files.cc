@@ -13,10 +13,14 @@ constexpr size_t kMaxTotalBytes = 64u << 20;
 
 std::string ContentTypeOf(const std::filesystem::path& path) {
   static const std::map<std::string, std::string> kTypes = {
-      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},   {".json", "application/json"},
-      {".svg", "image/svg+xml"},             {".png", "image/png"},
-      {".ico", "image/x-icon"},              {".map", "application/json"},
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".map", "application/json"},
       {".txt", "text/plain; charset=utf-8"}};
   auto it = kTypes.find(path.extension().string());
   return it == kTypes.end() ? "application/octet-stream" : it->second;

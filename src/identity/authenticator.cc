@@ -12,8 +12,9 @@ constexpr size_t kMaxCacheEntries = 100'000;
 
 Error BadKey(std::string message) {
   return Error::Unauthenticated(std::move(message))
-      .Hint("send 'Authorization: Bearer <API key>'; the first admin key is in the data "
-            "directory's admin-api-key file");
+      .Hint(
+          "send 'Authorization: Bearer <API key>'; the first admin key is in the data "
+          "directory's admin-api-key file");
 }
 }  // namespace
 
@@ -77,14 +78,14 @@ Result<std::optional<std::string>> BootstrapFirstOrganisation(store::Store& stor
                                .created_at = now};
     HANGAR_TRY(store::InsertApiKey(tx, record));
     HANGAR_TRY(store::AppendEvent(
-        tx, store::EventRecord{.id = EventId::Generate(clock),
-                               .org_id = org.id,
-                               .type = "hangar.organisation.created",
-                               .source = "/hangard/bootstrap",
-                               .subject = org.id.str(),
-                               .time = now,
-                               .data_json = R"({"name":"default","admin_key_id":")" +
-                                            record.id.str() + "\"}"}));
+        tx, store::EventRecord{
+                .id = EventId::Generate(clock),
+                .org_id = org.id,
+                .type = "hangar.organisation.created",
+                .source = "/hangard/bootstrap",
+                .subject = org.id.str(),
+                .time = now,
+                .data_json = R"({"name":"default","admin_key_id":")" + record.id.str() + "\"}"}));
     secret = key.secret;
     return Ok();
   }));

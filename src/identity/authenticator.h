@@ -23,7 +23,8 @@ namespace hangar::identity {
 
 class Authenticator {
  public:
-  Authenticator(store::Store& store, const Clock& clock, Micros cache_ttl = std::chrono::seconds(10))
+  Authenticator(store::Store& store, const Clock& clock,
+                Micros cache_ttl = std::chrono::seconds(10))
       : store_(store), clock_(clock), cache_ttl_(cache_ttl) {}
 
   // kUnauthenticated (with a hint) for a missing, malformed, unknown, revoked or expired key;

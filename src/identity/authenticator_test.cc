@@ -2,10 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include <optional>
 
 #include "identity/api_keys.h"
 #include "store/repos.h"
+#include "store/temp_store.h"
 
 namespace hangar::identity {
 namespace {
@@ -13,19 +14,14 @@ namespace {
 class AuthenticatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hangar_auth_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto store = store::OpenStore({.url = "sqlite:" + (dir_ / "t.db").string()});
-    ASSERT_TRUE(store.has_value()) << store.error().ToString();
-    store_ = std::move(*store);
+    auto temp = store::TempSqliteStore::Open(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(temp.has_value()) << temp.error().ToString();
+    temp_.emplace(std::move(*temp));
+    store_ = &temp_->store();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  std::optional<store::TempSqliteStore> temp_;
+  store::Store* store_ = nullptr;
   FakeClock clock_{FromUnixMicros(1'795'000'000'000'000)};
 };
 
@@ -45,8 +41,8 @@ TEST_F(AuthenticatorTest, BootstrapCreatesOneAdminKeyExactlyOnce) {
 
 TEST_F(AuthenticatorTest, RejectsMissingMalformedAndUnknownKeys) {
   Authenticator auth(*store_, clock_);
-  for (std::string key : {std::string(), std::string("hgr_nope"),
-                          GenerateSecret(kApiKeyPrefix).secret}) {
+  for (std::string key :
+       {std::string(), std::string("hgr_nope"), GenerateSecret(kApiKeyPrefix).secret}) {
     auto r = auth.Authenticate(key);
     ASSERT_FALSE(r.has_value()) << key;
     EXPECT_EQ(r.error().code(), ErrorCode::kUnauthenticated);

@@ -18,7 +18,7 @@ namespace hangar::identity {
 struct Principal {
   OrgId org_id;
   store::PrincipalKind kind = store::PrincipalKind::kAdmin;
-  ApiKeyId key_id;         // the credential used: scopes idempotency keys, names the actor in events
+  ApiKeyId key_id;  // the credential used: scopes idempotency keys, names the actor in events
   std::string subject_id;  // kNode: the node's id
 
   bool IsAdmin() const { return kind == store::PrincipalKind::kAdmin; }

@@ -32,75 +32,92 @@ auto ToApiFn = [](const auto& record) { return fleet::ToApi(record); };
 
 void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
   // ---- GPU types ----
-  router.Add(Route{
-      .method = verb::get, .path = "/api/v1/gpu-types",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto query,
-                                gateway::ParseListQuery(ctx.query(), store::GpuTypeListSpec()));
-        HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListGpuTypes(ctx.principal(), query));
-        return ListResponse<api::GpuTypeList>(ctx, page, ToApiFn);
-      },
-      .operation_id = "listGpuTypes", .summary = "List GPU types in the catalogue",
-      .tag = "GPU types", .response_body = Schema<api::GpuTypeList>(),
-      .list = &store::GpuTypeListSpec()});
-  router.Add(Route{
-      .method = verb::post, .path = "/api/v1/gpu-types",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto request, ctx.Body<api::CreateGpuTypeRequest>());
-        HANGAR_ASSIGN_OR_RETURN(auto type, fleet.CreateGpuType(ctx.principal(), request));
-        return Created(ctx, type, "gpu-types");
-      },
-      .operation_id = "createGpuType", .summary = "Add a GPU type to the catalogue",
-      .tag = "GPU types", .request_body = Schema<api::CreateGpuTypeRequest>(),
-      .success_status = 201, .response_body = Schema<api::GpuType>()});
-  router.Add(Route{
-      .method = verb::get, .path = "/api/v1/gpu-types/{id}",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<GpuTypeId>("id"));
-        HANGAR_ASSIGN_OR_RETURN(auto type, fleet.GetGpuType(ctx.principal(), id));
-        return One(ctx, type);
-      },
-      .operation_id = "getGpuType", .summary = "Get a GPU type", .tag = "GPU types",
-      .response_body = Schema<api::GpuType>()});
+  router.Add(Route{.method = verb::get,
+                   .path = "/api/v1/gpu-types",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(
+                         auto query,
+                         gateway::ParseListQuery(ctx.query(), store::GpuTypeListSpec()));
+                     HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListGpuTypes(ctx.principal(), query));
+                     return ListResponse<api::GpuTypeList>(ctx, page, ToApiFn);
+                   },
+                   .operation_id = "listGpuTypes",
+                   .summary = "List GPU types in the catalogue",
+                   .tag = "GPU types",
+                   .response_body = Schema<api::GpuTypeList>(),
+                   .list = &store::GpuTypeListSpec()});
+  router.Add(Route{.method = verb::post,
+                   .path = "/api/v1/gpu-types",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto request, ctx.Body<api::CreateGpuTypeRequest>());
+                     HANGAR_ASSIGN_OR_RETURN(auto type,
+                                             fleet.CreateGpuType(ctx.principal(), request));
+                     return Created(ctx, type, "gpu-types");
+                   },
+                   .operation_id = "createGpuType",
+                   .summary = "Add a GPU type to the catalogue",
+                   .tag = "GPU types",
+                   .request_body = Schema<api::CreateGpuTypeRequest>(),
+                   .success_status = 201,
+                   .response_body = Schema<api::GpuType>()});
+  router.Add(Route{.method = verb::get,
+                   .path = "/api/v1/gpu-types/{id}",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<GpuTypeId>("id"));
+                     HANGAR_ASSIGN_OR_RETURN(auto type, fleet.GetGpuType(ctx.principal(), id));
+                     return One(ctx, type);
+                   },
+                   .operation_id = "getGpuType",
+                   .summary = "Get a GPU type",
+                   .tag = "GPU types",
+                   .response_body = Schema<api::GpuType>()});
 
   // ---- Nodes ----
-  router.Add(Route{
-      .method = verb::get, .path = "/api/v1/nodes",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto query,
-                                gateway::ParseListQuery(ctx.query(), store::NodeListSpec()));
-        HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListNodes(ctx.principal(), query));
-        return ListResponse<api::NodeList>(ctx, page, ToApiFn);
-      },
-      .operation_id = "listNodes", .summary = "List nodes", .tag = "Nodes",
-      .response_body = Schema<api::NodeList>(), .list = &store::NodeListSpec()});
-  router.Add(Route{
-      .method = verb::get, .path = "/api/v1/nodes/{id}",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<NodeId>("id"));
-        HANGAR_ASSIGN_OR_RETURN(auto node, fleet.GetNode(ctx.principal(), id));
-        return One(ctx, node);
-      },
-      .operation_id = "getNode", .summary = "Get a node", .tag = "Nodes",
-      .response_body = Schema<api::Node>()});
-  router.Add(Route{
-      .method = verb::patch, .path = "/api/v1/nodes/{id}",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<NodeId>("id"));
-        HANGAR_ASSIGN_OR_RETURN(auto version, ctx.IfMatchVersion());
-        HANGAR_ASSIGN_OR_RETURN(auto patch, ctx.Body<api::UpdateNodeRequest>());
-        HANGAR_ASSIGN_OR_RETURN(auto node, fleet.UpdateNode(ctx.principal(), id, patch, version));
-        return One(ctx, node);
-      },
-      .operation_id = "updateNode",
-      .summary = "Change a node's labels or cordon it (JSON merge patch)", .tag = "Nodes",
-      .request_body = Schema<api::UpdateNodeRequest>(),
-      .content_types = {"application/merge-patch+json", "application/json"},
-      .response_body = Schema<api::Node>()});
+  router.Add(Route{.method = verb::get,
+                   .path = "/api/v1/nodes",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(
+                         auto query, gateway::ParseListQuery(ctx.query(), store::NodeListSpec()));
+                     HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListNodes(ctx.principal(), query));
+                     return ListResponse<api::NodeList>(ctx, page, ToApiFn);
+                   },
+                   .operation_id = "listNodes",
+                   .summary = "List nodes",
+                   .tag = "Nodes",
+                   .response_body = Schema<api::NodeList>(),
+                   .list = &store::NodeListSpec()});
+  router.Add(Route{.method = verb::get,
+                   .path = "/api/v1/nodes/{id}",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<NodeId>("id"));
+                     HANGAR_ASSIGN_OR_RETURN(auto node, fleet.GetNode(ctx.principal(), id));
+                     return One(ctx, node);
+                   },
+                   .operation_id = "getNode",
+                   .summary = "Get a node",
+                   .tag = "Nodes",
+                   .response_body = Schema<api::Node>()});
+  router.Add(Route{.method = verb::patch,
+                   .path = "/api/v1/nodes/{id}",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<NodeId>("id"));
+                     HANGAR_ASSIGN_OR_RETURN(auto version, ctx.IfMatchVersion());
+                     HANGAR_ASSIGN_OR_RETURN(auto patch, ctx.Body<api::UpdateNodeRequest>());
+                     HANGAR_ASSIGN_OR_RETURN(auto node,
+                                             fleet.UpdateNode(ctx.principal(), id, patch, version));
+                     return One(ctx, node);
+                   },
+                   .operation_id = "updateNode",
+                   .summary = "Change a node's labels or cordon it (JSON merge patch)",
+                   .tag = "Nodes",
+                   .request_body = Schema<api::UpdateNodeRequest>(),
+                   .content_types = {"application/merge-patch+json", "application/json"},
+                   .response_body = Schema<api::Node>()});
 
   // ---- Join tokens ----
   router.Add(Route{
-      .method = verb::post, .path = "/api/v1/nodes/join-tokens",
+      .method = verb::post,
+      .path = "/api/v1/nodes/join-tokens",
       .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
         HANGAR_ASSIGN_OR_RETURN(auto request, ctx.Body<api::CreateJoinTokenRequest>());
         HANGAR_ASSIGN_OR_RETURN(auto created, fleet.CreateJoinToken(ctx.principal(), request));
@@ -113,32 +130,41 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
       },
       .operation_id = "createJoinToken",
       .summary = "Create a token that lets agents register nodes (the secret is shown once)",
-      .tag = "Nodes", .request_body = Schema<api::CreateJoinTokenRequest>(),
-      .success_status = 201, .response_body = Schema<api::JoinToken>()});
-  router.Add(Route{
-      .method = verb::get, .path = "/api/v1/nodes/join-tokens",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto query,
-                                gateway::ParseListQuery(ctx.query(), store::JoinTokenListSpec()));
-        HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListJoinTokens(ctx.principal(), query));
-        return ListResponse<api::JoinTokenList>(ctx, page, ToApiFn);
-      },
-      .operation_id = "listJoinTokens", .summary = "List join tokens (without secrets)",
-      .tag = "Nodes", .response_body = Schema<api::JoinTokenList>(),
-      .list = &store::JoinTokenListSpec()});
-  router.Add(Route{
-      .method = verb::delete_, .path = "/api/v1/nodes/join-tokens/{id}",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<JoinTokenId>("id"));
-        HANGAR_TRY(fleet.DeleteJoinToken(ctx.principal(), id));
-        return gateway::EmptyResponse(ctx, 204);
-      },
-      .operation_id = "deleteJoinToken", .summary = "Revoke a join token", .tag = "Nodes",
-      .success_status = 204});
+      .tag = "Nodes",
+      .request_body = Schema<api::CreateJoinTokenRequest>(),
+      .success_status = 201,
+      .response_body = Schema<api::JoinToken>()});
+  router.Add(
+      Route{.method = verb::get,
+            .path = "/api/v1/nodes/join-tokens",
+            .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+              HANGAR_ASSIGN_OR_RETURN(
+                  auto query, gateway::ParseListQuery(ctx.query(), store::JoinTokenListSpec()));
+              HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListJoinTokens(ctx.principal(), query));
+              return ListResponse<api::JoinTokenList>(ctx, page, ToApiFn);
+            },
+            .operation_id = "listJoinTokens",
+            .summary = "List join tokens (without secrets)",
+            .tag = "Nodes",
+            .response_body = Schema<api::JoinTokenList>(),
+            .list = &store::JoinTokenListSpec()});
+  router.Add(Route{.method = verb::delete_,
+                   .path = "/api/v1/nodes/join-tokens/{id}",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<JoinTokenId>("id"));
+                     HANGAR_TRY(fleet.DeleteJoinToken(ctx.principal(), id));
+                     return gateway::EmptyResponse(ctx, 204);
+                   },
+                   .operation_id = "deleteJoinToken",
+                   .summary = "Revoke a join token",
+                   .tag = "Nodes",
+                   .success_status = 204});
 
   // ---- Agents ----
   router.Add(Route{
-      .method = verb::post, .path = "/api/v1/nodes/register", .access = Access::kJoinToken,
+      .method = verb::post,
+      .path = "/api/v1/nodes/register",
+      .access = Access::kJoinToken,
       .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
         HANGAR_ASSIGN_OR_RETURN(auto request, ctx.Body<api::RegisterNodeRequest>());
         HANGAR_ASSIGN_OR_RETURN(auto registration, fleet.RegisterNode(ctx.bearer(), request));
@@ -152,11 +178,14 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
         return response;
       },
       .operation_id = "registerNode",
-      .summary = "Register a node (agents; authenticated with a join token)", .tag = "Agents",
-      .request_body = Schema<api::RegisterNodeRequest>(), .success_status = 201,
+      .summary = "Register a node (agents; authenticated with a join token)",
+      .tag = "Agents",
+      .request_body = Schema<api::RegisterNodeRequest>(),
+      .success_status = 201,
       .response_body = Schema<api::RegisterNodeResponse>()});
   router.Add(Route{
-      .method = verb::post, .path = "/api/v1/nodes/{id}/heartbeat",
+      .method = verb::post,
+      .path = "/api/v1/nodes/{id}/heartbeat",
       .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
         HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<NodeId>("id"));
         HANGAR_ASSIGN_OR_RETURN(auto request, ctx.Body<api::HeartbeatRequest>());
@@ -169,29 +198,36 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
       },
       .operation_id = "heartbeatNode",
       .summary = "Report a node's liveness and GPU inventory (agents; node credential)",
-      .tag = "Agents", .request_body = Schema<api::HeartbeatRequest>(),
-      .response_body = Schema<api::HeartbeatResponse>(), .idempotent_post = false});
+      .tag = "Agents",
+      .request_body = Schema<api::HeartbeatRequest>(),
+      .response_body = Schema<api::HeartbeatResponse>(),
+      .idempotent_post = false});
 
   // ---- GPUs ----
-  router.Add(Route{
-      .method = verb::get, .path = "/api/v1/gpus",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto query,
-                                gateway::ParseListQuery(ctx.query(), store::GpuListSpec()));
-        HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListGpus(ctx.principal(), query));
-        return ListResponse<api::GpuList>(ctx, page, ToApiFn);
-      },
-      .operation_id = "listGpus", .summary = "List GPUs", .tag = "GPUs",
-      .response_body = Schema<api::GpuList>(), .list = &store::GpuListSpec()});
-  router.Add(Route{
-      .method = verb::get, .path = "/api/v1/gpus/{id}",
-      .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<GpuId>("id"));
-        HANGAR_ASSIGN_OR_RETURN(auto gpu, fleet.GetGpu(ctx.principal(), id));
-        return One(ctx, gpu);
-      },
-      .operation_id = "getGpu", .summary = "Get a GPU", .tag = "GPUs",
-      .response_body = Schema<api::Gpu>()});
+  router.Add(Route{.method = verb::get,
+                   .path = "/api/v1/gpus",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(
+                         auto query, gateway::ParseListQuery(ctx.query(), store::GpuListSpec()));
+                     HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListGpus(ctx.principal(), query));
+                     return ListResponse<api::GpuList>(ctx, page, ToApiFn);
+                   },
+                   .operation_id = "listGpus",
+                   .summary = "List GPUs",
+                   .tag = "GPUs",
+                   .response_body = Schema<api::GpuList>(),
+                   .list = &store::GpuListSpec()});
+  router.Add(Route{.method = verb::get,
+                   .path = "/api/v1/gpus/{id}",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<GpuId>("id"));
+                     HANGAR_ASSIGN_OR_RETURN(auto gpu, fleet.GetGpu(ctx.principal(), id));
+                     return One(ctx, gpu);
+                   },
+                   .operation_id = "getGpu",
+                   .summary = "Get a GPU",
+                   .tag = "GPUs",
+                   .response_body = Schema<api::Gpu>()});
 }
 
 }  // namespace hangar::routes

@@ -11,43 +11,58 @@ using gateway::verb;
 
 void AddSystemRoutes(gateway::Router& router, store::Store& store,
                      std::shared_ptr<const gateway::StaticFiles> docs, std::string version) {
-  router.Add(Route{
-      .method = verb::get, .path = "/healthz", .access = Access::kPublic,
-      .handler = [](RequestContext& ctx) -> Result<http::Response> {
-        return gateway::JsonResponse(ctx, 200, api::Health{"ok", std::nullopt});
-      },
-      .operation_id = "healthz", .summary = "The process is alive", .tag = "System",
-      .response_body = Schema<api::Health>()});
-  router.Add(Route{
-      .method = verb::get, .path = "/readyz", .access = Access::kPublic,
-      .handler = [&store](RequestContext& ctx) -> Result<http::Response> {
-        // Ready means the database answers (migrations ran before the listener opened).
-        if (auto ping = store.Ping(); !ping) {
-          return gateway::JsonResponse(ctx, 503,
-                                       api::Health{"unavailable", "the database is unreachable"});
-        }
-        return gateway::JsonResponse(ctx, 200, api::Health{"ok", std::nullopt});
-      },
-      .operation_id = "readyz", .summary = "The database is reachable and migrated",
-      .tag = "System", .response_body = Schema<api::Health>()});
+  router.Add(Route{.method = verb::get,
+                   .path = "/healthz",
+                   .access = Access::kPublic,
+                   .handler = [](RequestContext& ctx) -> Result<http::Response> {
+                     return gateway::JsonResponse(ctx, 200, api::Health{"ok", std::nullopt});
+                   },
+                   .operation_id = "healthz",
+                   .summary = "The process is alive",
+                   .tag = "System",
+                   .response_body = Schema<api::Health>()});
+  router.Add(Route{.method = verb::get,
+                   .path = "/readyz",
+                   .access = Access::kPublic,
+                   .handler = [&store](RequestContext& ctx) -> Result<http::Response> {
+                     // Ready means the database answers (migrations ran before the listener
+                     // opened).
+                     if (auto ping = store.Ping(); !ping) {
+                       return gateway::JsonResponse(
+                           ctx, 503, api::Health{"unavailable", "the database is unreachable"});
+                     }
+                     return gateway::JsonResponse(ctx, 200, api::Health{"ok", std::nullopt});
+                   },
+                   .operation_id = "readyz",
+                   .summary = "The database is reachable and migrated",
+                   .tag = "System",
+                   .response_body = Schema<api::Health>()});
 
   // The document describes every route added so far (this function is called last) plus itself.
   auto openapi = std::make_shared<std::string>();
-  router.Add(Route{
-      .method = verb::get, .path = "/api/v1/openapi.json", .access = Access::kPublic,
-      .handler = [openapi](RequestContext& ctx) -> Result<http::Response> {
-        return gateway::MakeJsonResponse(ctx, 200, *openapi, {});
-      },
-      .operation_id = "getOpenApi", .summary = "This API's OpenAPI 3.1 document",
-      .tag = "System", .response_body = Schema<boost::json::value>()});
+  router.Add(Route{.method = verb::get,
+                   .path = "/api/v1/openapi.json",
+                   .access = Access::kPublic,
+                   .handler = [openapi](RequestContext& ctx) -> Result<http::Response> {
+                     return gateway::MakeJsonResponse(ctx, 200, *openapi, {});
+                   },
+                   .operation_id = "getOpenApi",
+                   .summary = "This API's OpenAPI 3.1 document",
+                   .tag = "System",
+                   .response_body = Schema<boost::json::value>()});
 
   if (docs) {
     auto serve_docs = [docs](RequestContext& ctx) -> Result<http::Response> {
       return docs->Serve(ctx, "index.html");
     };
-    router.Add(Route{.method = verb::get, .path = "/docs", .access = Access::kPublic,
-                     .handler = serve_docs, .hidden = true});
-    router.Add(Route{.method = verb::get, .path = "/docs/{file}", .access = Access::kPublic,
+    router.Add(Route{.method = verb::get,
+                     .path = "/docs",
+                     .access = Access::kPublic,
+                     .handler = serve_docs,
+                     .hidden = true});
+    router.Add(Route{.method = verb::get,
+                     .path = "/docs/{file}",
+                     .access = Access::kPublic,
                      .handler = [docs](RequestContext& ctx) -> Result<http::Response> {
                        return docs->Serve(ctx, ctx.PathParam("file"));
                      },

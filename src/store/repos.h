@@ -26,7 +26,7 @@ enum class FieldType { kText, kInt, kBool, kTime };
 
 // One field a list can be filtered or sorted by, as the API names it.
 struct ListField {
-  std::string name;         // API name: "state", "gpu_type", "created_at"
+  std::string name;  // API name: "state", "gpu_type", "created_at"
   FieldType type = FieldType::kText;
   bool filterable = true;   // ?name=value
   bool sortable = false;    // ?sort=name / -name
@@ -35,7 +35,7 @@ struct ListField {
 
 // The documented list fields of one resource. Filters and sorts on other names are rejected.
 struct ListSpec {
-  std::string resource;               // "gpus"
+  std::string resource;  // "gpus"
   std::vector<ListField> fields;
   std::string default_sort = "created_at";
   const ListField* Find(std::string_view name) const;
@@ -85,7 +85,7 @@ struct ApiKeyRecord {
   std::string name;
   std::string secret_hash;  // SHA-256 hex of the whole key; the key itself is never stored
   PrincipalKind kind = PrincipalKind::kAdmin;
-  std::string subject_id;   // the node id for kNode; empty for kAdmin
+  std::string subject_id;  // the node id for kNode; empty for kAdmin
   std::optional<Timestamp> expires_at;
   std::optional<Timestamp> revoked_at;
   Timestamp created_at;
@@ -157,14 +157,14 @@ struct GpuRecord {
 
 // A CloudEvents 1.0 event, appended in the transaction of the change it describes.
 struct EventRecord {
-  int64_t seq = 0;          // assigned by the store on append; strictly increasing
+  int64_t seq = 0;  // assigned by the store on append; strictly increasing
   EventId id;
   OrgId org_id;
-  std::string type;         // "hangar.node.registered"
-  std::string source;       // "/api/v1/nodes"
-  std::string subject;      // the object's id
+  std::string type;     // "hangar.node.registered"
+  std::string source;   // "/api/v1/nodes"
+  std::string subject;  // the object's id
   Timestamp time;
-  std::string data_json;    // the object after the change (JSON text)
+  std::string data_json;  // the object after the change (JSON text)
 };
 
 // A stored response for an Idempotency-Key (Stripe semantics).
@@ -188,8 +188,7 @@ Result<int64_t> CountOrgs(Tx& tx);
 Status InsertApiKey(Tx& tx, const ApiKeyRecord& key);
 Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(Tx& tx, std::string_view secret_hash);
 // Revokes every live key of `subject_id` (a node re-registering gets a fresh credential).
-Status RevokeApiKeysOfSubject(Tx& tx, const OrgId& org, std::string_view subject_id,
-                              Timestamp now);
+Status RevokeApiKeysOfSubject(Tx& tx, const OrgId& org, std::string_view subject_id, Timestamp now);
 
 // ---- Join tokens -------------------------------------------------------------------------------
 
@@ -251,8 +250,7 @@ Result<std::vector<EventRecord>> ListEvents(Tx& tx, int64_t after_seq, int64_t l
 // nullopt; or, when a record exists, returns it unchanged. An unfinished record created before
 // `abandoned_before` is taken over (its request died) and nullopt is returned. Records created
 // before `expired_before` are ignored and replaced.
-Result<std::optional<IdempotencyRecord>> ClaimIdempotencyKey(Tx& tx,
-                                                             const IdempotencyRecord& claim,
+Result<std::optional<IdempotencyRecord>> ClaimIdempotencyKey(Tx& tx, const IdempotencyRecord& claim,
                                                              Timestamp abandoned_before,
                                                              Timestamp expired_before);
 // Stores the response of a claimed key.

@@ -37,9 +37,7 @@ enum class Dialect { kSqlite, kPostgres };
 using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
 
 inline SqlValue Null() { return std::monostate{}; }
-inline SqlValue Nullable(const std::optional<std::string>& v) {
-  return v ? SqlValue(*v) : Null();
-}
+inline SqlValue Nullable(const std::optional<std::string>& v) { return v ? SqlValue(*v) : Null(); }
 inline SqlValue Nullable(const std::optional<Timestamp>& v) {
   return v ? SqlValue(ToUnixMicros(*v)) : Null();
 }

@@ -36,12 +36,18 @@ class HangardFixture : public ::testing::Test {
 
   void StartHangard() {
     std::filesystem::remove(dir_ / "port");
-    std::vector<std::string> args = {"--listen",   "127.0.0.1:0",
-                                     "--port-file", (dir_ / "port").string(),
-                                     "--data-dir",  (dir_ / "data").string(),
-                                     "--fleet-heartbeat-interval", "1s",
-                                     "--fleet-node-unreachable-after", "3s",
-                                     "--http-cors-allowed-origins", "http://portal.test"};
+    std::vector<std::string> args = {"--listen",
+                                     "127.0.0.1:0",
+                                     "--port-file",
+                                     (dir_ / "port").string(),
+                                     "--data-dir",
+                                     (dir_ / "data").string(),
+                                     "--fleet-heartbeat-interval",
+                                     "1s",
+                                     "--fleet-node-unreachable-after",
+                                     "3s",
+                                     "--http-cors-allowed-origins",
+                                     "http://portal.test"};
     if (const char* db = std::getenv("HANGAR_IT_DATABASE")) {
       args.insert(args.end(), {"--database", db});
     }

@@ -71,9 +71,9 @@ class SchemaChecker {
       for (const auto& e : values->as_array()) found |= (e == v);
       if (!found) errors.push_back(at + ": not one of " + bj::serialize(*values));
     }
-    if (auto* format = schema.if_contains("format");
-        format && format->as_string() == "date-time" && v.is_string() &&
-        !ParseRfc3339(v.as_string())) {
+    if (auto* format = schema.if_contains("format"); format && format->as_string() == "date-time" &&
+                                                     v.is_string() &&
+                                                     !ParseRfc3339(v.as_string())) {
       errors.push_back(at + ": not an RFC 3339 date-time");
     }
     if (v.is_object()) {
