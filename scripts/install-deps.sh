@@ -31,7 +31,14 @@ done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+if [[ $(id -u) -ne 0 ]]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "Missing Debian packages: ${missing[*]}" >&2
+    echo "Run this script as root (or install sudo) so it can install them." >&2
+    exit 1
+  fi
+  sudo="sudo"
+fi
 echo "Installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq

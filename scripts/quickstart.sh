@@ -59,7 +59,8 @@ umask 077
 agent_pid=$!
 
 for _ in $(seq 1 100); do
-  "${cli[@]}" nodes list -o json 2>/dev/null | grep -q '"state": *"ready"' && break
+  nodes=$("${cli[@]}" nodes list -o json 2>/dev/null || true)
+  [[ "$nodes" == *'"state":"ready"'* || "$nodes" == *'"state": "ready"'* ]] && break
   kill -0 "$agent_pid" 2>/dev/null || { tail -20 "$data/agent.log"; exit 1; }
   sleep 0.1
 done

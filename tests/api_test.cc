@@ -163,7 +163,7 @@ TEST_F(ApiTest, MalformedIdsAre400AndUnknownIds404) {
 TEST_F(ApiTest, WrongMethodIs405WithAllow) {
   auto r = Client().Send(verb::delete_, "/api/v1/gpus", admin_key_);
   Problem(r, 405);
-  EXPECT_EQ(r[bhttp::field::allow], "GET");
+  EXPECT_EQ(r[bhttp::field::allow], "GET, HEAD");
 }
 
 TEST_F(ApiTest, IdempotencyKeyReplaysAndRejectsReuse) {
@@ -182,6 +182,28 @@ TEST_F(ApiTest, IdempotencyKeyReplaysAndRejectsReuse) {
   auto p = Problem(reused, 422);
   EXPECT_TRUE(Pointers(p).contains("header:Idempotency-Key"));
   EXPECT_EQ(GpuTypeCount(), 1u);
+}
+
+TEST_F(ApiTest, ReplayedSecretsAreNeverStoredInTheClear) {
+  auto first = Post("/api/v1/nodes/join-tokens", "{}", {{"Idempotency-Key", "jt-1"}});
+  ASSERT_EQ(first.result_int(), 201u) << first.body();
+  std::string secret(Json(first).at("token").as_string());
+  auto replay = Post("/api/v1/nodes/join-tokens", "{}", {{"Idempotency-Key", "jt-1"}});
+  EXPECT_EQ(replay.body(), first.body());  // the client that holds the key gets its answer
+  EXPECT_EQ(replay[bhttp::field::cache_control], "no-store");
+  std::string on_disk;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "data")) {
+    on_disk += ReadFile(entry.path());
+  }
+  EXPECT_EQ(on_disk.find(secret), std::string::npos) << "the join token is on disk in clear";
+  EXPECT_EQ(on_disk.find("jt-1"), std::string::npos) << "the raw Idempotency-Key is on disk";
+}
+
+TEST_F(ApiTest, RegistrationWithoutAJoinTokenIsRefusedBeforeAnyWrite) {
+  auto r = Client().Send(verb::post, "/api/v1/nodes/register", "hgj_forged", R"({})",
+                         {{"Idempotency-Key", "k"}});
+  auto p = Problem(r, 401);
+  EXPECT_NE(std::string(p.at("detail").as_string()).find("join token"), std::string::npos);
 }
 
 TEST_F(ApiTest, ConditionalGetAnswers304) {

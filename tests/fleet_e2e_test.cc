@@ -201,9 +201,13 @@ TEST_F(FleetE2eTest, JoinTokensCanBeListedAndRevoked) {
   ASSERT_EQ(list.size(), 1u);
   EXPECT_TRUE(list[0].at("token").is_null());  // the secret is never shown again
   std::string id(list[0].at("id").as_string());
-  EXPECT_EQ(
-      Client().Send(verb::delete_, "/api/v1/nodes/join-tokens/" + id, admin_key_).result_int(),
-      204u);
+  std::string path = "/api/v1/nodes/join-tokens/" + id;
+  auto stale = Client().Send(verb::delete_, path, admin_key_, "", {{"If-Match", "\"999\""}});
+  EXPECT_EQ(stale.result_int(), 412u);
+  std::string etag(list[0].at("etag").as_string());
+  auto deleted = Client().Send(verb::delete_, path, admin_key_, "", {{"If-Match", etag}});
+  EXPECT_EQ(deleted.result_int(), 204u);
+  EXPECT_EQ(Client().Send(verb::delete_, path, admin_key_).result_int(), 404u);
   auto refused = Client().Send(verb::post, "/api/v1/nodes/register", token,
                                R"({"name":"n","hostname":"h","agent_version":"1","gpus":[]})");
   EXPECT_EQ(refused.result_int(), 401u) << refused.body();

@@ -40,18 +40,25 @@ int Fail(const Error& error) {
   return 2;
 }
 
+// Writes `content` to `path` durably with mode 0600 from the first byte: a temporary file,
+// fsync, rename, fsync of the directory.
 Status WriteSecretFile(const fs::path& path, const std::string& content) {
-  // Create with 0600 from the start: the key must never be readable by others, even briefly.
   fs::path tmp = path;
   tmp += ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return std::unexpected(Error::Internal("cannot write " + tmp.string()));
+  if (fd < 0) return std::unexpected(Error::Internal("cannot create " + tmp.string()));
   std::string data = content + "\n";
   bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
             ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok) return std::unexpected(Error::Internal("cannot write " + tmp.string()));
-  fs::rename(tmp, path);
+  std::error_code ec;
+  if (ok) fs::rename(tmp, path, ec);
+  if (!ok || ec) return std::unexpected(Error::Internal("cannot write " + path.string()));
+  int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
   return Ok();
 }
 
@@ -122,8 +129,13 @@ int Run(int argc, char** argv) {
   std::map<std::string, std::string> flag_values;
   for (const auto& name : config::SettingNames()) {
     std::string flag = config::FlagNameOf(name);
-    app.add_option(flag, flag_values[name],
-                   "setting " + name + " (env " + config::EnvNameOf(name) + ")");
+    std::string help = "setting " + name + " (env " + config::EnvNameOf(name) + ")";
+    if (config::IsBooleanSetting(name)) {
+      // `--dev` alone means true; `--dev=false` is accepted too.
+      app.add_flag(flag + "{true}", flag_values[name], help);
+    } else {
+      app.add_option(flag, flag_values[name], help);
+    }
   }
   try {
     app.parse(argc, argv);
@@ -154,12 +166,14 @@ int Run(int argc, char** argv) {
 
   SystemClock clock;
   std::error_code ec;
-  fs::create_directories(cfg->data_dir, ec);
+  // A directory we create holds the admin key: private from the start. One the user names that
+  // already exists is left as it is.
+  bool created = fs::create_directories(cfg->data_dir, ec);
   if (ec) {
     return Fail(Error::Invalid("cannot create data_dir " + cfg->data_dir + ": " + ec.message())
                     .Field("data_dir", "must be a writable directory"));
   }
-  ::chmod(cfg->data_dir.c_str(), 0700);
+  if (created) ::chmod(cfg->data_dir.c_str(), 0700);
 
   auto store = store::OpenStore({.url = cfg->database, .pool_size = cfg->db_pool_size});
   if (!store) return Fail(store.error());
@@ -167,10 +181,10 @@ int Run(int argc, char** argv) {
                cfg->database.starts_with("sqlite:") ? cfg->database : std::string("postgresql"));
 
   fs::path key_file = fs::path(cfg->data_dir) / "admin-api-key";
-  auto bootstrap = identity::BootstrapFirstOrganisation(**store, clock);
+  auto bootstrap = identity::BootstrapFirstOrganisation(
+      **store, clock, [&](const std::string& key) { return WriteSecretFile(key_file, key); });
   if (!bootstrap) return Fail(bootstrap.error());
   if (*bootstrap) {
-    if (auto s = WriteSecretFile(key_file, **bootstrap); !s) return Fail(s.error());
     spdlog::info("first start: created organisation 'default'; admin API key written to {}",
                  fs::absolute(key_file).string());
   } else if (fs::exists(key_file)) {

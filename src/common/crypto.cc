@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 #include <zlib.h>
 
+#include <memory>
 #include <vector>
 
 #include "common/error.h"
@@ -100,6 +101,71 @@ std::string Base62Encode(std::string_view data) {
     num = std::move(next);
   }
   return std::string(out.rbegin(), out.rend());
+}
+
+namespace {
+constexpr int kGcmNonceBytes = 12;
+constexpr int kGcmTagBytes = 16;
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(3 * text.size() / 4 + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+}  // namespace
+
+std::string SealAes256Gcm(std::string_view key, std::string_view plaintext) {
+  HANGAR_CHECK(key.size() == 32, "AES-256-GCM needs a 32-byte key");
+  std::string nonce = RandomBytes(kGcmNonceBytes);
+  std::string out = nonce;
+  out.resize(kGcmNonceBytes + plaintext.size() + kGcmTagBytes);
+  auto* cipher = reinterpret_cast<unsigned char*>(out.data() + kGcmNonceBytes);
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0, total = 0;
+  bool ok = ctx &&
+            EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                               reinterpret_cast<const unsigned char*>(key.data()),
+                               reinterpret_cast<const unsigned char*>(nonce.data())) == 1 &&
+            EVP_EncryptUpdate(ctx.get(), cipher, &len,
+                              reinterpret_cast<const unsigned char*>(plaintext.data()),
+                              static_cast<int>(plaintext.size())) == 1;
+  total = len;
+  ok = ok && EVP_EncryptFinal_ex(ctx.get(), cipher + total, &len) == 1;
+  total += len;
+  ok =
+      ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagBytes, cipher + total) == 1;
+  HANGAR_CHECK(ok, "OpenSSL AES-256-GCM encryption failed");
+  return Base64Encode(out);
+}
+
+std::optional<std::string> OpenAes256Gcm(std::string_view key, std::string_view sealed) {
+  if (key.size() != 32) return std::nullopt;
+  auto raw = Base64Decode(sealed);
+  if (!raw || raw->size() < kGcmNonceBytes + kGcmTagBytes) return std::nullopt;
+  size_t cipher_len = raw->size() - kGcmNonceBytes - kGcmTagBytes;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(raw->data());
+  std::string plain(cipher_len, '\0');
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0;
+  std::string tag = raw->substr(kGcmNonceBytes + cipher_len);
+  bool ok = ctx &&
+            EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                               reinterpret_cast<const unsigned char*>(key.data()), bytes) == 1 &&
+            EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len,
+                              bytes + kGcmNonceBytes, static_cast<int>(cipher_len)) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, tag.data()) == 1 &&
+            EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len,
+                                &len) == 1;
+  if (!ok) return std::nullopt;
+  return plain;
 }
 
 uint32_t Crc32(std::string_view data) {

@@ -26,4 +26,10 @@ std::string Base64Encode(std::string_view data);
 std::string Base62Encode(std::string_view data);
 uint32_t Crc32(std::string_view data);
 
+// AES-256-GCM authenticated encryption with a random 96-bit nonce. `key` must be 32 bytes.
+// The result is base64 of nonce || ciphertext || tag; Open returns nullopt when the input was
+// not sealed with this key (or was altered).
+std::string SealAes256Gcm(std::string_view key, std::string_view plaintext);
+std::optional<std::string> OpenAes256Gcm(std::string_view key, std::string_view sealed);
+
 }  // namespace hangar

@@ -31,5 +31,19 @@ TEST(CryptoTest, HmacSha256MatchesRfc4231Case2) {
   EXPECT_EQ(Base64Encode(mac), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
 }
 
+TEST(CryptoTest, AesGcmSealsAndDetectsTamperingAndWrongKeys) {
+  std::string key = RandomBytes(32);
+  for (std::string plain : {std::string(), std::string("secret hgr_key"), RandomBytes(5000)}) {
+    std::string sealed = SealAes256Gcm(key, plain);
+    EXPECT_EQ(OpenAes256Gcm(key, sealed), plain);
+    EXPECT_NE(SealAes256Gcm(key, plain), sealed);  // fresh nonce each time
+    EXPECT_FALSE(OpenAes256Gcm(RandomBytes(32), sealed).has_value());
+    std::string tampered = sealed;
+    tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(OpenAes256Gcm(key, tampered).has_value());
+  }
+  EXPECT_FALSE(OpenAes256Gcm(key, "not sealed").has_value());
+}
+
 }  // namespace
 }  // namespace hangar

@@ -17,6 +17,7 @@
 #include <boost/describe.hpp>
 #include <boost/json.hpp>
 #include <boost/mp11/algorithm.hpp>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -177,7 +178,9 @@ void DecodeInto(const bj::value& in, T& out, const std::string& ptr, DecodeConte
       v = in.get_int64();
     } else if (in.is_uint64() && in.get_uint64() <= uint64_t(std::numeric_limits<int64_t>::max())) {
       v = static_cast<int64_t>(in.get_uint64());
-    } else if (in.is_double() && in.get_double() == static_cast<double>(int64_t(in.get_double()))) {
+    } else if (in.is_double() && std::abs(in.get_double()) < 9.2e18 &&
+               in.get_double() == static_cast<double>(int64_t(in.get_double()))) {
+      // 1e3 is an integer; 1e300 is not representable (and casting it would be undefined).
       v = int64_t(in.get_double());
     } else {
       return ctx.Fail(ptr, "must be an integer, not " + std::string(KindName(in)));

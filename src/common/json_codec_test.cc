@@ -50,6 +50,15 @@ TEST(JsonCodecTest, NamesEveryBadFieldByPointer) {
   EXPECT_EQ(by_pointer["/extra"], "is not a known field");
 }
 
+TEST(JsonCodecTest, HugeOrFractionalNumbersAreNotIntegers) {
+  for (const char* bad : {R"({"count":1e300})", R"({"count":1.5})", R"({"count":-1e19})"}) {
+    auto out = ParseAs<Inner>(bad);
+    ASSERT_FALSE(out.has_value()) << bad;
+    EXPECT_EQ(out.error().violations().at(0).pointer, "/count") << bad;
+  }
+  EXPECT_EQ(ParseAs<Inner>(R"({"count":1e3})")->count, 1000);
+}
+
 TEST(JsonCodecTest, MalformedJsonIsMalformedNotInvalid) {
   for (const char* bad : {"", "{", "{\"name\": }", "[1,2", "{} trailing"}) {
     auto out = ParseAs<Outer>(bad);

@@ -168,6 +168,8 @@ const std::vector<std::string>& SettingNames() {
   return kNames;
 }
 
+bool IsBooleanSetting(std::string_view setting) { return setting == "dev"; }
+
 std::string EnvNameOf(std::string_view setting) {
   std::string out = "HANGAR_";
   for (char c : setting) out += (c == '.') ? '_' : static_cast<char>(std::toupper(c));
@@ -185,12 +187,16 @@ std::optional<Micros> ParseDuration(std::string_view text) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || ptr == text.data() || n < 0) return std::nullopt;
   std::string_view unit(ptr, text.data() + text.size() - ptr);
-  if (unit == "ms") return Micros(n * 1000);
-  if (unit == "s") return Micros(n * 1'000'000);
-  if (unit == "m") return Micros(n * 60'000'000);
-  if (unit == "h") return Micros(n * 3'600'000'000);
-  if (unit == "d") return Micros(n * 86'400'000'000);
-  return std::nullopt;
+  // A year is plenty for any setting, and keeps the multiplication below from overflowing.
+  constexpr int64_t kMaxMicros = 366LL * 86'400'000'000;
+  int64_t scale = unit == "ms"  ? 1000
+                  : unit == "s" ? 1'000'000
+                  : unit == "m" ? 60'000'000
+                  : unit == "h" ? 3'600'000'000
+                  : unit == "d" ? 86'400'000'000
+                                : 0;
+  if (scale == 0 || n > kMaxMicros / scale) return std::nullopt;
+  return Micros(n * scale);
 }
 
 std::optional<std::pair<std::string, uint16_t>> ParseListen(std::string_view text) {

@@ -50,6 +50,8 @@ struct SettingValue {
 
 // The names of every setting, for flags and help ("listen", "log.level", ...).
 const std::vector<std::string>& SettingNames();
+// True for on/off settings (`dev`), which are bare flags on the command line.
+bool IsBooleanSetting(std::string_view setting);
 // "log.level" -> "HANGAR_LOG_LEVEL"; "log.level" -> "--log-level".
 std::string EnvNameOf(std::string_view setting);
 std::string FlagNameOf(std::string_view setting);

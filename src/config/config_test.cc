@@ -69,6 +69,8 @@ TEST(ConfigTest, DurationsAndListenAddresses) {
   EXPECT_EQ(ParseDuration("2m"), Micros(120'000'000));
   EXPECT_FALSE(ParseDuration("2").has_value());
   EXPECT_FALSE(ParseDuration("-1s").has_value());
+  EXPECT_FALSE(ParseDuration("200000000000h").has_value());  // would overflow
+  EXPECT_FALSE(ParseDuration("5w").has_value());
   EXPECT_EQ(ParseListen("[::1]:0")->first, "::1");
   EXPECT_EQ(ParseListen(":8080")->first, "0.0.0.0");
   EXPECT_FALSE(ParseListen("host:99999").has_value());

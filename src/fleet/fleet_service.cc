@@ -154,6 +154,19 @@ FleetService::FleetService(store::Store& store, const Clock& clock,
                            identity::Authenticator& authenticator, FleetOptions options)
     : store_(store), clock_(clock), authenticator_(authenticator), options_(options) {}
 
+Status FleetService::WriteRetryingConflicts(const store::TxFunction& fn) {
+  // On PostgreSQL (READ COMMITTED) a concurrent writer can bump a row's version between our
+  // read and our optimistic update; re-running the whole function re-reads and re-applies.
+  // SQLite's single writer never gets here more than once.
+  constexpr int kAttempts = 5;
+  Status s;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    s = store_.Write(fn);
+    if (s || s.error().code() != ErrorCode::kPreconditionFailed) return s;
+  }
+  return std::unexpected(Error::Unavailable("the object is being changed concurrently; retry"));
+}
+
 Status FleetService::RequireAdmin(const Principal& who) const {
   if (!who.IsAdmin()) {
     return std::unexpected(Error::PermissionDenied("this operation needs an admin API key"));
@@ -264,7 +277,7 @@ Result<store::NodeRecord> FleetService::UpdateNode(const Principal& who, const N
   if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
 
   std::optional<store::NodeRecord> result;
-  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+  store::TxFunction apply = [&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(auto node, store::GetNode(tx, who.org_id, id));
     if (!node) return std::unexpected(Error::NotFound("no node " + id.str()));
     if (if_match_version && *if_match_version != node->version) {
@@ -302,7 +315,9 @@ Result<store::NodeRecord> FleetService::UpdateNode(const Principal& who, const N
     HANGAR_TRY(Emit(tx, who.org_id, type, id.str(), json::Serialize(ToApi(updated)), now));
     result = std::move(updated);
     return Ok();
-  }));
+  };
+  // With If-Match the caller asked for exactly that version: a concurrent change is their 412.
+  HANGAR_TRY(if_match_version ? store_.Write(apply) : WriteRetryingConflicts(apply));
   return *result;
 }
 
@@ -378,10 +393,18 @@ Result<store::Page<store::JoinTokenRecord>> FleetService::ListJoinTokens(
   return page;
 }
 
-Status FleetService::DeleteJoinToken(const Principal& who, const JoinTokenId& id) {
+Status FleetService::DeleteJoinToken(const Principal& who, const JoinTokenId& id,
+                                     std::optional<int64_t> if_match_version) {
   HANGAR_TRY(RequireAdmin(who));
   Timestamp now = clock_.Now();
   return store_.Write([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(auto token, store::GetJoinToken(tx, who.org_id, id));
+    if (!token) return std::unexpected(Error::NotFound("no join token " + id.str()));
+    if (if_match_version && *if_match_version != token->version) {
+      return std::unexpected(
+          Error(ErrorCode::kPreconditionFailed, "the join token changed since it was read")
+              .Hint("GET it again and retry with its current ETag in If-Match"));
+    }
     HANGAR_TRY(store::DeleteJoinToken(tx, who.org_id, id));
     return Emit(tx, who.org_id, "hangar.join_token.deleted", id.str(),
                 R"({"id":")" + id.str() + "\"}", now);
@@ -443,10 +466,25 @@ Result<int64_t> FleetService::SyncInventory(store::Tx& tx, const store::NodeReco
     HANGAR_TRY(Emit(tx, node.org_id, "hangar.gpu.removed", gpu.id.str(),
                     json::Serialize(ToApi(gpu)), now));
   }
+  // Cards whose index changed (a new card enumerated before them, or two swapped) are parked on
+  // a negative index first: (node, index) is unique, and rows are updated one at a time.
+  for (auto& [uuid, gpu] : kept) {
+    if (gpu.index == by_uuid.at(uuid)->index) continue;
+    gpu.index = -1 - gpu.index;
+    HANGAR_TRY(store::UpdateGpu(tx, gpu));
+    gpu.version += 1;
+  }
   for (const auto& g : reported) {
     HANGAR_ASSIGN_OR_RETURN(GpuTypeId type_id, ResolveGpuType(tx, node.org_id, g, now));
     auto it = kept.find(g.uuid);
-    if (it == kept.end()) {
+    std::optional<store::GpuRecord> old;
+    if (it != kept.end()) {
+      old = it->second;
+    } else {
+      // A card this organisation knows on another node moved here: keep its id and history.
+      HANGAR_ASSIGN_OR_RETURN(old, store::FindGpuByUuid(tx, node.org_id, g.uuid));
+    }
+    if (!old) {
       store::GpuRecord gpu{.id = GpuId::Generate(clock_),
                            .org_id = node.org_id,
                            .node_id = node.id,
@@ -467,7 +505,8 @@ Result<int64_t> FleetService::SyncInventory(store::Tx& tx, const store::NodeReco
                       json::Serialize(ToApi(added ? *added : gpu)), now));
       continue;
     }
-    store::GpuRecord updated = it->second;
+    store::GpuRecord updated = *old;
+    updated.node_id = node.id;
     updated.index = g.index;
     updated.gpu_type_id = type_id;
     updated.product_name = g.product_name;
@@ -476,19 +515,22 @@ Result<int64_t> FleetService::SyncInventory(store::Tx& tx, const store::NodeReco
     updated.cuda_version = g.cuda_version;
     updated.compute_capability = g.compute_capability;
     updated.state = ReportedState(g);
-    const auto& old = it->second;
-    if (updated.index == old.index && updated.gpu_type_id == old.gpu_type_id &&
-        updated.product_name == old.product_name && updated.memory_mib == old.memory_mib &&
-        updated.driver_version == old.driver_version && updated.cuda_version == old.cuda_version &&
-        updated.compute_capability == old.compute_capability && updated.state == old.state) {
+    if (updated.node_id == old->node_id && updated.index == old->index &&
+        updated.gpu_type_id == old->gpu_type_id && updated.product_name == old->product_name &&
+        updated.memory_mib == old->memory_mib && updated.driver_version == old->driver_version &&
+        updated.cuda_version == old->cuda_version &&
+        updated.compute_capability == old->compute_capability && updated.state == old->state) {
       continue;  // the steady state: a heartbeat that changes nothing writes nothing
     }
     updated.updated_at = now;
     HANGAR_TRY(store::UpdateGpu(tx, updated));
     updated.version += 1;
-    std::string type =
-        updated.state != old.state ? "hangar.gpu.state_changed" : "hangar.gpu.updated";
-    HANGAR_TRY(Emit(tx, node.org_id, type, updated.id.str(), json::Serialize(ToApi(updated)), now));
+    HANGAR_ASSIGN_OR_RETURN(auto fresh, store::GetGpu(tx, node.org_id, updated.id));
+    std::string type = updated.node_id != old->node_id ? "hangar.gpu.moved"
+                       : updated.state != old->state   ? "hangar.gpu.state_changed"
+                                                       : "hangar.gpu.updated";
+    HANGAR_TRY(Emit(tx, node.org_id, type, updated.id.str(),
+                    json::Serialize(ToApi(fresh ? *fresh : updated)), now));
   }
   return static_cast<int64_t>(reported.size());
 }
@@ -529,6 +571,16 @@ Result<Registration> FleetService::RegisterNode(std::string_view join_token,
     HANGAR_ASSIGN_OR_RETURN(auto existing, store::FindNodeByName(tx, org, r.name));
     store::NodeRecord node;
     bool created = !existing;
+    if (existing && existing->state == api::NodeState::ready && existing->last_heartbeat_at &&
+        *existing->last_heartbeat_at > now - options_.node_unreachable_after) {
+      // Another agent holds this name and is alive: taking it over would revoke a working
+      // node's credential (two hosts with one hostname would fight forever).
+      return std::unexpected(
+          Error::Conflict("node '" + r.name + "' is registered and heartbeating")
+              .Field("/name", "is taken by a connected node")
+              .Hint("start the agent with another --name, or stop the other agent and retry "
+                    "once the node is unreachable"));
+    }
     if (existing) {
       node = *existing;
       HANGAR_TRY(store::RevokeApiKeysOfSubject(tx, org, node.id.str(), now));
@@ -585,7 +637,7 @@ Result<store::NodeRecord> FleetService::Heartbeat(const Principal& who, const No
 
   Timestamp now = clock_.Now();
   std::optional<store::NodeRecord> result;
-  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+  HANGAR_TRY(WriteRetryingConflicts([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(auto node, store::GetNode(tx, who.org_id, id));
     if (!node) return std::unexpected(Error::NotFound("no node " + id.str()));
     store::NodeRecord updated = *node;
@@ -614,7 +666,7 @@ Result<int> FleetService::MarkUnreachableNodes() {
   Timestamp now = clock_.Now();
   Timestamp cutoff = now - options_.node_unreachable_after;
   int changed = 0;
-  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+  HANGAR_TRY(WriteRetryingConflicts([&](store::Tx& tx) -> Status {
     changed = 0;
     HANGAR_ASSIGN_OR_RETURN(auto stale,
                             store::ListNodesWithHeartbeatBefore(tx, api::NodeState::ready, cutoff));

@@ -11,7 +11,8 @@
 //   | edge                  | function              | effects                                    |
 //   |-----------------------|-----------------------|--------------------------------------------|
 //   | (none) -> ready       | RegisterNode          | node + GPUs created, node credential issued |
-//   | ready -> ready        | RegisterNode (again)  | old credentials revoked, inventory synced   |
+//   | unreachable -> ready  | RegisterNode (again)  | old credentials revoked, inventory synced;  |
+//   |                       |                       | refused (409) while the node is connected   |
 //   | ready -> ready        | Heartbeat             | last_heartbeat_at, inventory synced         |
 //   | ready -> unreachable  | MarkUnreachableNodes  | its GPUs become `unreachable`               |
 //   | unreachable -> ready  | Heartbeat             | GPUs back to `ready`/`unhealthy` as reported
@@ -94,7 +95,9 @@ class FleetService {
                                            const api::CreateJoinTokenRequest& request);
   Result<store::Page<store::JoinTokenRecord>> ListJoinTokens(const identity::Principal& who,
                                                              const store::ListQuery& query);
-  Status DeleteJoinToken(const identity::Principal& who, const JoinTokenId& id);
+  // `if_match_version`, when set, must equal the stored version (kPreconditionFailed).
+  Status DeleteJoinToken(const identity::Principal& who, const JoinTokenId& id,
+                         std::optional<int64_t> if_match_version);
 
   // ---- Agent protocol ----
   // Registers (or re-registers, by name) a node using a join token. kUnauthenticated for a bad,
@@ -113,6 +116,8 @@ class FleetService {
 
  private:
   Status RequireAdmin(const identity::Principal& who) const;
+  // store_.Write, re-run when an optimistic update lost a race (kPreconditionFailed).
+  Status WriteRetryingConflicts(const store::TxFunction& fn);
   // Reconciles the node's stored GPUs with what its agent reports, inside `tx`.
   Result<int64_t> SyncInventory(store::Tx& tx, const store::NodeRecord& node,
                                 const std::vector<api::AgentGpu>& gpus, Timestamp now);

@@ -35,7 +35,8 @@ class FleetServiceTest : public ::testing::Test {
     store_ = &temp_->store();
     auth_ = std::make_unique<identity::Authenticator>(*store_, clock_);
     fleet_ = std::make_unique<FleetService>(*store_, clock_, *auth_, FleetOptions{});
-    auto key = identity::BootstrapFirstOrganisation(*store_, clock_);
+    auto key = identity::BootstrapFirstOrganisation(*store_, clock_,
+                                                    [](const std::string&) { return Ok(); });
     ASSERT_TRUE(key.has_value() && key->has_value());
     admin_ = *auth_->Authenticate(**key);
   }
@@ -97,6 +98,15 @@ TEST_F(FleetServiceTest, RegistrationCreatesNodeGpusCredentialAndDiscoversTheTyp
 
 TEST_F(FleetServiceTest, ReRegistrationKeepsTheNodeAndRevokesTheOldCredential) {
   Registration first = Register("gpu-01", {H100(0, "GPU-a")});
+  // While the node is connected, its name cannot be taken over.
+  auto taken = fleet_->RegisterNode(
+      NewJoinToken(),
+      {.name = "gpu-01", .hostname = "other", .agent_version = "0.1.0", .gpus = {}});
+  ASSERT_FALSE(taken.has_value());
+  EXPECT_EQ(taken.error().code(), ErrorCode::kConflict);
+  EXPECT_TRUE(auth_->Authenticate(first.credential).has_value());
+  // Once it has been silent past node_unreachable_after, the name can be re-registered.
+  clock_.Advance(std::chrono::seconds(41));
   Registration second = Register("gpu-01", {H100(0, "GPU-a")});
   EXPECT_EQ(first.node.id, second.node.id);
   EXPECT_FALSE(auth_->Authenticate(first.credential).has_value());
@@ -137,6 +147,45 @@ TEST_F(FleetServiceTest, HeartbeatsSyncInventoryAndOnlyTheNodeMaySend) {
   Principal other_node = *auth_->Authenticate(other.credential);
   EXPECT_EQ(fleet_->Heartbeat(other_node, reg.node.id, {.agent_version = "x"}).error().code(),
             ErrorCode::kPermissionDenied);
+}
+
+TEST_F(FleetServiceTest, GpusThatChangeIndexOrSwapAreUpdatedInPlace) {
+  Registration reg = Register("gpu-01", {H100(0, "GPU-a"), H100(1, "GPU-b")});
+  Principal node = *auth_->Authenticate(reg.credential);
+  std::map<std::string, GpuId> ids;
+  auto before = fleet_->ListGpus(admin_, {});
+  for (const auto& g : before->items) ids.emplace(g.uuid, g.id);
+  // A new card enumerates first and pushes the others up; then two cards swap.
+  ASSERT_TRUE(fleet_->Heartbeat(
+      node, reg.node.id,
+      {.agent_version = "0.1.0", .gpus = {H100(0, "GPU-c"), H100(1, "GPU-a"), H100(2, "GPU-b")}}))
+      << "index shift";
+  ASSERT_TRUE(fleet_->Heartbeat(
+      node, reg.node.id,
+      {.agent_version = "0.1.0", .gpus = {H100(0, "GPU-c"), H100(2, "GPU-a"), H100(1, "GPU-b")}}))
+      << "swap";
+  std::map<std::string, int64_t> index;
+  auto after = fleet_->ListGpus(admin_, {});
+  for (const auto& g : after->items) {
+    index[g.uuid] = g.index;
+    if (ids.contains(g.uuid)) {
+      EXPECT_EQ(g.id, ids.at(g.uuid)) << "ids are kept";
+    }
+  }
+  EXPECT_EQ(index, (std::map<std::string, int64_t>{{"GPU-a", 2}, {"GPU-b", 1}, {"GPU-c", 0}}));
+}
+
+TEST_F(FleetServiceTest, ACardMovedToAnotherNodeKeepsItsIdentity) {
+  Registration first = Register("gpu-01", {H100(0, "GPU-a")});
+  GpuId id = fleet_->ListGpus(admin_, {})->items.at(0).id;
+  Registration second = Register("gpu-02", {H100(3, "GPU-a")});
+  auto gpus = fleet_->ListGpus(admin_, {});
+  ASSERT_EQ(gpus->items.size(), 1u);
+  EXPECT_EQ(gpus->items[0].id, id);
+  EXPECT_EQ(gpus->items[0].node_id, second.node.id);
+  EXPECT_EQ(gpus->items[0].index, 3);
+  auto events = EventTypes();
+  EXPECT_EQ(std::count(events.begin(), events.end(), "hangar.gpu.moved"), 1);
 }
 
 TEST_F(FleetServiceTest, SilentNodesBecomeUnreachableAndRecoverOnHeartbeat) {

@@ -9,6 +9,7 @@
 #include "common/ids.h"
 #include "gateway/list_query.h"
 #include "gateway/problem.h"
+#include "identity/api_keys.h"
 
 namespace hangar::gateway {
 
@@ -151,6 +152,9 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& /*p
           std::vector<std::string> allowed;
           (void)router_.Match(request.method(), path, &allowed);
           std::string allow;
+          if (std::find(allowed.begin(), allowed.end(), "GET") != allowed.end()) {
+            allowed.emplace_back("HEAD");  // served for every GET route
+          }
           for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
           response.set(bhttp::field::allow, allow);
         }
@@ -201,7 +205,15 @@ Status Gateway::CheckQueryParameters(const Route& route, const RequestContext& c
 Status Gateway::Authenticate(const Route& route, RequestContext& ctx) {
   if (route.access == Access::kPublic) return Ok();
   ctx.bearer_ = BearerOf(ctx.request());
-  if (route.access == Access::kJoinToken) return Ok();  // the service checks the token
+  if (route.access == Access::kJoinToken) {
+    // The service looks the token up; a string that cannot be one is refused here, before
+    // anything (an Idempotency-Key claim) is written on behalf of an anonymous caller.
+    if (!identity::IsWellFormedSecret(ctx.bearer_, identity::kJoinTokenPrefix)) {
+      return std::unexpected(Error::Unauthenticated("a node join token (hgj_…) is required")
+                                 .Hint("ask an admin for a token: hangar join-tokens create"));
+    }
+    return Ok();
+  }
   HANGAR_ASSIGN_OR_RETURN(ctx.principal_, authenticator_.Authenticate(ctx.bearer_));
   return Ok();
 }
@@ -265,12 +277,17 @@ Result<http::Response> Gateway::RunWithIdempotency(const Route& route, RequestCo
   // Keys are per caller: the API key that sent it, or (join-token routes) the token's hash.
   std::string scope = route.access == Access::kApiKey ? ctx.principal().key_id.str()
                                                       : "bearer:" + Sha256Hex(ctx.bearer());
+  // Stored responses can hold secrets shown once (join tokens, node credentials). The database
+  // keeps only the key's hash, and the response sealed with a key derived from the client's raw
+  // Idempotency-Key, so a copy of the database replays nothing.
+  std::string stored_key = Sha256Hex(key);
+  std::string seal_key = HmacSha256(key, "hangar idempotency v1");
   std::string method_path =
       std::string(bhttp::to_string(ctx.request().method())) + " " + ctx.path();
   std::string request_hash = Sha256Hex(method_path + "\n" + ctx.request().body());
   Timestamp now = clock_.Now();
   store::IdempotencyRecord claim{.scope = scope,
-                                 .key = std::string(key),
+                                 .key = stored_key,
                                  .method_path = method_path,
                                  .request_hash = request_hash,
                                  .created_at = now};
@@ -293,48 +310,52 @@ Result<http::Response> Gateway::RunWithIdempotency(const Route& route, RequestCo
           Error::Conflict("a request with this Idempotency-Key is still in progress")
               .Hint("retry after it finishes to receive its response"));
     }
+    auto headers_text = OpenAes256Gcm(seal_key, existing->response_headers_json);
+    auto body = OpenAes256Gcm(seal_key, existing->response_body);
+    if (!headers_text || !body) {
+      return std::unexpected(Error::Internal("a stored idempotent response could not be opened"));
+    }
     http::Response replay{static_cast<bhttp::status>(existing->status), ctx.request().version()};
-    if (auto headers = json::Parse(existing->response_headers_json);
-        headers && headers->is_object()) {
+    if (auto headers = json::Parse(*headers_text); headers && headers->is_object()) {
       for (const auto& kv : headers->as_object()) {
         if (kv.value().is_string()) replay.set(kv.key(), kv.value().as_string());
       }
     }
     replay.set("Idempotent-Replayed", "true");
-    replay.body() = existing->response_body;
+    replay.body() = std::move(*body);
     replay.prepare_payload();
     return replay;
   }
 
   Result<http::Response> result = route.handler(ctx);
-  // Errors a retry could fix (5xx) release the key; everything else is the answer for good.
+  // Outcomes a retry could change (authentication, rate limits, server errors) release the key;
+  // everything else is the answer for good.
   unsigned status = result ? result->result_int() : HttpStatusOf(result.error().code());
+  bool release = status >= 500 || status == 401 || status == 403 || status == 429;
   Status recorded;
-  if (status >= 500) {
-    recorded = store_.Write(
-        [&](store::Tx& tx) -> Status { return store::ReleaseIdempotencyKey(tx, scope, key); });
+  if (release) {
+    recorded = store_.Write([&](store::Tx& tx) -> Status {
+      return store::ReleaseIdempotencyKey(tx, scope, stored_key);
+    });
   } else {
+    http::Response response =
+        result ? *result
+               : ProblemResponse(result.error(), {.instance = ctx.path(),
+                                                  .request_id = ctx.request_id(),
+                                                  .http_version = ctx.request().version(),
+                                                  .dev_mode = options_.dev_mode});
+    boost::json::object headers;
+    for (auto field : {bhttp::field::content_type, bhttp::field::location, bhttp::field::etag,
+                       bhttp::field::cache_control}) {
+      if (auto it = response.find(field); it != response.end()) {
+        headers[std::string(bhttp::to_string(field))] = std::string(it->value());
+      }
+    }
     store::IdempotencyRecord done = claim;
     done.completed = true;
     done.status = status;
-    if (result) {
-      boost::json::object headers;
-      for (auto field : {bhttp::field::content_type, bhttp::field::location, bhttp::field::etag}) {
-        if (auto it = result->find(field); it != result->end()) {
-          headers[std::string(bhttp::to_string(field))] = std::string(it->value());
-        }
-      }
-      done.response_headers_json = boost::json::serialize(headers);
-      done.response_body = result->body();
-    } else {
-      http::Response problem =
-          ProblemResponse(result.error(), {.instance = ctx.path(),
-                                           .request_id = ctx.request_id(),
-                                           .http_version = ctx.request().version(),
-                                           .dev_mode = options_.dev_mode});
-      done.response_headers_json = R"({"Content-Type":"application/problem+json"})";
-      done.response_body = problem.body();
-    }
+    done.response_headers_json = SealAes256Gcm(seal_key, boost::json::serialize(headers));
+    done.response_body = SealAes256Gcm(seal_key, response.body());
     recorded = store_.Write(
         [&](store::Tx& tx) -> Status { return store::CompleteIdempotencyKey(tx, done); });
   }

@@ -25,12 +25,14 @@ Result<Principal> Authenticator::Authenticate(std::string_view api_key) {
   }
   std::string hash = HashSecret(api_key);
   Timestamp now = clock_.Now();
+  uint64_t generation = 0;
   {
     std::lock_guard lock(mutex_);
     if (auto it = cache_.find(hash); it != cache_.end() && it->second.expires_at > now) {
       if (it->second.principal) return *it->second.principal;
       return std::unexpected(BadKey("the API key is not valid"));
     }
+    generation = generation_;
   }
   std::optional<store::ApiKeyRecord> record;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
@@ -45,8 +47,10 @@ Result<Principal> Authenticator::Authenticate(std::string_view api_key) {
   }
   {
     std::lock_guard lock(mutex_);
-    if (cache_.size() >= kMaxCacheEntries) cache_.clear();  // bounded; a refill is cheap
-    cache_[hash] = CacheEntry{principal, expires};
+    if (generation == generation_) {
+      if (cache_.size() >= kMaxCacheEntries) cache_.clear();  // bounded; a refill is cheap
+      cache_[hash] = CacheEntry{principal, expires};
+    }
   }
   if (!principal) return std::unexpected(BadKey("the API key is not valid"));
   return *principal;
@@ -54,13 +58,15 @@ Result<Principal> Authenticator::Authenticate(std::string_view api_key) {
 
 void Authenticator::Forget(std::string_view subject_id) {
   std::lock_guard lock(mutex_);
+  ++generation_;
   std::erase_if(cache_, [&](const auto& kv) {
     return kv.second.principal && kv.second.principal->subject_id == subject_id;
   });
 }
 
 Result<std::optional<std::string>> BootstrapFirstOrganisation(store::Store& store,
-                                                              const Clock& clock) {
+                                                              const Clock& clock,
+                                                              const SecretSink& deliver) {
   std::optional<std::string> secret;
   HANGAR_TRY(store.Write([&](store::Tx& tx) -> Status {
     secret.reset();
@@ -86,6 +92,7 @@ Result<std::optional<std::string>> BootstrapFirstOrganisation(store::Store& stor
                 .subject = org.id.str(),
                 .time = now,
                 .data_json = R"({"name":"default","admin_key_id":")" + record.id.str() + "\"}"}));
+    HANGAR_TRY(deliver(key.secret));
     secret = key.secret;
     return Ok();
   }));

@@ -8,6 +8,7 @@
 // Thread-safety: all methods are thread-safe (the cache is guarded by mutex_).
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,12 +46,19 @@ class Authenticator {
   const Micros cache_ttl_;
   std::mutex mutex_;
   std::unordered_map<std::string, CacheEntry> cache_;  // by secret hash; guarded by mutex_
+  // Bumped by Forget(); a lookup that read the store before a Forget() does not cache what it
+  // read, so a revocation cannot be undone by a request racing it. Guarded by mutex_.
+  uint64_t generation_ = 0;
 };
 
-// On first start with an empty store: creates the first organisation and an admin API key and
-// returns the key (to be written once to a 0600 file). Returns nullopt when an organisation
-// already exists. Runs in one transaction, so two replicas starting together create one.
+// On first start with an empty store: creates the first organisation and an admin API key,
+// hands the key to `deliver` (hangard writes it to a 0600 file) and returns it. Returns nullopt
+// when an organisation already exists. `deliver` runs inside the transaction: if it fails, the
+// organisation is not created either, so the next start tries again rather than leaving an
+// admin key nobody has. Two replicas starting together create one organisation.
+using SecretSink = std::function<Status(const std::string& secret)>;
 Result<std::optional<std::string>> BootstrapFirstOrganisation(store::Store& store,
-                                                              const Clock& clock);
+                                                              const Clock& clock,
+                                                              const SecretSink& deliver);
 
 }  // namespace hangar::identity

@@ -26,10 +26,11 @@ class AuthenticatorTest : public ::testing::Test {
 };
 
 TEST_F(AuthenticatorTest, BootstrapCreatesOneAdminKeyExactlyOnce) {
-  auto first = BootstrapFirstOrganisation(*store_, clock_);
+  auto first = BootstrapFirstOrganisation(*store_, clock_, [](const std::string&) { return Ok(); });
   ASSERT_TRUE(first.has_value());
   ASSERT_TRUE(first->has_value());
-  auto second = BootstrapFirstOrganisation(*store_, clock_);
+  auto second =
+      BootstrapFirstOrganisation(*store_, clock_, [](const std::string&) { return Ok(); });
   ASSERT_TRUE(second.has_value());
   EXPECT_FALSE(second->has_value());
 
@@ -37,6 +38,20 @@ TEST_F(AuthenticatorTest, BootstrapCreatesOneAdminKeyExactlyOnce) {
   auto principal = auth.Authenticate(**first);
   ASSERT_TRUE(principal.has_value()) << principal.error().ToString();
   EXPECT_TRUE(principal->IsAdmin());
+}
+
+TEST_F(AuthenticatorTest, BootstrapLeavesNothingWhenTheKeyCannotBeDelivered) {
+  auto failed = BootstrapFirstOrganisation(*store_, clock_, [](const std::string&) -> Status {
+    return std::unexpected(Error::Internal("disk full"));
+  });
+  ASSERT_FALSE(failed.has_value());
+  std::string delivered;
+  auto retried = BootstrapFirstOrganisation(*store_, clock_, [&](const std::string& key) {
+    delivered = key;
+    return Ok();
+  });
+  ASSERT_TRUE(retried.has_value() && retried->has_value());
+  EXPECT_EQ(delivered, **retried);
 }
 
 TEST_F(AuthenticatorTest, RejectsMissingMalformedAndUnknownKeys) {
@@ -51,7 +66,7 @@ TEST_F(AuthenticatorTest, RejectsMissingMalformedAndUnknownKeys) {
 }
 
 TEST_F(AuthenticatorTest, RevokedKeysStopWorkingAfterForget) {
-  auto admin = BootstrapFirstOrganisation(*store_, clock_);
+  auto admin = BootstrapFirstOrganisation(*store_, clock_, [](const std::string&) { return Ok(); });
   Authenticator auth(*store_, clock_);
   auto org = auth.Authenticate(**admin)->org_id;
   GeneratedSecret node_key = GenerateSecret(kApiKeyPrefix);
@@ -75,7 +90,7 @@ TEST_F(AuthenticatorTest, RevokedKeysStopWorkingAfterForget) {
 }
 
 TEST_F(AuthenticatorTest, CacheExpiresWithTheClock) {
-  auto admin = BootstrapFirstOrganisation(*store_, clock_);
+  auto admin = BootstrapFirstOrganisation(*store_, clock_, [](const std::string&) { return Ok(); });
   Authenticator auth(*store_, clock_, std::chrono::seconds(10));
   GeneratedSecret later = GenerateSecret(kApiKeyPrefix);
   EXPECT_FALSE(auth.Authenticate(later.secret).has_value());  // negatively cached

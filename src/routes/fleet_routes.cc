@@ -152,7 +152,8 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                    .path = "/api/v1/nodes/join-tokens/{id}",
                    .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<JoinTokenId>("id"));
-                     HANGAR_TRY(fleet.DeleteJoinToken(ctx.principal(), id));
+                     HANGAR_ASSIGN_OR_RETURN(auto version, ctx.IfMatchVersion());
+                     HANGAR_TRY(fleet.DeleteJoinToken(ctx.principal(), id, version));
                      return gateway::EmptyResponse(ctx, 204);
                    },
                    .operation_id = "deleteJoinToken",

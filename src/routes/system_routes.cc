@@ -28,8 +28,10 @@ void AddSystemRoutes(gateway::Router& router, store::Store& store,
                      // Ready means the database answers (migrations ran before the listener
                      // opened).
                      if (auto ping = store.Ping(); !ping) {
-                       return gateway::JsonResponse(
-                           ctx, 503, api::Health{"unavailable", "the database is unreachable"});
+                       // A problem (503 + Retry-After), like every other dependency failure.
+                       return std::unexpected(
+                           Error::Unavailable("the database is unreachable")
+                               .Hint("check the database URL and that the server is up"));
                      }
                      return gateway::JsonResponse(ctx, 200, api::Health{"ok", std::nullopt});
                    },

@@ -106,7 +106,7 @@ std::vector<Migration> BuildMigrations() {
                  " org_id {text} NOT NULL REFERENCES orgs(id),"
                  " node_id {text} NOT NULL REFERENCES nodes(id),"
                  " idx BIGINT NOT NULL,"
-                 " uuid {text} NOT NULL UNIQUE,"
+                 " uuid {text} NOT NULL,"
                  " gpu_type_id {text} REFERENCES gpu_types(id),"
                  " product_name {text} NOT NULL,"
                  " memory_mib BIGINT NOT NULL,"
@@ -117,6 +117,7 @@ std::vector<Migration> BuildMigrations() {
                  " version BIGINT NOT NULL,"
                  " created_at BIGINT NOT NULL,"
                  " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (org_id, uuid),"
                  " UNIQUE (node_id, idx))"),
           Shared("CREATE INDEX gpus_org_created ON gpus (org_id, created_at, id)"),
           Shared("CREATE INDEX gpus_org_node ON gpus (org_id, node_id, idx)"),

@@ -795,6 +795,13 @@ Result<std::optional<GpuRecord>> GetGpu(Tx& tx, const OrgId& org, const GpuId& i
   return QueryOne<GpuRecord>(tx, sql, params, GpuFromRow);
 }
 
+Result<std::optional<GpuRecord>> FindGpuByUuid(Tx& tx, const OrgId& org, std::string_view uuid) {
+  static const std::string sql =
+      Concat({kGpuSelect, kGpuFrom, " WHERE g.org_id = $1 AND g.uuid = $2"});
+  SqlValue params[] = {org.str(), std::string(uuid)};
+  return QueryOne<GpuRecord>(tx, sql, params, GpuFromRow);
+}
+
 Result<std::vector<GpuRecord>> ListGpusOfNode(Tx& tx, const OrgId& org, const NodeId& node) {
   static const std::string sql = Concat(
       {kGpuSelect, kGpuFrom, " WHERE g.org_id = $1 AND g.node_id = $2 ORDER BY g.idx, g.id"});

@@ -228,12 +228,14 @@ Result<std::vector<NodeRecord>> ListNodesWithHeartbeatBefore(Tx& tx, api::NodeSt
 
 // ---- GPUs --------------------------------------------------------------------------------------
 
-// kAlreadyExists on a duplicate uuid or (node, index).
+// kAlreadyExists on a duplicate (organisation, uuid) or (node, index).
 Status InsertGpu(Tx& tx, const GpuRecord& gpu);
 // Like UpdateNode: every mutable field, optimistic on gpu.version.
 Status UpdateGpu(Tx& tx, const GpuRecord& gpu);
 Status DeleteGpu(Tx& tx, const OrgId& org, const GpuId& id);
 Result<std::optional<GpuRecord>> GetGpu(Tx& tx, const OrgId& org, const GpuId& id);
+// The organisation's GPU with this driver UUID, on whichever node (a card moved between nodes).
+Result<std::optional<GpuRecord>> FindGpuByUuid(Tx& tx, const OrgId& org, std::string_view uuid);
 Result<std::vector<GpuRecord>> ListGpusOfNode(Tx& tx, const OrgId& org, const NodeId& node);
 Result<Page<GpuRecord>> ListGpus(Tx& tx, const OrgId& org, const ListQuery& query);
 
