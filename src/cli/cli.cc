@@ -141,12 +141,14 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   gpus_list->add_option("--state", gf.state, "ready, unhealthy or unreachable");
   gpus_list->add_option("--node", gf.node, "only GPUs of this node id");
   gpus_list->add_option("--gpu-type", gf.type, "only GPUs of this type");
-  gpus_list->add_option("--sort", gf.sort, "sort order, as the API accepts it");
+  gpus_list->add_option("--sort", gf.sort,
+                        "sort order, as the API accepts it (default: node_id,index)");
   gpus_list->callback([&] {
     action = [&] {
       return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
         std::string q = Param("state", gf.state) + Param("node_id", gf.node) +
-                        Param("gpu_type", gf.type) + Param("sort", gf.sort);
+                        Param("gpu_type", gf.type) +
+                        Param("sort", gf.sort.empty() ? "node_id,index" : gf.sort);
         return Rendered(ListAll<api::GpuList>(c, "/api/v1/gpus", q, gf.limit), f);
       });
     };

@@ -220,13 +220,19 @@ TEST_F(ConfigTest, ConfigCommandsAndAListFollowingPages) {
             0)
       << err;
   ASSERT_EQ(targets.size(), 2u);
-  EXPECT_EQ(targets[0], "/api/v1/gpus?state=ready");
-  EXPECT_EQ(targets[1], "/api/v1/gpus?state=ready&page_token=p2");
+  // GPUs are listed by node and index unless --sort says otherwise.
+  EXPECT_EQ(targets[0], "/api/v1/gpus?state=ready&sort=node_id%2Cindex");
+  EXPECT_EQ(targets[1], "/api/v1/gpus?state=ready&sort=node_id%2Cindex&page_token=p2");
   EXPECT_EQ(auth, "Bearer t");  // URL from the flag, token from the current context
   EXPECT_EQ(boost::json::parse(out).as_array().size(), 2u);
 
   EXPECT_EQ(RunHangar({"--url", server.url(), "gpus", "list", "--limit", "1"}, env, &out, &err), 0);
-  EXPECT_EQ(targets.back(), "/api/v1/gpus?limit=1");
+  EXPECT_EQ(targets.back(), "/api/v1/gpus?sort=node_id%2Cindex&limit=1");
+  size_t before = targets.size();
+  EXPECT_EQ(RunHangar({"--url", server.url(), "gpus", "list", "--sort", "-index"}, env, &out, &err),
+            0);
+  ASSERT_GT(targets.size(), before);
+  EXPECT_EQ(targets[before], "/api/v1/gpus?sort=-index");
   EXPECT_EQ(RunHangar({"gpus", "frobnicate"}, env, &out, &err), 2);
   EXPECT_EQ(RunHangar({"gpu-types", "create", "--name", "x", "--vendor", "nvidia", "--architecture",
                        "ada", "--product-name", "p", "--memory-mib", "1", "--compute-capability",

@@ -1,6 +1,8 @@
 #include "common/ids.h"
 
 #include <cstdint>
+#include <cstring>
+#include <random>
 
 #include "common/crypto.h"
 
@@ -10,9 +12,27 @@ namespace {
 constexpr char kCrockford[] = "0123456789abcdefghjkmnpqrstvwxyz";
 }
 
+namespace {
+// IDs must be unique, not secret (access is checked by tenant, never by knowing an id), so they
+// come from a per-thread generator seeded once from the CSPRNG: one OpenSSL call per thread
+// instead of one per id, which matters on the request path (every request gets an id).
+std::string IdRandomBytes() {
+  thread_local std::mt19937_64 engine = [] {
+    std::string seed = RandomBytes(32);
+    std::seed_seq seq(seed.begin(), seed.end());
+    return std::mt19937_64(seq);
+  }();
+  uint64_t a = engine(), b = engine();
+  std::string out(10, '\0');
+  std::memcpy(out.data(), &a, 8);
+  std::memcpy(out.data() + 8, &b, 2);
+  return out;
+}
+}  // namespace
+
 std::string NewUlidBody(Timestamp now) {
   uint64_t ms = static_cast<uint64_t>(ToUnixMicros(now) / 1000);
-  std::string random = RandomBytes(10);
+  std::string random = IdRandomBytes();
   // 128 bits: 48 of time then 80 of randomness, written as 26 base32 digits (130 bits, the top
   // two always zero).
   unsigned char bytes[16];

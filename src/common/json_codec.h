@@ -262,10 +262,80 @@ Result<T> ParseAs(std::string_view text) {
   return Decode<T>(doc);
 }
 
+// ---- Direct serialisation -------------------------------------------------------------------
+//
+// Writes the same JSON that Encode() + boost::json::serialize would, straight into a string:
+// no intermediate value tree, so responses (hot: every GET) cost one pass and few allocations.
+
+// Appends `text` as a JSON string literal (quotes, escapes for ", \ and control characters).
+void AppendJsonString(std::string& out, std::string_view text);
+void AppendJsonNumber(std::string& out, int64_t value);
+void AppendJsonNumber(std::string& out, double value);
+
+template <typename T>
+void WriteJson(std::string& out, const T& value) {
+  if constexpr (IsOptional<T>::value) {
+    if (value) {
+      WriteJson(out, *value);
+    } else {
+      out += "null";
+    }
+  } else if constexpr (std::is_same_v<T, bj::value> || std::is_same_v<T, bj::object>) {
+    out += bj::serialize(value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    out += value ? "true" : "false";
+  } else if constexpr (std::is_integral_v<T>) {
+    AppendJsonNumber(out, static_cast<int64_t>(value));
+  } else if constexpr (std::is_floating_point_v<T>) {
+    AppendJsonNumber(out, static_cast<double>(value));
+  } else if constexpr (std::is_convertible_v<T, std::string_view>) {
+    AppendJsonString(out, std::string_view(value));
+  } else if constexpr (kIsDescribedEnum<T>) {
+    AppendJsonString(out, EnumName(value));
+  } else if constexpr (IsVector<T>::value) {
+    out += '[';
+    bool first = true;
+    for (const auto& item : value) {
+      if (!first) out += ',';
+      first = false;
+      WriteJson(out, item);
+    }
+    out += ']';
+  } else if constexpr (IsStringMap<T>::value) {
+    out += '{';
+    bool first = true;
+    for (const auto& [k, v] : value) {
+      if (!first) out += ',';
+      first = false;
+      AppendJsonString(out, k);
+      out += ':';
+      WriteJson(out, v);
+    }
+    out += '}';
+  } else if constexpr (kIsDescribedStruct<T>) {
+    out += '{';
+    bool first = true;
+    boost::mp11::mp_for_each<boost::describe::describe_members<T, boost::describe::mod_public>>(
+        [&](auto d) {
+          if (!first) out += ',';
+          first = false;
+          AppendJsonString(out, d.name);
+          out += ':';
+          WriteJson(out, value.*d.pointer);
+        });
+    out += '}';
+  } else {
+    static_assert(sizeof(T) == 0, "type has no JSON encoding");
+  }
+}
+
 // Compact serialisation.
 template <typename T>
 std::string Serialize(const T& value) {
-  return bj::serialize(Encode(value));
+  std::string out;
+  out.reserve(256);
+  WriteJson(out, value);
+  return out;
 }
 
 }  // namespace hangar::json

@@ -34,6 +34,17 @@ TEST(JsonCodecTest, RoundTripsDescribedStructs) {
   EXPECT_EQ(out->color, Color::green);
 }
 
+TEST(JsonCodecTest, DirectSerialisationMatchesBoostJson) {
+  std::string awkward = "quote\" back\\ nl\n tab\t bell\x07 del\x7f utf8 \xc3\xa9 nul";
+  awkward.push_back('\0');
+  Outer in{awkward, Color::red, {{-42, std::nullopt}}, {{"k\"ey", awkward}}, std::nullopt};
+  EXPECT_EQ(Serialize(in), bj::serialize(Encode(in)));
+  auto back = ParseAs<Outer>(Serialize(in));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->name, awkward);
+  EXPECT_EQ(back->labels.at("k\"ey"), awkward);
+}
+
 TEST(JsonCodecTest, NamesEveryBadFieldByPointer) {
   auto out = ParseAs<Outer>(
       R"({"color":"blue","items":[{"count":"3"},{"count":99999999999}],"labels":{"a/b":1},"extra":1})");
