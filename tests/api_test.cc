@@ -303,6 +303,33 @@ TEST_F(ApiTest, DataSurvivesARestart) {
   EXPECT_EQ(GpuTypeCount(), 1u);
 }
 
+TEST_F(ApiTest, JsonLogsAreOneObjectPerLineWithRequestIds) {
+  hangard_->Signal(SIGTERM);
+  ASSERT_EQ(hangard_->Wait(), 0);
+  std::filesystem::remove(dir_ / "hangard.log");
+  extra_flags_ = {"--log-format", "json"};
+  StartHangard();
+  auto r = Get("/api/v1/gpus?state=%22quoted%22", {{"X-Request-Id", "log-check-1"}});
+  EXPECT_EQ(r.result_int(), 200u);
+  hangard_->Signal(SIGTERM);
+  ASSERT_EQ(hangard_->Wait(), 0);
+  std::istringstream lines(hangard_->Log());
+  std::string line;
+  int parsed = 0;
+  bool saw_request = false;
+  while (std::getline(lines, line)) {
+    boost::system::error_code ec;
+    auto v = bj::parse(line, ec);
+    ASSERT_FALSE(ec) << "not JSON: " << line;
+    std::string msg(v.at("msg").as_string());
+    saw_request |=
+        msg.find("log-check-1") != std::string::npos && msg.find(" 200 ") != std::string::npos;
+    ++parsed;
+  }
+  EXPECT_GT(parsed, 3);
+  EXPECT_TRUE(saw_request) << hangard_->Log();
+}
+
 TEST_F(ApiTest, SigtermShutsDownCleanly) {
   hangard_->Signal(SIGTERM);
   EXPECT_EQ(hangard_->Wait(), 0);

@@ -21,8 +21,13 @@ std::string EscapePointerToken(std::string_view token) {
 }
 
 void AppendJsonString(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
+  AppendJsonEscaped(out, text);
+  out += '"';
+}
+
+void AppendJsonEscaped(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
   size_t run = 0;  // start of the current stretch that needs no escaping
   for (size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
@@ -58,7 +63,6 @@ void AppendJsonString(std::string& out, std::string_view text) {
     }
   }
   out.append(text.data() + run, text.size() - run);
-  out += '"';
 }
 
 void AppendJsonNumber(std::string& out, int64_t value) {

@@ -269,6 +269,8 @@ Result<T> ParseAs(std::string_view text) {
 
 // Appends `text` as a JSON string literal (quotes, escapes for ", \ and control characters).
 void AppendJsonString(std::string& out, std::string_view text);
+// The same escaping without the surrounding quotes (for text embedded in a JSON template).
+void AppendJsonEscaped(std::string& out, std::string_view text);
 void AppendJsonNumber(std::string& out, int64_t value);
 void AppendJsonNumber(std::string& out, double value);
 

@@ -21,7 +21,4 @@ struct LoggingOptions {
 // Installs the default logger on stderr. kInvalidArgument names a bad level.
 Status SetUpLogging(const LoggingOptions& options);
 
-// Escapes `text` for inclusion inside a JSON string (logs in JSON format embed messages).
-std::string JsonEscape(std::string_view text);
-
 }  // namespace hangar
