@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -25,13 +26,50 @@ class HangardFixture : public ::testing::Test {
             std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    // CTest registers every integration test twice: on SQLite, and with HANGAR_IT_BACKEND=postgres
+    // on a fresh database of the server scripts/test.sh starts.
+    if (const char* backend = std::getenv("HANGAR_IT_BACKEND");
+        backend && std::string_view(backend) == "postgres") {
+      const char* server = std::getenv("HANGAR_TEST_POSTGRES_URL");
+      if (server == nullptr || *server == '\0') {
+        GTEST_SKIP() << "HANGAR_TEST_POSTGRES_URL is not set (scripts/test.sh sets it)";
+      }
+      ASSERT_TRUE(CreateDatabase(server));
+    }
     StartHangard();
   }
 
   void TearDown() override {
     if (HasFailure() && hangard_) std::cerr << "---- hangard log ----\n" << hangard_->Log();
     hangard_.reset();
+    if (!database_.empty()) AdminSql("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
     std::filesystem::remove_all(dir_);
+  }
+
+  // Creates a database named after this process and test on the server at `server_url`
+  // ("postgresql://user@host:port/db") and points database_url_ at it.
+  bool CreateDatabase(const std::string& server_url) {
+    static int counter = 0;
+    server_url_ = server_url;
+    database_ = "hangar_it_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+    if (!AdminSql("CREATE DATABASE " + database_)) return false;
+    database_url_ = server_url.substr(0, server_url.rfind('/') + 1) + database_;
+    return true;
+  }
+
+  bool AdminSql(const std::string& sql) {
+    PGconn* conn = PQconnectdb(server_url_.c_str());
+    bool ok = PQstatus(conn) == CONNECTION_OK;
+    if (ok) {
+      PGresult* res = PQexec(conn, sql.c_str());
+      ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+      if (!ok) std::cerr << sql << ": " << PQerrorMessage(conn);
+      PQclear(res);
+    } else {
+      std::cerr << "cannot connect to " << server_url_ << ": " << PQerrorMessage(conn);
+    }
+    PQfinish(conn);
+    return ok;
   }
 
   void StartHangard() {
@@ -48,9 +86,7 @@ class HangardFixture : public ::testing::Test {
                                      "3s",
                                      "--http-cors-allowed-origins",
                                      "http://portal.test"};
-    if (const char* db = std::getenv("HANGAR_IT_DATABASE")) {
-      args.insert(args.end(), {"--database", db});
-    }
+    if (!database_url_.empty()) args.insert(args.end(), {"--database", database_url_});
     for (const auto& f : extra_flags_) args.push_back(f);
     hangard_ = std::make_unique<Process>("hangard", args, dir_ / "hangard.log");
     ASSERT_TRUE(hangard_->started());
@@ -82,6 +118,9 @@ class HangardFixture : public ::testing::Test {
   std::unique_ptr<Process> hangard_;
   std::string address_;
   std::string admin_key_;
+  std::string server_url_;    // PostgreSQL runs: the server
+  std::string database_;      // PostgreSQL runs: this test's database
+  std::string database_url_;  // PostgreSQL runs: what hangard gets as --database
 };
 
 }  // namespace hangar::testing

@@ -23,9 +23,13 @@ extern char** environ;
 
 namespace hangar::testing {
 
+// Where hangard, hangar-agent and hangar are: $HANGAR_BIN_DIR, else next to this test binary
+// (CMake puts every executable in one bin directory).
 inline std::filesystem::path BinDir() {
-  const char* dir = std::getenv("HANGAR_BIN_DIR");
-  return dir ? std::filesystem::path(dir) : std::filesystem::current_path();
+  if (const char* dir = std::getenv("HANGAR_BIN_DIR")) return dir;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::current_path() : exe.parent_path();
 }
 
 // Polls `condition` until it is true or `timeout` passes; returns whether it became true.
