@@ -282,6 +282,22 @@ TEST_F(ApiTest, OpenApiDocumentDescribesEveryRouteAndTheResponsesMatchIt) {
   EXPECT_EQ(checker.Check(Json(problem), problem_schema), std::vector<std::string>{});
 }
 
+TEST_F(ApiTest, OpenApiDocumentValidatesAgainstTheOpenApi31Schema) {
+  std::string node = FindOnPath("node");
+  auto validator = std::filesystem::path(HANGAR_SOURCE_DIR) / "web/docs/validate-openapi.mjs";
+  auto package = std::filesystem::path(HANGAR_SOURCE_DIR) /
+                 "web/docs/node_modules/@seriousme/openapi-schema-validator";
+  if (node.empty() || !std::filesystem::exists(package)) {
+    GTEST_SKIP() << "needs node and `npm ci --prefix web/docs` (scripts/test.sh does both)";
+  }
+  auto doc = Client().Send(verb::get, "/api/v1/openapi.json");
+  ASSERT_EQ(doc.result_int(), 200u);
+  std::ofstream(dir_ / "openapi.json") << doc.body();
+  auto result = RunToCompletion(node, {validator.string(), (dir_ / "openapi.json").string()}, dir_);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("valid OpenAPI 3.1"), std::string::npos) << result.output;
+}
+
 TEST_F(ApiTest, DocsPageIsServed) {
   auto page = Client().Send(verb::get, "/docs");
   if (page.result_int() == 404) GTEST_SKIP() << "built without web/docs/node_modules";

@@ -55,7 +55,8 @@ class Process {
   Process(std::string program, std::vector<std::string> args, std::filesystem::path log,
           std::vector<std::string> extra_env = {})
       : log_(std::move(log)) {
-    std::vector<std::string> argv_storage{(BinDir() / program).string()};
+    std::vector<std::string> argv_storage{program.starts_with("/") ? program
+                                                                   : (BinDir() / program).string()};
     for (auto& a : args) argv_storage.push_back(std::move(a));
     std::vector<char*> argv;
     for (auto& a : argv_storage) argv.push_back(a.data());
@@ -115,7 +116,20 @@ class Process {
   std::filesystem::path log_;
 };
 
-// Runs a program to completion and returns its exit code and stdout+stderr.
+// The absolute path of `name` on $PATH, or "" when it is not installed.
+inline std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    auto candidate = std::filesystem::path(dir) / name;
+    if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
+// Runs a program to completion and returns its exit code and stdout+stderr. `program` is a
+// name in BinDir() or an absolute path.
 struct RunResult {
   int exit_code = -1;
   std::string output;
