@@ -335,7 +335,7 @@ Result<http::Response> Gateway::RunWithIdempotency(const Route& route, RequestCo
   Status recorded;
   if (release) {
     recorded = store_.Write([&](store::Tx& tx) -> Status {
-      return store::ReleaseIdempotencyKey(tx, scope, stored_key);
+      return store::ReleaseIdempotencyKey(tx, scope, stored_key, claim.created_at);
     });
   } else {
     http::Response response =

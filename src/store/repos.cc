@@ -878,16 +878,22 @@ Status CompleteIdempotencyKey(Tx& tx, const IdempotencyRecord& c) {
   HANGAR_ASSIGN_OR_RETURN(
       int64_t n, tx.Exec("UPDATE idempotency_keys SET completed = 1, status = $3,"
                          " response_headers = $4, response_body = $5"
-                         " WHERE scope = $1 AND key = $2",
-                         {c.scope, c.key, c.status, c.response_headers_json, c.response_body}));
-  if (n == 0) return std::unexpected(Error::NotFound("idempotency key not found"));
+                         " WHERE scope = $1 AND key = $2 AND created_at = $6 AND completed = 0",
+                         {c.scope, c.key, c.status, c.response_headers_json, c.response_body,
+                          ToUnixMicros(c.created_at)}));
+  if (n == 0) {
+    return std::unexpected(
+        Error::NotFound("the idempotency claim is gone or was taken over by a retry"));
+  }
   return Ok();
 }
 
-Status ReleaseIdempotencyKey(Tx& tx, std::string_view scope, std::string_view key) {
+Status ReleaseIdempotencyKey(Tx& tx, std::string_view scope, std::string_view key,
+                             Timestamp claimed_at) {
   return StatusOf(
-      tx.Exec("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND completed = 0",
-              {std::string(scope), std::string(key)}));
+      tx.Exec("DELETE FROM idempotency_keys"
+              " WHERE scope = $1 AND key = $2 AND created_at = $3 AND completed = 0",
+              {std::string(scope), std::string(key), ToUnixMicros(claimed_at)}));
 }
 
 Result<int64_t> PurgeIdempotencyKeys(Tx& tx, Timestamp expired_before) {

@@ -255,10 +255,13 @@ Result<std::vector<EventRecord>> ListEvents(Tx& tx, int64_t after_seq, int64_t l
 Result<std::optional<IdempotencyRecord>> ClaimIdempotencyKey(Tx& tx, const IdempotencyRecord& claim,
                                                              Timestamp abandoned_before,
                                                              Timestamp expired_before);
-// Stores the response of a claimed key.
+// Stores the response of a claimed key. Only the claim made at `completed.created_at` is
+// completed: kNotFound when it is gone or a retry took it over (that retry's answer stands).
 Status CompleteIdempotencyKey(Tx& tx, const IdempotencyRecord& completed);
-// Forgets a claim whose request failed in a way a retry may fix (5xx), so the retry runs anew.
-Status ReleaseIdempotencyKey(Tx& tx, std::string_view scope, std::string_view key);
+// Forgets the unfinished claim made at `claimed_at` (its request failed in a way a retry may
+// fix, e.g. 5xx), so the retry runs anew. A newer claim by a retry is left alone.
+Status ReleaseIdempotencyKey(Tx& tx, std::string_view scope, std::string_view key,
+                             Timestamp claimed_at);
 // Deletes records created before `expired_before`; returns how many.
 Result<int64_t> PurgeIdempotencyKeys(Tx& tx, Timestamp expired_before);
 

@@ -796,7 +796,8 @@ TEST_P(StoreTest, IdempotencyKeysClaimCompleteReleaseAndExpire) {
   done.response_headers_json = R"({"Location":"/x"})";
   done.response_body = R"({"id":"x"})";
   ASSERT_OK(InWrite([&](Tx& tx) { return CompleteIdempotencyKey(tx, done); }));
-  ASSERT_OK(InWrite([&](Tx& tx) { return ReleaseIdempotencyKey(tx, "key_a", "idem-1"); }));
+  ASSERT_OK(InWrite(
+      [&](Tx& tx) { return ReleaseIdempotencyKey(tx, "key_a", "idem-1", claim.created_at); }));
   r = claim_at(claim, abandoned_before, expired_before);  // completed: release did not forget it
   ASSERT_TRUE(r.value().has_value());
   EXPECT_TRUE((*r)->completed);
@@ -810,7 +811,9 @@ TEST_P(StoreTest, IdempotencyKeysClaimCompleteReleaseAndExpire) {
   other_scope.scope = "key_b";
   EXPECT_FALSE(claim_at(other_scope, abandoned_before, expired_before).value().has_value());
   // Released claims are forgotten, so a retry runs anew.
-  ASSERT_OK(InWrite([&](Tx& tx) { return ReleaseIdempotencyKey(tx, "key_b", "idem-1"); }));
+  ASSERT_OK(InWrite([&](Tx& tx) {
+    return ReleaseIdempotencyKey(tx, "key_b", "idem-1", other_scope.created_at);
+  }));
   EXPECT_FALSE(claim_at(other_scope, abandoned_before, expired_before).value().has_value());
 
   // An unfinished claim older than abandoned_before is taken over.
@@ -822,6 +825,18 @@ TEST_P(StoreTest, IdempotencyKeysClaimCompleteReleaseAndExpire) {
   ASSERT_TRUE(r.value().has_value());
   EXPECT_EQ((*r)->request_hash, "hash-2");
   EXPECT_EQ((*r)->created_at, kT0 + seconds(120));
+  // The slow original can neither complete nor release the retry's claim.
+  IdempotencyRecord late = other_scope;
+  late.completed = true;
+  late.status = 500;
+  EXPECT_CODE(InWrite([&](Tx& tx) { return CompleteIdempotencyKey(tx, late); }),
+              ErrorCode::kNotFound);
+  ASSERT_OK(InWrite([&](Tx& tx) {
+    return ReleaseIdempotencyKey(tx, "key_b", "idem-1", other_scope.created_at);
+  }));
+  r = claim_at(retry, kT0 + seconds(60), expired_before);
+  ASSERT_TRUE(r.value().has_value());
+  EXPECT_EQ((*r)->request_hash, "hash-2");
 
   // A completed record is kept past abandoned_before but replaced once expired.
   r = claim_at(claim, kT0 + seconds(60), expired_before);
