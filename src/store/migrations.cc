@@ -6,22 +6,24 @@
 namespace hangar::store {
 namespace {
 
-// Text columns that are compared or sorted are declared `{text}`: plain TEXT on SQLite (which
-// compares bytes) and TEXT COLLATE "C" on PostgreSQL, so that both engines order strings the same
-// way (by code point) whatever the server's locale, and keyset pagination agrees on both.
+// One statement written once for both engines, with placeholders for what differs:
+//  - `{text}`: text columns that are compared or sorted. Plain TEXT on SQLite (which compares
+//    bytes) and TEXT COLLATE "C" on PostgreSQL, so both engines order strings the same way (by
+//    code point) whatever the server's locale, and keyset pagination agrees on both.
+//  - `{serial}`: an increasing 64-bit primary key assigned on insert.
 MigrationStep Shared(std::string_view sql) {
-  auto expand = [&](std::string_view replacement) {
+  auto expand = [&](std::string_view text, std::string_view serial) {
     std::string out(sql);
-    for (size_t pos; (pos = out.find("{text}")) != std::string::npos;) {
-      out.replace(pos, 6, replacement);
+    for (auto [placeholder, replacement] : {std::pair{std::string_view("{text}"), text},
+                                            std::pair{std::string_view("{serial}"), serial}}) {
+      for (size_t pos; (pos = out.find(placeholder)) != std::string::npos;) {
+        out.replace(pos, placeholder.size(), replacement);
+      }
     }
     return out;
   };
-  return {expand("TEXT"), expand("TEXT COLLATE \"C\"")};
-}
-
-MigrationStep Dialects(std::string_view sqlite, std::string_view postgres) {
-  return {Shared(sqlite).sqlite, Shared(postgres).postgres};
+  return {expand("TEXT", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+          expand("TEXT COLLATE \"C\"", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")};
 }
 
 constexpr std::string_view kCreateSchemaMigrations =
@@ -122,24 +124,15 @@ std::vector<Migration> BuildMigrations() {
           Shared("CREATE INDEX gpus_org_created ON gpus (org_id, created_at, id)"),
           Shared("CREATE INDEX gpus_org_node ON gpus (org_id, node_id, idx)"),
           Shared("CREATE INDEX gpus_type ON gpus (gpu_type_id)"),
-          Dialects("CREATE TABLE events ("
-                   " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-                   " id {text} NOT NULL UNIQUE,"
-                   " org_id {text} NOT NULL,"
-                   " type {text} NOT NULL,"
-                   " source {text} NOT NULL,"
-                   " subject {text} NOT NULL,"
-                   " time BIGINT NOT NULL,"
-                   " data TEXT NOT NULL)",
-                   "CREATE TABLE events ("
-                   " seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                   " id {text} NOT NULL UNIQUE,"
-                   " org_id {text} NOT NULL,"
-                   " type {text} NOT NULL,"
-                   " source {text} NOT NULL,"
-                   " subject {text} NOT NULL,"
-                   " time BIGINT NOT NULL,"
-                   " data TEXT NOT NULL)"),
+          Shared("CREATE TABLE events ("
+                 " seq {serial},"
+                 " id {text} NOT NULL UNIQUE,"
+                 " org_id {text} NOT NULL,"
+                 " type {text} NOT NULL,"
+                 " source {text} NOT NULL,"
+                 " subject {text} NOT NULL,"
+                 " time BIGINT NOT NULL,"
+                 " data TEXT NOT NULL)"),
           Shared("CREATE INDEX events_org_seq ON events (org_id, seq)"),
           Shared("CREATE TABLE idempotency_keys ("
                  " scope {text} NOT NULL,"
