@@ -38,7 +38,7 @@ bool ParseDigits(std::string_view s, size_t pos, size_t n, int& out) {
 
 std::optional<Timestamp> ParseRfc3339(std::string_view s) {
   using namespace std::chrono;
-  int y, mo, d, h, mi, sec;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
   if (!ParseDigits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !ParseDigits(s, 5, 2, mo) ||
       s[7] != '-' || !ParseDigits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') ||
       !ParseDigits(s, 11, 2, h) || s[13] != ':' || !ParseDigits(s, 14, 2, mi) || s[16] != ':' ||
