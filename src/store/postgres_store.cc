@@ -241,14 +241,7 @@ class PostgresStore final : public Store {
     HANGAR_TRY(EnsureConnected(conn));
     HANGAR_TRY(Simple(conn, begin, nullptr));
     PgTx tx(conn);
-    Status s;
-    try {
-      s = fn(tx);
-    } catch (const std::exception& e) {
-      spdlog::error("exception escaped a store transaction function: {}", e.what());
-      s = std::unexpected(Error::Internal("unexpected failure"));
-    }
-    if (s && tx.failure()) s = std::unexpected(*tx.failure());
+    Status s = RunTxFunction(fn, tx);
     if (!s) {
       if (PQstatus(conn) == CONNECTION_OK) (void)Simple(conn, "ROLLBACK", nullptr);
       return s;

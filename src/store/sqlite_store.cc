@@ -227,19 +227,6 @@ class SqliteTx final : public Tx {
   std::optional<Error> failure_;
 };
 
-// Runs `fn` and folds a swallowed statement failure into its result.
-Status RunFunction(const TxFunction& fn, SqliteTx& tx) {
-  Status s;
-  try {
-    s = fn(tx);
-  } catch (const std::exception& e) {
-    spdlog::error("exception escaped a store transaction function: {}", e.what());
-    s = std::unexpected(Error::Internal("unexpected failure"));
-  }
-  if (s && tx.failure()) return std::unexpected(*tx.failure());
-  return s;
-}
-
 class SqliteStoreImpl final : public SqliteStore {
  public:
   SqliteStoreImpl(std::unique_ptr<Connection> writer,
@@ -309,7 +296,7 @@ class SqliteStoreImpl final : public SqliteStore {
     // A deferred transaction takes its snapshot at the first read and keeps it until COMMIT.
     HANGAR_TRY(conn.Exec("BEGIN"));
     SqliteTx tx(conn);
-    Status s = RunFunction(fn, tx);
+    Status s = RunTxFunction(fn, tx);
     Status end = conn.Exec(s ? "COMMIT" : "ROLLBACK");
     if (!s) return s;
     return end;
@@ -352,7 +339,7 @@ class SqliteStoreImpl final : public SqliteStore {
         continue;
       }
       SqliteTx tx(conn);
-      r->result = RunFunction(*r->fn, tx);
+      r->result = RunTxFunction(*r->fn, tx);
       if (!r->result) {
         // Undo this function's changes only; the savepoint must then be released too.
         txn_ok = conn.Exec("ROLLBACK TO hangar_write");
