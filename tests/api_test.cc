@@ -325,7 +325,7 @@ TEST_F(ApiTest, JsonLogsAreOneObjectPerLineWithRequestIds) {
   std::filesystem::remove(dir_ / "hangard.log");
   extra_flags_ = {"--log-format", "json"};
   StartHangard();
-  auto r = Get("/api/v1/gpus?state=%22quoted%22", {{"X-Request-Id", "log-check-1"}});
+  auto r = Get("/api/v1/gpus?gpu_type=%22quoted%22", {{"X-Request-Id", "log-check-1"}});
   EXPECT_EQ(r.result_int(), 200u);
   hangard_->Signal(SIGTERM);
   ASSERT_EQ(hangard_->Wait(), 0);

@@ -1,5 +1,6 @@
 #include "gateway/list_query.h"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -80,7 +81,15 @@ Result<store::ListQuery> ParseListQuery(
     } else if (const store::ListField* field = spec.Find(name); field && field->filterable) {
       switch (field->type) {
         case store::FieldType::kText:
-          out.equals.emplace_back(name, value);
+          if (!field->allowed_values.empty() &&
+              std::find(field->allowed_values.begin(), field->allowed_values.end(), value) ==
+                  field->allowed_values.end()) {
+            std::string names;
+            for (const auto& v : field->allowed_values) names += (names.empty() ? "" : ", ") + v;
+            e.AddField(where, "must be one of: " + names);
+          } else {
+            out.equals.emplace_back(name, value);
+          }
           break;
         case store::FieldType::kInt:
           if (auto v = ParseInt(value)) {

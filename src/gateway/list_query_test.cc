@@ -58,6 +58,15 @@ TEST(ListQueryTest, RejectsLimitsAboveTheMaximumAndRepeats) {
   EXPECT_EQ(Violations(twice.error())["query:state"], "may be given once");
 }
 
+TEST(ListQueryTest, StateFiltersMustNameAState) {
+  auto bad = ParseListQuery({{"state", "bogus"}}, store::GpuListSpec());
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(Violations(bad.error())["query:state"],
+            "must be one of: ready, unhealthy, unreachable");
+  EXPECT_TRUE(ParseListQuery({{"state", "unreachable"}}, store::NodeListSpec()).has_value());
+  EXPECT_FALSE(ParseListQuery({{"state", "unhealthy"}}, store::NodeListSpec()).has_value());
+}
+
 TEST(ListQueryTest, BoolFiltersBecomeIntegers) {
   auto q = ParseListQuery({{"cordoned", "true"}}, store::NodeListSpec());
   ASSERT_TRUE(q.has_value());

@@ -29,6 +29,11 @@ bj::object FieldSchema(const store::ListField& f) {
     case store::FieldType::kText:
       break;
   }
+  if (!f.allowed_values.empty()) {
+    bj::array values;
+    for (const auto& v : f.allowed_values) values.emplace_back(v);
+    return bj::object{{"type", "string"}, {"enum", std::move(values)}};
+  }
   return StringSchema();
 }
 

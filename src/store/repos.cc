@@ -438,7 +438,17 @@ Result<Page<T>> RunList(Tx& tx, const ListTable& table, const OrgId& org, const 
 
 ListField Field(std::string name, FieldType type, bool filterable, bool sortable,
                 std::string description) {
-  return ListField{std::move(name), type, filterable, sortable, std::move(description)};
+  return ListField{std::move(name), type, filterable, sortable, std::move(description), {}};
+}
+
+// A text field whose values are the names of a described enum (states).
+template <typename E>
+ListField EnumField(std::string name, bool sortable, std::string description) {
+  ListField field =
+      Field(std::move(name), FieldType::kText, true, sortable, std::move(description));
+  boost::mp11::mp_for_each<boost::describe::describe_enumerators<E>>(
+      [&](auto d) { field.allowed_values.emplace_back(d.name); });
+  return field;
 }
 
 const ListTable& GpuTypeTable() {
@@ -537,7 +547,7 @@ const ListSpec& NodeListSpec() {
           Field("name", FieldType::kText, true, true,
                 "The node's name, unique in the organisation."),
           Field("hostname", FieldType::kText, true, false, "The host name the agent reported."),
-          Field("state", FieldType::kText, true, true, "The node state: ready or unreachable."),
+          EnumField<api::NodeState>("state", true, "The node state: ready or unreachable."),
           Field("cordoned", FieldType::kBool, true, false,
                 "Whether the node is cordoned (takes no new work)."),
           Field("created_at", FieldType::kTime, false, true, "When the node registered."),
@@ -552,8 +562,8 @@ const ListSpec& GpuListSpec() {
       "gpus",
       {
           Field("node_id", FieldType::kText, true, true, "The id of the GPU's node."),
-          Field("state", FieldType::kText, true, true,
-                "The GPU state: ready, unhealthy or unreachable."),
+          EnumField<api::GpuState>("state", true,
+                                   "The GPU state: ready, unhealthy or unreachable."),
           Field("gpu_type", FieldType::kText, true, false, "The name of the GPU's type."),
           Field("uuid", FieldType::kText, true, false, "The GPU UUID the driver reports."),
           Field("product_name", FieldType::kText, true, false,

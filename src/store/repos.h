@@ -28,9 +28,10 @@ enum class FieldType { kText, kInt, kBool, kTime };
 struct ListField {
   std::string name;  // API name: "state", "gpu_type", "created_at"
   FieldType type = FieldType::kText;
-  bool filterable = true;   // ?name=value
-  bool sortable = false;    // ?sort=name / -name
-  std::string description;  // for the OpenAPI parameter
+  bool filterable = true;                   // ?name=value
+  bool sortable = false;                    // ?sort=name / -name
+  std::string description;                  // for the OpenAPI parameter
+  std::vector<std::string> allowed_values;  // non-empty: a filter must be one of these (enums)
 };
 
 // The documented list fields of one resource. Filters and sorts on other names are rejected.
