@@ -195,6 +195,25 @@ TEST_F(FleetE2eTest, SilentNodeTurnsUnreachableAndRecoversWhenTheAgentReturns) {
   EXPECT_EQ(again->Wait(), 0) << again->Log();
 }
 
+TEST_F(FleetE2eTest, ADiscoveredGpuTypeCanBePricedWithTheCli) {
+  auto agent = StartAgent("sim-node-1", "1xL40S", CreateJoinToken());
+  ASSERT_TRUE(WaitFor([&] { return CountGpus() == 1; })) << agent->Log();
+  auto type = Json(Get("/api/v1/gpu-types")).at("items").as_array().at(0).as_object();
+  EXPECT_EQ(type.at("hourly_price_micros").as_int64(), 0);
+  std::string id(type.at("id").as_string());
+  auto updated = Cli(
+      {"gpu-types", "update", id, "--name", "L40S-48GB", "--hourly-price", "1.19", "-o", "json"});
+  ASSERT_EQ(updated.exit_code, 0) << updated.output;
+  auto after = Json(Get("/api/v1/gpu-types/" + id)).as_object();
+  EXPECT_EQ(after.at("name").as_string(), "L40S-48GB");
+  EXPECT_EQ(after.at("hourly_price_micros").as_int64(), 1'190'000);
+  EXPECT_EQ(CountGpus("&gpu_type=L40S-48GB"), 1u);
+  auto bad = Client().Send(verb::patch, "/api/v1/gpu-types/" + id, admin_key_,
+                           R"({"hourly_price_micros":"free"})", {}, "application/merge-patch+json");
+  EXPECT_EQ(bad.result_int(), 422u) << bad.body();
+  EXPECT_EQ(Json(Get("/api/v1/gpu-types/" + id)).at("hourly_price_micros").as_int64(), 1'190'000);
+}
+
 TEST_F(FleetE2eTest, JoinTokensCanBeListedAndRevoked) {
   std::string token = CreateJoinToken();
   auto list = Json(Get("/api/v1/nodes/join-tokens")).at("items").as_array();

@@ -69,6 +69,15 @@ BOOST_DESCRIBE_STRUCT(CreateGpuTypeRequest, (),
                       (name, vendor, architecture, product_name, memory_mib, compute_capability,
                        hourly_price_micros, currency))
 
+// PATCH /gpu-types/{id} (JSON merge patch): rename, or set the price of, a catalogue entry —
+// for example one discovered from an agent's report with price 0.
+struct UpdateGpuTypeRequest {
+  std::optional<std::string> name;
+  std::optional<int64_t> hourly_price_micros;
+  std::optional<std::string> currency;
+};
+BOOST_DESCRIBE_STRUCT(UpdateGpuTypeRequest, (), (name, hourly_price_micros, currency))
+
 struct GpuTypeList {
   std::vector<GpuType> items;
   std::optional<std::string> next_page_token;

@@ -270,6 +270,32 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     };
   });
 
+  struct {
+    std::string id, name, price, currency;
+  } tu;
+  auto* types_update =
+      types->add_subcommand("update", "rename a GPU type or set its price (e.g. a discovered one)");
+  types_update->add_option("id", tu.id, "GPU type id (gput_…)")->required();
+  types_update->add_option("--name", tu.name, "new catalogue name");
+  types_update->add_option("--hourly-price", tu.price, "price of one GPU-hour, e.g. 2.49");
+  types_update->add_option("--currency", tu.currency, "ISO 4217 code");
+  types_update->callback([&] {
+    action = [&]() -> int {
+      api::UpdateGpuTypeRequest patch;
+      if (!tu.name.empty()) patch.name = tu.name;
+      if (!tu.currency.empty()) patch.currency = tu.currency;
+      if (!tu.price.empty()) {
+        auto micros = ParsePriceMicros(tu.price);
+        if (!micros) return s.Usage(micros.error());
+        patch.hourly_price_micros = *micros;
+      }
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        return Rendered(
+            c.Patch<api::GpuType>("/api/v1/gpu-types/" + client::UrlEncode(tu.id), patch), f);
+      });
+    };
+  });
+
   // ---- join-tokens
   auto* tokens = app.add_subcommand("join-tokens", "tokens that let agents register nodes")
                      ->require_subcommand(1);

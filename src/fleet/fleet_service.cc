@@ -70,11 +70,26 @@ void CheckLabel(Error& e, const std::string& pointer_prefix, const std::string& 
   }
 }
 
-Status Validate(const api::CreateGpuTypeRequest& r) {
-  Error e = Error::Invalid("the GPU type is not valid");
-  if (!IsValidName(r.name, 64)) {
+// Field checks shared by create and update.
+void CheckGpuTypeName(Error& e, std::string_view name) {
+  if (!IsValidName(name, 64)) {
     e.AddField("/name", "must be 1..64 characters of [A-Za-z0-9._-], starting alphanumeric");
   }
+}
+void CheckPrice(Error& e, int64_t micros) {
+  if (micros < 0 || micros > 1'000'000'000'000) {
+    e.AddField("/hourly_price_micros", "must be between 0 and 1000000000000 (1,000,000.00)");
+  }
+}
+void CheckCurrency(Error& e, std::string_view currency) {
+  bool ok = currency.size() == 3;
+  for (char c : currency) ok &= (c >= 'A' && c <= 'Z');
+  if (!ok) e.AddField("/currency", "must be an ISO 4217 code such as USD");
+}
+
+Status Validate(const api::CreateGpuTypeRequest& r) {
+  Error e = Error::Invalid("the GPU type is not valid");
+  CheckGpuTypeName(e, r.name);
   CheckText(e, r.vendor, "/vendor", 32);
   CheckText(e, r.architecture, "/architecture", 32);
   CheckText(e, r.product_name, "/product_name", 128);
@@ -84,14 +99,8 @@ Status Validate(const api::CreateGpuTypeRequest& r) {
   if (!IsComputeCapability(r.compute_capability)) {
     e.AddField("/compute_capability", "must look like 9.0");
   }
-  if (r.hourly_price_micros < 0 || r.hourly_price_micros > 1'000'000'000'000) {
-    e.AddField("/hourly_price_micros", "must be between 0 and 1000000000000 (1,000,000.00)");
-  }
-  if (r.currency) {
-    bool ok = r.currency->size() == 3;
-    for (char c : *r.currency) ok &= (c >= 'A' && c <= 'Z');
-    if (!ok) e.AddField("/currency", "must be an ISO 4217 code such as USD");
-  }
+  CheckPrice(e, r.hourly_price_micros);
+  if (r.currency) CheckCurrency(e, *r.currency);
   if (!e.violations().empty()) return std::unexpected(std::move(e));
   return Ok();
 }
@@ -229,6 +238,59 @@ Result<store::GpuTypeRecord> FleetService::GetGpuType(const Principal& who, cons
   }));
   if (!found) return std::unexpected(Error::NotFound("no GPU type " + id.str()));
   return *found;
+}
+
+Result<store::GpuTypeRecord> FleetService::UpdateGpuType(const Principal& who, const GpuTypeId& id,
+                                                         const api::UpdateGpuTypeRequest& patch,
+                                                         std::optional<int64_t> if_match_version) {
+  HANGAR_TRY(RequireAdmin(who));
+  Error invalid = Error::Invalid("the GPU type update is not valid");
+  if (patch.name) CheckGpuTypeName(invalid, *patch.name);
+  if (patch.hourly_price_micros) CheckPrice(invalid, *patch.hourly_price_micros);
+  if (patch.currency) CheckCurrency(invalid, *patch.currency);
+  if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
+
+  std::optional<store::GpuTypeRecord> result;
+  store::TxFunction apply = [&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(auto type, store::GetGpuType(tx, who.org_id, id));
+    if (!type) return std::unexpected(Error::NotFound("no GPU type " + id.str()));
+    if (if_match_version && *if_match_version != type->version) {
+      return std::unexpected(
+          Error(ErrorCode::kPreconditionFailed, "the GPU type changed since it was read")
+              .Hint("GET it again and retry with its current ETag in If-Match"));
+    }
+    store::GpuTypeRecord updated = *type;
+    if (patch.name) updated.name = *patch.name;
+    if (patch.hourly_price_micros) updated.hourly_price_micros = *patch.hourly_price_micros;
+    if (patch.currency) updated.currency = *patch.currency;
+    if (updated.name == type->name && updated.hourly_price_micros == type->hourly_price_micros &&
+        updated.currency == type->currency) {
+      result = *type;  // nothing to change: no write, no event
+      return Ok();
+    }
+    if (updated.name != type->name) {
+      // Checked first: on PostgreSQL a failed INSERT/UPDATE aborts the whole transaction.
+      store::ListQuery by_name;
+      by_name.equals.emplace_back("name", updated.name);
+      by_name.limit = 1;
+      HANGAR_ASSIGN_OR_RETURN(auto taken, store::ListGpuTypes(tx, who.org_id, by_name));
+      if (!taken.items.empty()) {
+        return std::unexpected(
+            Error::AlreadyExists("a GPU type named '" + updated.name + "' already exists")
+                .Field("/name", "must be unique"));
+      }
+    }
+    Timestamp now = clock_.Now();
+    updated.updated_at = now;
+    HANGAR_TRY(store::UpdateGpuType(tx, updated));
+    updated.version += 1;
+    HANGAR_TRY(Emit(tx, who.org_id, "hangar.gpu_type.updated", id.str(),
+                    json::Serialize(ToApi(updated)), now));
+    result = std::move(updated);
+    return Ok();
+  };
+  HANGAR_TRY(if_match_version ? store_.Write(apply) : WriteRetryingConflicts(apply));
+  return *result;
 }
 
 Result<store::Page<store::GpuTypeRecord>> FleetService::ListGpuTypes(

@@ -72,6 +72,11 @@ class FleetService {
   Result<store::GpuTypeRecord> CreateGpuType(const identity::Principal& who,
                                              const api::CreateGpuTypeRequest& request);
   Result<store::GpuTypeRecord> GetGpuType(const identity::Principal& who, const GpuTypeId& id);
+  // Applies a merge patch (name, price, currency); `if_match_version` as for UpdateNode.
+  // kAlreadyExists when the new name is taken.
+  Result<store::GpuTypeRecord> UpdateGpuType(const identity::Principal& who, const GpuTypeId& id,
+                                             const api::UpdateGpuTypeRequest& patch,
+                                             std::optional<int64_t> if_match_version);
   Result<store::Page<store::GpuTypeRecord>> ListGpuTypes(const identity::Principal& who,
                                                          const store::ListQuery& query);
 

@@ -280,5 +280,41 @@ TEST_F(FleetServiceTest, GpuTypeValidationNamesEveryBadFieldAndChangesNothing) {
   EXPECT_EQ(fleet_->ListGpus(admin_, {})->items[0].gpu_type_name, "H100-80GB");
 }
 
+TEST_F(FleetServiceTest, DiscoveredTypesCanBeRenamedAndPriced) {
+  Register("gpu-01", {H100(0, "GPU-a")});
+  auto discovered = fleet_->ListGpuTypes(admin_, {})->items.at(0);
+  EXPECT_EQ(discovered.hourly_price_micros, 0);
+  auto priced = fleet_->UpdateGpuType(admin_, discovered.id,
+                                      {.name = "H100-80GB", .hourly_price_micros = 2'490'000},
+                                      discovered.version);
+  ASSERT_TRUE(priced.has_value()) << priced.error().ToString();
+  EXPECT_EQ(priced->name, "H100-80GB");
+  EXPECT_EQ(priced->hourly_price_micros, 2'490'000);
+  EXPECT_EQ(fleet_->ListGpus(admin_, {})->items.at(0).gpu_type_name, "H100-80GB");
+
+  auto stale =
+      fleet_->UpdateGpuType(admin_, discovered.id, {.currency = "EUR"}, discovered.version);
+  EXPECT_EQ(stale.error().code(), ErrorCode::kPreconditionFailed);
+  auto bad = fleet_->UpdateGpuType(admin_, discovered.id,
+                                   {.name = "bad name", .hourly_price_micros = -5, .currency = "e"},
+                                   std::nullopt);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().violations().size(), 3u);
+
+  api::CreateGpuTypeRequest other{.name = "A100-80GB",
+                                  .vendor = "nvidia",
+                                  .architecture = "ampere",
+                                  .product_name = "NVIDIA A100-SXM4-80GB",
+                                  .memory_mib = 81920,
+                                  .compute_capability = "8.0",
+                                  .hourly_price_micros = 1};
+  ASSERT_TRUE(fleet_->CreateGpuType(admin_, other).has_value());
+  auto taken = fleet_->UpdateGpuType(admin_, discovered.id, {.name = "A100-80GB"}, std::nullopt);
+  EXPECT_EQ(taken.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(fleet_->GetGpuType(admin_, discovered.id)->name, "H100-80GB");
+  auto events = EventTypes();
+  EXPECT_EQ(std::count(events.begin(), events.end(), "hangar.gpu_type.updated"), 1);
+}
+
 }  // namespace
 }  // namespace hangar::fleet

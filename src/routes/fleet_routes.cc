@@ -72,6 +72,23 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                    .tag = "GPU types",
                    .response_body = Schema<api::GpuType>()});
 
+  router.Add(Route{.method = verb::patch,
+                   .path = "/api/v1/gpu-types/{id}",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<GpuTypeId>("id"));
+                     HANGAR_ASSIGN_OR_RETURN(auto version, ctx.IfMatchVersion());
+                     HANGAR_ASSIGN_OR_RETURN(auto patch, ctx.Body<api::UpdateGpuTypeRequest>());
+                     HANGAR_ASSIGN_OR_RETURN(
+                         auto type, fleet.UpdateGpuType(ctx.principal(), id, patch, version));
+                     return One(ctx, type);
+                   },
+                   .operation_id = "updateGpuType",
+                   .summary = "Rename a GPU type or set its price (JSON merge patch)",
+                   .tag = "GPU types",
+                   .request_body = Schema<api::UpdateGpuTypeRequest>(),
+                   .content_types = {"application/merge-patch+json", "application/json"},
+                   .response_body = Schema<api::GpuType>()});
+
   // ---- Nodes ----
   router.Add(Route{.method = verb::get,
                    .path = "/api/v1/nodes",

@@ -731,6 +731,18 @@ Result<Page<NodeRecord>> ListNodes(Tx& tx, const OrgId& org, const ListQuery& qu
   return RunList<NodeRecord>(tx, NodeTable(), org, query, NodeFromRow);
 }
 
+Status UpdateGpuType(Tx& tx, const GpuTypeRecord& t) {
+  HANGAR_ASSIGN_OR_RETURN(
+      int64_t changed,
+      tx.Exec("UPDATE gpu_types SET name = $3, hourly_price_micros = $4, currency = $5,"
+              " updated_at = $6, version = version + 1"
+              " WHERE org_id = $1 AND id = $2 AND version = $7",
+              {t.org_id.str(), t.id.str(), t.name, t.hourly_price_micros, t.currency,
+               ToUnixMicros(t.updated_at), t.version}));
+  if (changed == 0) return UpdateMissed(tx, "gpu_types", "GPU type", t.org_id.str(), t.id.str());
+  return Ok();
+}
+
 Status UpdateNode(Tx& tx, const NodeRecord& n) {
   HANGAR_ASSIGN_OR_RETURN(
       int64_t changed,

@@ -210,6 +210,9 @@ Result<std::optional<GpuTypeRecord>> GetGpuType(Tx& tx, const OrgId& org, const 
 Result<std::optional<GpuTypeRecord>> FindGpuTypeByProductName(Tx& tx, const OrgId& org,
                                                               std::string_view product_name);
 Result<Page<GpuTypeRecord>> ListGpuTypes(Tx& tx, const OrgId& org, const ListQuery& query);
+// Writes name, hourly_price_micros, currency and updated_at if the stored version is
+// type.version, and stores version + 1. kPreconditionFailed / kNotFound like UpdateNode.
+Status UpdateGpuType(Tx& tx, const GpuTypeRecord& type);
 
 // ---- Nodes -------------------------------------------------------------------------------------
 
