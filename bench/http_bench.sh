@@ -103,7 +103,7 @@ free_port() {
 mkdir -p "$WORK/data"
 log "starting hangard ($BIN_DIR/hangard)"
 "$BIN_DIR/hangard" --listen 127.0.0.1:0 --port-file "$WORK/port" --data-dir "$WORK/data" \
-  --log-level warn >"$WORK/hangard.log" 2>&1 &
+  --log-level warn --rate-limit-per-key 0 --rate-limit-per-address 0 >"$WORK/hangard.log" 2>&1 &
 HANGARD_PID=$!
 PIDS+=("$HANGARD_PID")
 wait_for 30 test -s "$WORK/port" || { cat "$WORK/hangard.log" >&2; exit 1; }

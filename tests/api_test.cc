@@ -346,6 +346,54 @@ TEST_F(ApiTest, JsonLogsAreOneObjectPerLineWithRequestIds) {
   EXPECT_TRUE(saw_request) << hangard_->Log();
 }
 
+TEST_F(ApiTest, RateLimitsPerKeyAndPerAddressWithHeadersAnd429) {
+  hangard_->Signal(SIGTERM);
+  ASSERT_EQ(hangard_->Wait(), 0);
+  extra_flags_ = {"--rate-limit-per-key",     "1", "--rate-limit-per-key-burst",     "3",
+                  "--rate-limit-per-address", "1", "--rate-limit-per-address-burst", "2"};
+  StartHangard();
+  auto first = Get("/api/v1/gpu-types");
+  ASSERT_EQ(first.result_int(), 200u);
+  EXPECT_EQ(first["RateLimit-Policy"], "\"per-key\";q=3;w=3");
+  EXPECT_TRUE(std::string(first["RateLimit"]).starts_with("\"per-key\";r=2;t="))
+      << first["RateLimit"];
+  // The bucket refills at 1/s, so count how many pass before the first refusal rather than
+  // assuming the requests all land within one second.
+  auto started = std::chrono::steady_clock::now();
+  int allowed = 1;
+  Response refused;
+  for (int i = 0; i < 20; ++i) {
+    auto r = Get("/api/v1/gpu-types");
+    if (r.result_int() == 429) {
+      refused = r;
+      break;
+    }
+    ++allowed;
+  }
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+          .count();
+  EXPECT_GE(allowed, 3);
+  EXPECT_LE(allowed, 3 + elapsed + 1);
+  auto p = Problem(refused, 429);
+  EXPECT_EQ(p.at("type").as_string(), "https://hangar.dev/problems/rate-limited");
+  EXPECT_TRUE(p.contains("hint"));
+  EXPECT_EQ(refused[bhttp::field::retry_after], "1");
+  EXPECT_TRUE(std::string(refused["RateLimit"]).starts_with("\"per-key\";r=0;"));
+
+  // Without a valid key the caller is limited by address, and bad keys count too.
+  auto health = Client().Send(verb::get, "/healthz");
+  EXPECT_EQ(health["RateLimit-Policy"], "\"per-address\";q=2;w=2");
+  int anonymous_allowed = 1;
+  unsigned last = 0;
+  for (int i = 0; i < 20 && last != 429; ++i) {
+    last = Client().Send(verb::get, "/api/v1/gpus", "hgr_guess").result_int();
+    if (last == 401) ++anonymous_allowed;
+  }
+  EXPECT_EQ(last, 429u);
+  EXPECT_GE(anonymous_allowed, 2);
+}
+
 TEST_F(ApiTest, SigtermShutsDownCleanly) {
   hangard_->Signal(SIGTERM);
   EXPECT_EQ(hangard_->Wait(), 0);

@@ -210,7 +210,12 @@ int Run(int argc, char** argv) {
 
   gateway::Gateway gateway(
       router, authenticator, **store, clock,
-      {.cors_allowed_origins = cfg->cors_allowed_origins, .dev_mode = cfg->dev});
+      {.cors_allowed_origins = cfg->cors_allowed_origins,
+       .dev_mode = cfg->dev,
+       .per_key = {"per-key", static_cast<double>(cfg->rate_limit_per_key),
+                   cfg->rate_limit_per_key_burst},
+       .per_address = {"per-address", static_cast<double>(cfg->rate_limit_per_address),
+                       cfg->rate_limit_per_address_burst}});
   auto listen = config::ParseListen(cfg->listen);
   http::Server server(
       {.host = listen->first,

@@ -36,6 +36,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "headers_too_large";
     case ErrorCode::kResourceExhausted:
       return "resource_exhausted";
+    case ErrorCode::kRateLimited:
+      return "rate_limited";
     case ErrorCode::kUnavailable:
       return "unavailable";
     case ErrorCode::kInternal:

@@ -31,7 +31,8 @@ enum class ErrorCode {
   kUriTooLong,            // 414
   kUnsupportedMediaType,  // 415
   kHeadersTooLarge,       // 431
-  kResourceExhausted,     // 429
+  kResourceExhausted,     // 429: a quota (GPUs, budget) is used up
+  kRateLimited,           // 429: too many requests; retry after the Retry-After delay
   kUnavailable,           // 503: a dependency is down; retry later
   kInternal,              // 500: a bug or an unexpected failure; details are logged, not returned
 };

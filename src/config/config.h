@@ -38,6 +38,12 @@ struct DaemonConfig {
   Micros heartbeat_interval = std::chrono::seconds(10);
   Micros node_unreachable_after = std::chrono::seconds(40);
   std::vector<std::string> cors_allowed_origins;
+  // Token buckets: requests per second and burst, per API key and per client address
+  // (anonymous and failed requests). A rate of 0 turns that limit off.
+  int rate_limit_per_key = 100;
+  int rate_limit_per_key_burst = 200;
+  int rate_limit_per_address = 20;
+  int rate_limit_per_address_burst = 40;
   bool dev = false;
 };
 

@@ -18,7 +18,8 @@ namespace bhttp = http::bhttp;
 namespace {
 
 constexpr std::string_view kExposedHeaders =
-    "ETag, Link, Location, X-Request-Id, Idempotent-Replayed, Retry-After";
+    "ETag, Link, Location, X-Request-Id, Idempotent-Replayed, Retry-After, RateLimit, "
+    "RateLimit-Policy";
 constexpr std::string_view kAllowedRequestHeaders =
     "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id";
 
@@ -85,7 +86,40 @@ Gateway::Gateway(const Router& router, identity::Authenticator& authenticator, s
       authenticator_(authenticator),
       store_(store),
       clock_(clock),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      limiter_(clock) {}
+
+namespace {
+// "127.0.0.1:5432" -> "127.0.0.1"; "[::1]:80" or "::1:80" -> "::1".
+std::string AddressWithoutPort(std::string_view peer) {
+  auto colon = peer.rfind(':');
+  if (colon == std::string_view::npos) return std::string(peer);
+  std::string_view host = peer.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::string(host);
+}
+}  // namespace
+
+Status Gateway::ApplyRateLimit(RequestContext& ctx) {
+  const RateLimitPolicy& policy = ctx.principal_ ? options_.per_key : options_.per_address;
+  if (!policy.enabled()) return Ok();
+  std::string bucket =
+      ctx.principal_ ? "key:" + ctx.principal_->key_id.str() : "addr:" + ctx.client_address_;
+  RateDecision decision = limiter_.Take(bucket, policy);
+  ctx.rate_limit_policy_ = RateLimiter::PolicyHeader(policy);
+  ctx.rate_limit_state_ = RateLimiter::StateHeader(policy, decision);
+  if (decision.allowed) return Ok();
+  ctx.retry_after_seconds_ = decision.retry_after_seconds;
+  return std::unexpected(
+      Error(ErrorCode::kRateLimited, "rate limit exceeded: " + std::to_string(policy.burst) +
+                                         " requests, refilled at " +
+                                         std::to_string(static_cast<int64_t>(policy.per_second)) +
+                                         "/s (" + policy.name + ")")
+          .Hint("retry after " + std::to_string(decision.retry_after_seconds) +
+                " s; the RateLimit header shows what is left"));
+}
 
 bool Gateway::OriginAllowed(std::string_view origin) const {
   for (const auto& allowed : options_.cors_allowed_origins) {
@@ -102,7 +136,7 @@ void Gateway::AddCorsHeaders(const http::Request& request, http::Response& respo
   response.set(bhttp::field::vary, "Origin");
 }
 
-http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& /*peer*/) {
+http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& peer) {
   // 1. Request id.
   std::string request_id;
   if (auto it = request.find("X-Request-Id");
@@ -127,6 +161,7 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& /*p
     path = std::string(parsed->path());  // percent-decoded
     for (auto param : parsed->params()) query.emplace_back(param.key, param.value);
     RequestContext ctx(request, request_id, path, std::move(query));
+    ctx.client_address_ = AddressWithoutPort(peer.remote_address);
 
     // 2. CORS preflight: answered before authentication, as browsers send no credentials.
     auto origin = request.find(bhttp::field::origin);
@@ -148,6 +183,9 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& /*p
                                                     .request_id = request_id,
                                                     .http_version = request.version(),
                                                     .dev_mode = options_.dev_mode});
+        if (result.error().code() == ErrorCode::kRateLimited) {
+          response.set(bhttp::field::retry_after, std::to_string(ctx.retry_after_seconds_));
+        }
         if (result.error().code() == ErrorCode::kMethodNotAllowed) {
           std::vector<std::string> allowed;
           (void)router_.Match(request.method(), path, &allowed);
@@ -158,6 +196,10 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& /*p
           for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
           response.set(bhttp::field::allow, allow);
         }
+      }
+      if (!ctx.rate_limit_policy_.empty()) {
+        response.set("RateLimit-Policy", ctx.rate_limit_policy_);
+        response.set("RateLimit", ctx.rate_limit_state_);
       }
     }
   }
@@ -240,7 +282,11 @@ Result<http::Response> Gateway::Process(RequestContext& ctx) {
   const Route& route = *match.route;
   ctx.path_params_ = std::move(match.params);
   // 4-6. Authentication first, so an anonymous caller learns nothing about parameters.
-  HANGAR_TRY(Authenticate(route, ctx));
+  // The limit applies to failed authentications too (by address), so keys cannot be guessed
+  // at line rate.
+  Status authenticated = Authenticate(route, ctx);
+  HANGAR_TRY(ApplyRateLimit(ctx));
+  HANGAR_TRY(authenticated);
   HANGAR_TRY(CheckQueryParameters(route, ctx));
   HANGAR_TRY(CheckMediaType(route, request));
 

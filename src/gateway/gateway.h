@@ -6,6 +6,9 @@
 //   3. routing         404 / 405 (with Allow)
 //   4. query check     unknown query parameters are a 400 naming them
 //   5. authentication  Bearer API key -> Principal (401 with WWW-Authenticate otherwise)
+//   5b. rate limit     a token bucket per API key, or per client address for anonymous and
+//                      failed requests; RateLimit-Policy / RateLimit headers on every response,
+//                      429 + Retry-After when empty
 //   6. media type      bodies must be JSON (415 otherwise)
 //   7. idempotency     POST + Idempotency-Key: replay, 409 while in flight, 422 on reuse
 //   8. handler         a service call, translated
@@ -15,13 +18,14 @@
 // The transport (http::Server) calls Handle() on a worker thread.
 //
 // Thread-safety: Handle() and HandleTransportError() may run concurrently on any threads; the
-// Gateway holds no mutable state of its own.
+// only mutable state is the rate limiter's buckets, which guards itself.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "gateway/rate_limiter.h"
 #include "gateway/router.h"
 #include "http/server.h"
 #include "identity/authenticator.h"
@@ -35,6 +39,9 @@ struct GatewayOptions {
   Micros idempotency_ttl = std::chrono::hours(24);
   // An unfinished Idempotency-Key claim older than this is taken over (its request died).
   Micros idempotency_abandon_after = std::chrono::minutes(1);
+  // Requests per second and burst; a policy with rate 0 is off.
+  RateLimitPolicy per_key{"per-key", 100, 200};
+  RateLimitPolicy per_address{"per-address", 20, 40};
 };
 
 class Gateway final : public http::RequestHandler {
@@ -49,6 +56,9 @@ class Gateway final : public http::RequestHandler {
   // Steps 3-9 for a request whose target parsed.
   Result<http::Response> Process(RequestContext& ctx);
   Status Authenticate(const Route& route, RequestContext& ctx);
+  // Takes a token for the caller (the principal's key, else the client address) and records the
+  // headers to send; kRateLimited when the bucket is empty.
+  Status ApplyRateLimit(RequestContext& ctx);
   Status CheckQueryParameters(const Route& route, const RequestContext& ctx) const;
   Status CheckMediaType(const Route& route, const http::Request& request) const;
   Result<http::Response> RunWithIdempotency(const Route& route, RequestContext& ctx,
@@ -61,6 +71,7 @@ class Gateway final : public http::RequestHandler {
   store::Store& store_;
   const Clock& clock_;
   const GatewayOptions options_;
+  RateLimiter limiter_;
 };
 
 }  // namespace hangar::gateway

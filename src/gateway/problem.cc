@@ -36,6 +36,7 @@ unsigned HttpStatusOf(ErrorCode code) {
     case ErrorCode::kHeadersTooLarge:
       return 431;
     case ErrorCode::kResourceExhausted:
+    case ErrorCode::kRateLimited:
       return 429;
     case ErrorCode::kUnavailable:
       return 503;
@@ -75,6 +76,8 @@ std::string_view TitleOf(ErrorCode code) {
     case ErrorCode::kHeadersTooLarge:
       return "Request headers too large";
     case ErrorCode::kResourceExhausted:
+      return "Quota exceeded";
+    case ErrorCode::kRateLimited:
       return "Too many requests";
     case ErrorCode::kUnavailable:
       return "Service unavailable";

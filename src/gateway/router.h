@@ -51,6 +51,8 @@ class RequestContext {
   const http::Request& request() const { return request_; }
   const std::string& request_id() const { return request_id_; }
   const std::string& path() const { return path_; }
+  // The client's IP address (without port), for per-address limits and audit.
+  const std::string& client_address() const { return client_address_; }
   const std::vector<std::pair<std::string, std::string>>& query() const { return query_; }
   std::optional<std::string_view> QueryValue(std::string_view name) const;
 
@@ -93,6 +95,10 @@ class RequestContext {
   std::map<std::string, std::string> path_params_;
   std::optional<identity::Principal> principal_;
   std::string bearer_;
+  std::string client_address_;
+  std::string rate_limit_policy_;  // header values set by the rate limiter
+  std::string rate_limit_state_;
+  int64_t retry_after_seconds_ = 0;
 };
 
 using Handler = std::function<Result<http::Response>(RequestContext&)>;
