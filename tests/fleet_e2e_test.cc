@@ -214,6 +214,35 @@ TEST_F(FleetE2eTest, ADiscoveredGpuTypeCanBePricedWithTheCli) {
   EXPECT_EQ(Json(Get("/api/v1/gpu-types/" + id)).at("hourly_price_micros").as_int64(), 1'190'000);
 }
 
+TEST_F(FleetE2eTest, EveryChangeIsAnEventInTheOrganisationsLog) {
+  auto agent = StartAgent("sim-node-1", "2xA10", CreateJoinToken());
+  ASSERT_TRUE(WaitFor([&] { return CountGpus() == 2; })) << agent->Log();
+  std::string node_id(Json(Get("/api/v1/nodes")).at("items").as_array()[0].at("id").as_string());
+  ASSERT_EQ(Cli({"nodes", "cordon", node_id}).exit_code, 0);
+
+  auto events = Json(Get("/api/v1/events?limit=100")).at("items").as_array();
+  std::vector<std::string> types;
+  for (const auto& e : events) types.emplace_back(e.at("type").as_string());
+  ASSERT_FALSE(types.empty());
+  EXPECT_EQ(types.front(), "hangar.node.cordoned");  // newest first
+  for (const char* expected :
+       {"hangar.organisation.created", "hangar.join_token.created", "hangar.node.registered",
+        "hangar.gpu.added", "hangar.gpu_type.discovered"}) {
+    EXPECT_NE(std::find(types.begin(), types.end(), expected), types.end()) << expected;
+  }
+  const auto& cordoned = events[0].as_object();
+  EXPECT_EQ(cordoned.at("specversion").as_string(), "1.0");
+  EXPECT_EQ(cordoned.at("subject").as_string(), node_id);
+  EXPECT_TRUE(cordoned.at("data").at("cordoned").as_bool());  // the object after the change
+
+  auto about_node = Json(Get("/api/v1/events?subject=" + node_id)).at("items").as_array();
+  for (const auto& e : about_node) EXPECT_EQ(e.at("subject").as_string(), node_id);
+  auto cli = Cli({"events", "list", "--type", "hangar.gpu.added", "-o", "json"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_EQ(bj::parse(cli.output.substr(cli.output.find('['))).as_array().size(), 2u);
+  EXPECT_EQ(Get("/api/v1/events?sort=type").result_int(), 422u);
+}
+
 TEST_F(FleetE2eTest, JoinTokensCanBeListedAndRevoked) {
   std::string token = CreateJoinToken();
   auto list = Json(Get("/api/v1/nodes/join-tokens")).at("items").as_array();

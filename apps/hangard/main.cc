@@ -197,7 +197,9 @@ int Run(int argc, char** argv) {
                              .node_unreachable_after = cfg->node_unreachable_after});
 
   gateway::Router router;
+  events::EventService events(**store);
   routes::AddFleetRoutes(router, fleet);
+  routes::AddEventRoutes(router, events);
   fs::path web_dir = cfg->web_dir.empty() ? DefaultWebDir(argv[0]) : fs::path(cfg->web_dir);
   std::shared_ptr<const gateway::StaticFiles> docs;
   if (auto loaded = gateway::StaticFiles::Load(web_dir / "docs"); loaded) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/describe.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -227,6 +228,28 @@ struct HeartbeatResponse {
   int64_t heartbeat_interval_seconds = 0;
 };
 BOOST_DESCRIBE_STRUCT(HeartbeatResponse, (), (node, heartbeat_interval_seconds))
+
+// ---- Events ------------------------------------------------------------------------------------
+
+// One change, as a CloudEvents 1.0 JSON event (the audit trail; later also SSE and webhooks).
+struct Event {
+  std::string specversion;  // "1.0"
+  std::string id;
+  std::string source;   // "/hangar/fleet"
+  std::string type;     // "hangar.node.registered"
+  std::string subject;  // the object's id
+  std::string time;
+  std::string datacontenttype;  // "application/json"
+  boost::json::value data;      // the object after the change, as GET returns it
+};
+BOOST_DESCRIBE_STRUCT(Event, (),
+                      (specversion, id, source, type, subject, time, datacontenttype, data))
+
+struct EventList {
+  std::vector<Event> items;
+  std::optional<std::string> next_page_token;
+};
+BOOST_DESCRIBE_STRUCT(EventList, (), (items, next_page_token))
 
 // ---- Errors and health -------------------------------------------------------------------------
 

@@ -296,6 +296,26 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     };
   });
 
+  // ---- events
+  auto* events = app.add_subcommand("events", "the organisation's event log (audit trail)")
+                     ->require_subcommand(1);
+  struct {
+    int64_t limit = 50;
+    std::string type, subject;
+  } ef;
+  auto* events_list = events->add_subcommand("list", "recent events, newest first");
+  events_list->add_option("--limit", ef.limit, "show at most N events (default 50)");
+  events_list->add_option("--type", ef.type, "only this type, e.g. hangar.node.unreachable");
+  events_list->add_option("--subject", ef.subject, "only events about this object id");
+  events_list->callback([&] {
+    action = [&] {
+      return s.WithClient([&](client::ApiClient& c, OutputFormat f) {
+        std::string q = Param("type", ef.type) + Param("subject", ef.subject);
+        return Rendered(ListAll<api::EventList>(c, "/api/v1/events", q, ef.limit), f);
+      });
+    };
+  });
+
   // ---- join-tokens
   auto* tokens = app.add_subcommand("join-tokens", "tokens that let agents register nodes")
                      ->require_subcommand(1);

@@ -188,6 +188,13 @@ std::string Render(const std::vector<api::JoinToken>& items, OutputFormat format
       });
 }
 
+std::string Render(const std::vector<api::Event>& items, OutputFormat format) {
+  return RenderList<api::Event>(items, format, {"TIME", "TYPE", "SUBJECT", "ID"},
+                                [](const api::Event& e) -> std::vector<std::string> {
+                                  return {e.time, e.type, e.subject, e.id};
+                                });
+}
+
 Result<int64_t> ParsePriceMicros(std::string_view text) {
   auto bad = [&] {
     // Built with append rather than "'" + std::string(text): GCC 12 -O2 warns falsely

@@ -34,6 +34,7 @@ std::string Render(const std::vector<api::Gpu>& items, OutputFormat format);
 std::string Render(const std::vector<api::Node>& items, OutputFormat format);
 std::string Render(const std::vector<api::GpuType>& items, OutputFormat format);
 std::string Render(const std::vector<api::JoinToken>& items, OutputFormat format);
+std::string Render(const std::vector<api::Event>& items, OutputFormat format);
 // One object: JSON/YAML as an object (not an array); a table as one row.
 template <typename T>
 std::string RenderOne(const T& item, OutputFormat format) {

@@ -158,7 +158,7 @@ bj::object BuildOpenApi(const Router& router, const ApiInfo& info) {
       {"security", bj::array{bj::object{{"apiKey", bj::array{}}}}},
       {"tags", bj::array{bj::object{{"name", "GPUs"}}, bj::object{{"name", "Nodes"}},
                          bj::object{{"name", "GPU types"}}, bj::object{{"name", "Agents"}},
-                         bj::object{{"name", "System"}}}},
+                         bj::object{{"name", "Events"}}, bj::object{{"name", "System"}}}},
       {"paths", std::move(paths)},
       {"components", std::move(components)}};
 }

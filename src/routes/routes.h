@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "events/event_service.h"
 #include "fleet/fleet_service.h"
 #include "gateway/router.h"
 #include "gateway/static_files.h"
@@ -17,6 +18,9 @@ namespace hangar::routes {
 
 // /api/v1/gpu-types, /nodes, /gpus, /nodes/join-tokens and the agent endpoints.
 void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet);
+
+// /api/v1/events: the organisation's event log (audit trail).
+void AddEventRoutes(gateway::Router& router, events::EventService& events);
 
 // /healthz, /readyz, /api/v1/openapi.json and /docs. Call last: the OpenAPI document is built
 // from every route added before.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 
 #include "common/crypto.h"
 #include "common/json_codec.h"
@@ -587,6 +588,20 @@ const ListSpec& JoinTokenListSpec() {
   return spec;
 }
 
+const ListSpec& EventListSpec() {
+  static const ListSpec spec{
+      "events",
+      {
+          Field("type", FieldType::kText, true, false,
+                "The event type, e.g. hangar.node.unreachable."),
+          Field("subject", FieldType::kText, true, false,
+                "The id of the object the event is about."),
+      },
+      "-time",
+  };
+  return spec;
+}
+
 // ---- Organisations and keys --------------------------------------------------------------------
 
 Status InsertOrg(Tx& tx, const OrgRecord& org) {
@@ -850,6 +865,64 @@ Result<std::vector<EventRecord>> ListEvents(Tx& tx, int64_t after_seq, int64_t l
   SqlValue params[] = {after_seq, limit};
   return QueryAll<EventRecord>(tx, sql, params,
                                [](const Row& r) -> Result<EventRecord> { return EventFromRow(r); });
+}
+
+Result<Page<EventRecord>> ListOrgEvents(Tx& tx, const OrgId& org, const ListQuery& q) {
+  std::string sql(kEventSelect);
+  sql += " WHERE org_id = $1";
+  std::vector<SqlValue> params{org.str()};
+  std::string filters;  // what the page token is bound to
+  auto add = [&](std::string_view condition, SqlValue value) {
+    params.push_back(std::move(value));
+    sql += " AND ";
+    sql += condition;
+    sql += " $" + std::to_string(params.size());
+  };
+  for (const auto& [name, value] : q.equals) {
+    if (name != "type" && name != "subject") {
+      return std::unexpected(Error::Invalid("events cannot be filtered by " + name)
+                                 .Field("query:" + name, "is not a filter of this list"));
+    }
+    add(name == "type" ? "type =" : "subject =", value);
+    filters += name + "=" + std::get<std::string>(value) + "&";
+  }
+  if (q.created_after) {
+    add("time >", ToUnixMicros(*q.created_after));
+    filters += "after=" + std::to_string(ToUnixMicros(*q.created_after)) + "&";
+  }
+  if (q.created_before) {
+    add("time <", ToUnixMicros(*q.created_before));
+    filters += "before=" + std::to_string(ToUnixMicros(*q.created_before)) + "&";
+  }
+  if (!q.sort.empty()) {
+    return std::unexpected(Error::Invalid("events are listed newest first and cannot be sorted")
+                               .Field("query:sort", "is not supported on this list"));
+  }
+  const std::string filter_hash = Sha256Hex(filters).substr(0, 16);
+  if (!q.page_token.empty()) {
+    // The token is "<seq>.<filter hash>" in base64url: the last event of the previous page.
+    auto decoded = Base64UrlDecode(q.page_token);
+    auto dot = decoded ? decoded->find('.') : std::string::npos;
+    int64_t before_seq = 0;
+    bool ok = dot != std::string::npos && decoded->substr(dot + 1) == filter_hash;
+    if (ok) {
+      auto [ptr, ec] = std::from_chars(decoded->data(), decoded->data() + dot, before_seq);
+      ok = ec == std::errc() && ptr == decoded->data() + dot;
+    }
+    if (!ok) return std::unexpected(BadPageToken());
+    add("seq <", before_seq);
+  }
+  params.push_back(q.limit + 1);
+  sql += " ORDER BY seq DESC LIMIT $" + std::to_string(params.size());
+  HANGAR_ASSIGN_OR_RETURN(auto rows, tx.Query(sql, params));
+  Page<EventRecord> page;
+  for (const auto& row : rows) page.items.push_back(EventFromRow(row));
+  if (static_cast<int64_t>(page.items.size()) > q.limit) {
+    page.items.pop_back();
+    page.next_page_token =
+        Base64UrlEncode(std::to_string(page.items.back().seq) + "." + filter_hash);
+  }
+  return page;
 }
 
 // ---- Idempotency keys --------------------------------------------------------------------------

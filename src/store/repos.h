@@ -68,6 +68,9 @@ const ListSpec& GpuTypeListSpec();
 const ListSpec& NodeListSpec();
 const ListSpec& GpuListSpec();
 const ListSpec& JoinTokenListSpec();
+// Events: filter by type and subject, created_after/before on the event time; always newest
+// first (not sortable).
+const ListSpec& EventListSpec();
 
 // ---- Records -----------------------------------------------------------------------------------
 
@@ -247,8 +250,11 @@ Result<Page<GpuRecord>> ListGpus(Tx& tx, const OrgId& org, const ListQuery& quer
 
 // Appends `event`; the store assigns `seq`.
 Status AppendEvent(Tx& tx, const EventRecord& event);
-// Events with seq > after_seq, oldest first, at most `limit`.
+// Events with seq > after_seq, oldest first, at most `limit` (every organisation: for feeds).
 Result<std::vector<EventRecord>> ListEvents(Tx& tx, int64_t after_seq, int64_t limit);
+// One organisation's events, newest first, filtered by EventListSpec's fields, paginated by a
+// token bound to the filters (kInvalidArgument "query:page_token" for another query's token).
+Result<Page<EventRecord>> ListOrgEvents(Tx& tx, const OrgId& org, const ListQuery& query);
 
 // ---- Idempotency keys --------------------------------------------------------------------------
 

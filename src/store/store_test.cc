@@ -587,6 +587,49 @@ TEST_P(StoreTest, EventsGetIncreasingSequenceNumbers) {
   EXPECT_EQ((*tail)[1].subject, "s3");
 }
 
+TEST_P(StoreTest, OrgEventsAreNewestFirstFilteredAndPaginated) {
+  for (int i = 0; i < 7; ++i) {
+    EventRecord e = NewEvent(org_, "s" + std::to_string(i % 2));
+    if (i == 3) e.type = "hangar.test.special";
+    ASSERT_OK(InWrite([&](Tx& tx) { return AppendEvent(tx, e); }));
+    ASSERT_OK(InWrite([&](Tx& tx) { return AppendEvent(tx, NewEvent(other_org_, "x")); }));
+  }
+  ListQuery q;
+  q.limit = 3;
+  std::vector<int64_t> seqs;
+  for (int page_no = 0; page_no < 5; ++page_no) {
+    auto page = InRead([&](Tx& tx) { return ListOrgEvents(tx, org_, q); });
+    ASSERT_OK(page);
+    for (const auto& e : page->items) {
+      EXPECT_EQ(e.org_id, org_);  // never another tenant's
+      seqs.push_back(e.seq);
+    }
+    if (page->next_page_token.empty()) break;
+    q.page_token = page->next_page_token;
+  }
+  ASSERT_EQ(seqs.size(), 7u);
+  EXPECT_TRUE(std::is_sorted(seqs.rbegin(), seqs.rend()));  // newest first
+
+  ListQuery by_subject;
+  by_subject.equals.emplace_back("subject", std::string("s1"));
+  EXPECT_EQ(InRead([&](Tx& tx) { return ListOrgEvents(tx, org_, by_subject); })->items.size(), 3u);
+  ListQuery by_type;
+  by_type.equals.emplace_back("type", std::string("hangar.test.special"));
+  EXPECT_EQ(InRead([&](Tx& tx) { return ListOrgEvents(tx, org_, by_type); })->items.size(), 1u);
+
+  // A token from one filter does not work with another; sorting is not offered.
+  ListQuery first;
+  first.limit = 1;
+  auto page = InRead([&](Tx& tx) { return ListOrgEvents(tx, org_, first); });
+  by_subject.page_token = page->next_page_token;
+  EXPECT_CODE(InRead([&](Tx& tx) { return ListOrgEvents(tx, org_, by_subject); }),
+              ErrorCode::kInvalidArgument);
+  ListQuery sorted;
+  sorted.sort.push_back({"type", false});
+  EXPECT_CODE(InRead([&](Tx& tx) { return ListOrgEvents(tx, org_, sorted); }),
+              ErrorCode::kInvalidArgument);
+}
+
 // ---- Lists ---------------------------------------------------------------------------------
 
 TEST_P(StoreTest, ListsFilterByEqualityAndCreationTime) {
