@@ -253,6 +253,15 @@ TEST_F(ApiTest, OpenApiDocumentDescribesEveryRouteAndTheResponsesMatchIt) {
     EXPECT_TRUE(paths.contains(p)) << p;
   }
   EXPECT_TRUE(paths.at("/api/v1/nodes/{id}").as_object().contains("patch"));
+  auto has_param = [&](const char* path, std::string_view name) {
+    for (const auto& p : paths.at(path).at("get").at("parameters").as_array()) {
+      if (p.at("name").as_string() == name) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has_param("/api/v1/gpus", "sort"));
+  EXPECT_FALSE(has_param("/api/v1/events", "sort"));  // newest first, always
+  EXPECT_TRUE(has_param("/api/v1/events", "type"));
   SchemaChecker checker(doc);
   auto schema_of = [&](const char* path, const char* method, const char* status) {
     return paths.at(path)

@@ -52,10 +52,12 @@ bj::array ListParameters(const store::ListSpec& spec) {
   for (const auto& f : spec.fields) {
     if (f.sortable) sortable += (sortable.empty() ? "" : ", ") + f.name;
   }
-  params.push_back(Param("sort", "query", StringSchema(),
-                         "Comma-separated fields, `-` for descending. Sortable: " + sortable +
-                             ". Default: " + spec.default_sort + ".",
-                         false));
+  if (!sortable.empty()) {  // a list with a fixed order (events) takes no sort parameter
+    params.push_back(Param("sort", "query", StringSchema(),
+                           "Comma-separated fields, `-` for descending. Sortable: " + sortable +
+                               ". Default: " + spec.default_sort + ".",
+                           false));
+  }
   params.push_back(Param("created_after", "query",
                          bj::object{{"type", "string"}, {"format", "date-time"}},
                          "Only objects created after this time.", false));
