@@ -191,7 +191,13 @@ int Run(int argc, char** argv) {
     spdlog::info("admin API key: {}", fs::absolute(key_file).string());
   }
 
-  identity::Authenticator authenticator(**store, clock);
+  identity::Authenticator authenticator(**store, clock, cfg->auth_cache_ttl);
+  identity::Authorizer authorizer(**store, clock, cfg->auth_cache_ttl);
+  std::string public_url = cfg->public_url;
+  if (public_url.empty()) public_url = "http://" + cfg->listen;
+  identity::DirectoryService directory(**store, clock, authorizer, authenticator,
+                                       {.public_url = public_url});
+  identity::AccessService access(**store, clock, authorizer, authenticator);
   fleet::FleetService fleet(**store, clock, authenticator,
                             {.heartbeat_interval = cfg->heartbeat_interval,
                              .node_unreachable_after = cfg->node_unreachable_after});
@@ -200,6 +206,7 @@ int Run(int argc, char** argv) {
   events::EventService events(**store);
   routes::AddFleetRoutes(router, fleet);
   routes::AddEventRoutes(router, events);
+  routes::AddIdentityRoutes(router, directory, access, clock);
   fs::path web_dir = cfg->web_dir.empty() ? DefaultWebDir(argv[0]) : fs::path(cfg->web_dir);
   std::shared_ptr<const gateway::StaticFiles> docs;
   if (auto loaded = gateway::StaticFiles::Load(web_dir / "docs"); loaded) {
@@ -211,13 +218,16 @@ int Run(int argc, char** argv) {
   routes::AddSystemRoutes(router, **store, docs, HANGAR_VERSION);
 
   gateway::Gateway gateway(
-      router, authenticator, **store, clock,
+      router, authenticator, authorizer, **store, clock,
       {.cors_allowed_origins = cfg->cors_allowed_origins,
        .dev_mode = cfg->dev,
        .per_key = {"per-key", static_cast<double>(cfg->rate_limit_per_key),
                    cfg->rate_limit_per_key_burst},
+       .per_user = {"per-user", static_cast<double>(cfg->rate_limit_per_user),
+                    cfg->rate_limit_per_user_burst},
        .per_address = {"per-address", static_cast<double>(cfg->rate_limit_per_address),
-                       cfg->rate_limit_per_address_burst}});
+                       cfg->rate_limit_per_address_burst},
+       .audit = cfg->audit});
   auto listen = config::ParseListen(cfg->listen);
   http::Server server(
       {.host = listen->first,
@@ -234,9 +244,7 @@ int Run(int argc, char** argv) {
       gateway);
   auto bound = server.Start();
   if (!bound) return Fail(bound.error());
-  if (!cfg->port_file.empty()) {
-    std::ofstream(cfg->port_file) << *bound << "\n";
-  }
+  if (cfg->public_url.empty()) directory.SetPublicUrl("http://" + *bound);
   spdlog::info("hangard {} listening on http://{} (API /api/v1, docs /docs)", HANGAR_VERSION,
                *bound);
 
@@ -244,6 +252,10 @@ int Run(int argc, char** argv) {
   Reconciler reconciler(fleet, **store, clock, tick);
   reconciler.Start();
   server.StopOnSignals();
+  // Written last: whoever waits for the port file (scripts, tests) may signal us at once.
+  if (!cfg->port_file.empty()) {
+    std::ofstream(cfg->port_file) << *bound << "\n";
+  }
   server.Run();
   reconciler.Stop();
   spdlog::info("hangard stopped");

@@ -86,6 +86,24 @@ struct JoinTokenTag {
 struct EventTag {
   static constexpr std::string_view kPrefix = "evt", kNoun = "event";
 };
+struct TeamTag {
+  static constexpr std::string_view kPrefix = "team", kNoun = "team";
+};
+struct ProjectTag {
+  static constexpr std::string_view kPrefix = "proj", kNoun = "project";
+};
+struct UserTag {
+  static constexpr std::string_view kPrefix = "user", kNoun = "user";
+};
+struct ServiceAccountTag {
+  static constexpr std::string_view kPrefix = "sa", kNoun = "service account";
+};
+struct RoleTag {
+  static constexpr std::string_view kPrefix = "role", kNoun = "role";
+};
+struct RoleBindingTag {
+  static constexpr std::string_view kPrefix = "rb", kNoun = "role binding";
+};
 struct RequestTag {
   static constexpr std::string_view kPrefix = "req", kNoun = "request";
 };
@@ -98,6 +116,12 @@ using ApiKeyId = Id<ApiKeyTag>;
 using JoinTokenId = Id<JoinTokenTag>;
 using EventId = Id<EventTag>;
 using RequestId = Id<RequestTag>;
+using TeamId = Id<TeamTag>;
+using ProjectId = Id<ProjectTag>;
+using UserId = Id<UserTag>;
+using ServiceAccountId = Id<ServiceAccountTag>;
+using RoleId = Id<RoleTag>;
+using RoleBindingId = Id<RoleBindingTag>;
 
 }  // namespace hangar
 

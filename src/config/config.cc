@@ -74,6 +74,19 @@ const std::map<std::string, SettingSpec>& Specs() {
         },
         "sqlite:PATH or postgres://USER@HOST:PORT/DB"}},
       {"web_dir", {StringSetter(&DaemonConfig::web_dir), "directory with the docs page assets"}},
+      {"public_url",
+       {StringSetter(&DaemonConfig::public_url),
+        "the URL users reach hangard at (invitation links, OAuth issuer)"}},
+      {"audit",
+       {[](DaemonConfig& c, const std::string& v) {
+          if (v != "true" && v != "false") return false;
+          c.audit = v == "true";
+          return true;
+        },
+        "append audit records (true or false)"}},
+      {"auth.cache_ttl",
+       {DurationSetter(&DaemonConfig::auth_cache_ttl),
+        "how long a replica may serve a revoked key or changed role from its cache"}},
       {"log.format",
        {[](DaemonConfig& c, const std::string& v) {
           if (v != "text" && v != "json") return false;
@@ -125,6 +138,12 @@ const std::map<std::string, SettingSpec>& Specs() {
       {"rate_limit.per_key_burst",
        {IntSetter(&DaemonConfig::rate_limit_per_key_burst, 1, 10'000'000),
         "requests an API key may send at once"}},
+      {"rate_limit.per_user",
+       {IntSetter(&DaemonConfig::rate_limit_per_user, 0, 1'000'000),
+        "requests per second per user or service account, over all its keys (0: no limit)"}},
+      {"rate_limit.per_user_burst",
+       {IntSetter(&DaemonConfig::rate_limit_per_user_burst, 1, 10'000'000),
+        "requests a user or service account may send at once"}},
       {"rate_limit.per_address",
        {IntSetter(&DaemonConfig::rate_limit_per_address, 0, 1'000'000),
         "requests per second per client address without a valid key (0: no limit)"}},

@@ -25,7 +25,11 @@ struct DaemonConfig {
   std::string data_dir = ".hangar";       // SQLite file, admin key file
   std::string database;                   // default: sqlite:<data_dir>/hangar.db
   std::string web_dir;                    // default: <exe dir>/../share/web
-  std::string log_format = "text";        // text | json
+  std::string public_url;                 // how users reach hangard (links, OAuth issuer);
+                                          // default: http://<listen address>
+  bool audit = true;                      // append audit records for writes, denials, failures
+  Micros auth_cache_ttl = std::chrono::seconds(10);  // how long revocations take on replicas
+  std::string log_format = "text";                   // text | json
   std::string log_level = "info";
   int io_threads = 0;      // 0: one per core
   int worker_threads = 0;  // 0: max(4, 2 x cores)
@@ -42,6 +46,8 @@ struct DaemonConfig {
   // (anonymous and failed requests). A rate of 0 turns that limit off.
   int rate_limit_per_key = 100;
   int rate_limit_per_key_burst = 200;
+  int rate_limit_per_user = 200;  // all keys and tokens of one user or service account
+  int rate_limit_per_user_burst = 400;
   int rate_limit_per_address = 20;
   int rate_limit_per_address_burst = 40;
   bool dev = false;

@@ -1,17 +1,25 @@
 #include "events/event_service.h"
 
 #include "common/json_codec.h"
+#include "store/identity_repos.h"
 
 namespace hangar::events {
 
 Result<store::Page<store::EventRecord>> EventService::ListEvents(const identity::Principal& who,
                                                                  const store::ListQuery& query) {
-  if (!who.IsAdmin()) {
-    return std::unexpected(Error::PermissionDenied("reading events needs an admin API key"));
-  }
   store::Page<store::EventRecord> page;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(page, store::ListOrgEvents(tx, who.org_id, query));
+    return Ok();
+  }));
+  return page;
+}
+
+Result<store::Page<store::EventRecord>> EventService::ListAudit(const identity::Principal& who,
+                                                                const store::ListQuery& query) {
+  store::Page<store::EventRecord> page;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(page, store::ListAuditEvents(tx, who.org_id, query));
     return Ok();
   }));
   return page;

@@ -16,9 +16,14 @@ class EventService {
  public:
   explicit EventService(store::Store& store) : store_(store) {}
 
-  // The caller's organisation's events, newest first. Admins only (kPermissionDenied).
+  // The caller's organisation's domain events, newest first. The gateway has authorised the
+  // caller (events:read); the organisation scoping is here, in the query.
   Result<store::Page<store::EventRecord>> ListEvents(const identity::Principal& who,
                                                      const store::ListQuery& query);
+  // The caller's organisation's audit records (audit:read), newest first: one per mutating
+  // request, failed authentication and denial, with actor, address and outcome.
+  Result<store::Page<store::EventRecord>> ListAudit(const identity::Principal& who,
+                                                    const store::ListQuery& query);
 
  private:
   store::Store& store_;

@@ -176,13 +176,6 @@ Status FleetService::WriteRetryingConflicts(const store::TxFunction& fn) {
   return std::unexpected(Error::Unavailable("the object is being changed concurrently; retry"));
 }
 
-Status FleetService::RequireAdmin(const Principal& who) const {
-  if (!who.IsAdmin()) {
-    return std::unexpected(Error::PermissionDenied("this operation needs an admin API key"));
-  }
-  return Ok();
-}
-
 Status FleetService::Emit(store::Tx& tx, const OrgId& org, std::string type, std::string subject,
                           std::string data_json, Timestamp now) {
   return store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
@@ -198,7 +191,6 @@ Status FleetService::Emit(store::Tx& tx, const OrgId& org, std::string type, std
 
 Result<store::GpuTypeRecord> FleetService::CreateGpuType(const Principal& who,
                                                          const api::CreateGpuTypeRequest& r) {
-  HANGAR_TRY(RequireAdmin(who));
   HANGAR_TRY(Validate(r));
   Timestamp now = clock_.Now();
   store::GpuTypeRecord record{.id = GpuTypeId::Generate(clock_),
@@ -230,7 +222,6 @@ Result<store::GpuTypeRecord> FleetService::CreateGpuType(const Principal& who,
 }
 
 Result<store::GpuTypeRecord> FleetService::GetGpuType(const Principal& who, const GpuTypeId& id) {
-  HANGAR_TRY(RequireAdmin(who));
   std::optional<store::GpuTypeRecord> found;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(found, store::GetGpuType(tx, who.org_id, id));
@@ -243,7 +234,6 @@ Result<store::GpuTypeRecord> FleetService::GetGpuType(const Principal& who, cons
 Result<store::GpuTypeRecord> FleetService::UpdateGpuType(const Principal& who, const GpuTypeId& id,
                                                          const api::UpdateGpuTypeRequest& patch,
                                                          std::optional<int64_t> if_match_version) {
-  HANGAR_TRY(RequireAdmin(who));
   Error invalid = Error::Invalid("the GPU type update is not valid");
   if (patch.name) CheckGpuTypeName(invalid, *patch.name);
   if (patch.hourly_price_micros) CheckPrice(invalid, *patch.hourly_price_micros);
@@ -295,7 +285,6 @@ Result<store::GpuTypeRecord> FleetService::UpdateGpuType(const Principal& who, c
 
 Result<store::Page<store::GpuTypeRecord>> FleetService::ListGpuTypes(
     const Principal& who, const store::ListQuery& query) {
-  HANGAR_TRY(RequireAdmin(who));
   store::Page<store::GpuTypeRecord> page;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(page, store::ListGpuTypes(tx, who.org_id, query));
@@ -307,7 +296,6 @@ Result<store::Page<store::GpuTypeRecord>> FleetService::ListGpuTypes(
 // ---- Nodes --------------------------------------------------------------------------------------
 
 Result<store::NodeRecord> FleetService::GetNode(const Principal& who, const NodeId& id) {
-  if (!who.IsNode(id)) HANGAR_TRY(RequireAdmin(who));
   std::optional<store::NodeRecord> found;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(found, store::GetNode(tx, who.org_id, id));
@@ -319,7 +307,6 @@ Result<store::NodeRecord> FleetService::GetNode(const Principal& who, const Node
 
 Result<store::Page<store::NodeRecord>> FleetService::ListNodes(const Principal& who,
                                                                const store::ListQuery& query) {
-  HANGAR_TRY(RequireAdmin(who));
   store::Page<store::NodeRecord> page;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(page, store::ListNodes(tx, who.org_id, query));
@@ -331,7 +318,6 @@ Result<store::Page<store::NodeRecord>> FleetService::ListNodes(const Principal& 
 Result<store::NodeRecord> FleetService::UpdateNode(const Principal& who, const NodeId& id,
                                                    const api::UpdateNodeRequest& patch,
                                                    std::optional<int64_t> if_match_version) {
-  HANGAR_TRY(RequireAdmin(who));
   Error invalid = Error::Invalid("the node update is not valid");
   if (patch.labels) {
     for (const auto& [key, value] : *patch.labels) CheckLabel(invalid, "/labels", key, value);
@@ -386,7 +372,6 @@ Result<store::NodeRecord> FleetService::UpdateNode(const Principal& who, const N
 // ---- GPUs ---------------------------------------------------------------------------------------
 
 Result<store::GpuRecord> FleetService::GetGpu(const Principal& who, const GpuId& id) {
-  HANGAR_TRY(RequireAdmin(who));
   std::optional<store::GpuRecord> found;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(found, store::GetGpu(tx, who.org_id, id));
@@ -398,7 +383,6 @@ Result<store::GpuRecord> FleetService::GetGpu(const Principal& who, const GpuId&
 
 Result<store::Page<store::GpuRecord>> FleetService::ListGpus(const Principal& who,
                                                              const store::ListQuery& query) {
-  HANGAR_TRY(RequireAdmin(who));
   store::Page<store::GpuRecord> page;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(page, store::ListGpus(tx, who.org_id, query));
@@ -411,7 +395,6 @@ Result<store::Page<store::GpuRecord>> FleetService::ListGpus(const Principal& wh
 
 Result<CreatedJoinToken> FleetService::CreateJoinToken(const Principal& who,
                                                        const api::CreateJoinTokenRequest& r) {
-  HANGAR_TRY(RequireAdmin(who));
   Error invalid = Error::Invalid("the join token request is not valid");
   if (r.description && (r.description->size() > 256 || !IsPrintable(*r.description))) {
     invalid.AddField("/description", "must be at most 256 printable characters");
@@ -446,7 +429,6 @@ Result<CreatedJoinToken> FleetService::CreateJoinToken(const Principal& who,
 
 Result<store::Page<store::JoinTokenRecord>> FleetService::ListJoinTokens(
     const Principal& who, const store::ListQuery& query) {
-  HANGAR_TRY(RequireAdmin(who));
   store::Page<store::JoinTokenRecord> page;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(page, store::ListJoinTokens(tx, who.org_id, query));
@@ -457,7 +439,6 @@ Result<store::Page<store::JoinTokenRecord>> FleetService::ListJoinTokens(
 
 Status FleetService::DeleteJoinToken(const Principal& who, const JoinTokenId& id,
                                      std::optional<int64_t> if_match_version) {
-  HANGAR_TRY(RequireAdmin(who));
   Timestamp now = clock_.Now();
   return store_.Write([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(auto token, store::GetJoinToken(tx, who.org_id, id));
@@ -675,7 +656,9 @@ Result<Registration> FleetService::RegisterNode(std::string_view join_token,
                                                            .secret_hash = credential.hash,
                                                            .kind = store::PrincipalKind::kNode,
                                                            .subject_id = node.id.str(),
-                                                           .created_at = now}));
+                                                           .created_at = now,
+                                                           .created_by = node.id.str(),
+                                                           .updated_at = now}));
     HANGAR_TRY(Emit(tx, org, created ? "hangar.node.registered" : "hangar.node.reregistered",
                     node.id.str(), json::Serialize(ToApi(node)), now));
     result = Registration{node, std::move(credential.secret)};

@@ -120,7 +120,6 @@ class FleetService {
   Result<int> MarkUnreachableNodes();
 
  private:
-  Status RequireAdmin(const identity::Principal& who) const;
   // store_.Write, re-run when an optimistic update lost a race (kPreconditionFailed).
   Status WriteRetryingConflicts(const store::TxFunction& fn);
   // Reconciles the node's stored GPUs with what its agent reports, inside `tx`.

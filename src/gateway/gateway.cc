@@ -80,10 +80,12 @@ bool ETagMatches(std::string_view if_none_match, std::string_view etag) {
 
 }  // namespace
 
-Gateway::Gateway(const Router& router, identity::Authenticator& authenticator, store::Store& store,
-                 const Clock& clock, GatewayOptions options)
+Gateway::Gateway(const Router& router, identity::Authenticator& authenticator,
+                 identity::Authorizer& authorizer, store::Store& store, const Clock& clock,
+                 GatewayOptions options)
     : router_(router),
       authenticator_(authenticator),
+      authorizer_(authorizer),
       store_(store),
       clock_(clock),
       options_(std::move(options)),
@@ -103,22 +105,48 @@ std::string AddressWithoutPort(std::string_view peer) {
 }  // namespace
 
 Status Gateway::ApplyRateLimit(RequestContext& ctx) {
-  const RateLimitPolicy& policy = ctx.principal_ ? options_.per_key : options_.per_address;
-  if (!policy.enabled()) return Ok();
-  std::string bucket =
-      ctx.principal_ ? "key:" + ctx.principal_->key_id.str() : "addr:" + ctx.client_address_;
-  RateDecision decision = limiter_.Take(bucket, policy);
-  ctx.rate_limit_policy_ = RateLimiter::PolicyHeader(policy);
-  ctx.rate_limit_state_ = RateLimiter::StateHeader(policy, decision);
-  if (decision.allowed) return Ok();
-  ctx.retry_after_seconds_ = decision.retry_after_seconds;
-  return std::unexpected(
-      Error(ErrorCode::kRateLimited, "rate limit exceeded: " + std::to_string(policy.burst) +
-                                         " requests, refilled at " +
-                                         std::to_string(static_cast<int64_t>(policy.per_second)) +
-                                         "/s (" + policy.name + ")")
-          .Hint("retry after " + std::to_string(decision.retry_after_seconds) +
-                " s; the RateLimit header shows what is left"));
+  auto refuse = [&](const RateLimitPolicy& policy, const RateDecision& decision) -> Status {
+    ctx.retry_after_seconds_ = decision.retry_after_seconds;
+    return std::unexpected(
+        Error(ErrorCode::kRateLimited, "rate limit exceeded: " + std::to_string(policy.burst) +
+                                           " requests, refilled at " +
+                                           std::to_string(static_cast<int64_t>(policy.per_second)) +
+                                           "/s (" + policy.name + ")")
+            .Hint("retry after " + std::to_string(decision.retry_after_seconds) +
+                  " s; the RateLimit header shows what is left"));
+  };
+  if (!ctx.principal_) {
+    const RateLimitPolicy& policy = options_.per_address;
+    if (!policy.enabled()) return Ok();
+    RateDecision decision = limiter_.Take("addr:" + ctx.client_address_, policy);
+    ctx.rate_limit_policy_ = RateLimiter::PolicyHeader(policy);
+    ctx.rate_limit_state_ = RateLimiter::StateHeader(policy, decision);
+    return decision.allowed ? Ok() : refuse(policy, decision);
+  }
+  const identity::Principal& who = *ctx.principal_;
+  // A key with its own limit uses it; otherwise the server's per-key default.
+  RateLimitPolicy per_key = options_.per_key;
+  if (who.rate_limit > 0 && per_key.enabled()) {
+    per_key.per_second = static_cast<double>(who.rate_limit);
+    per_key.burst = who.rate_burst > 0 ? who.rate_burst : who.rate_limit * 2;
+  }
+  if (per_key.enabled()) {
+    RateDecision decision = limiter_.Take("key:" + who.CredentialId(), per_key);
+    ctx.rate_limit_policy_ = RateLimiter::PolicyHeader(per_key);
+    ctx.rate_limit_state_ = RateLimiter::StateHeader(per_key, decision);
+    if (!decision.allowed) return refuse(per_key, decision);
+  }
+  // One principal's keys and tokens share a bucket, so minting more keys buys no more requests.
+  if (!who.subject_id.empty() && who.kind != store::PrincipalKind::kNode &&
+      options_.per_user.enabled()) {
+    RateDecision decision = limiter_.Take("user:" + who.subject_id, options_.per_user);
+    if (!decision.allowed) {
+      ctx.rate_limit_policy_ = RateLimiter::PolicyHeader(options_.per_user);
+      ctx.rate_limit_state_ = RateLimiter::StateHeader(options_.per_user, decision);
+      return refuse(options_.per_user, decision);
+    }
+  }
+  return Ok();
 }
 
 bool Gateway::OriginAllowed(std::string_view origin) const {
@@ -176,6 +204,8 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& pee
       }
     } else {
       auto result = Process(ctx);
+      Audit(ctx, ctx.route_, result ? result->result_int() : HttpStatusOf(result.error().code()),
+            result ? nullptr : &result.error());
       if (result) {
         response = std::move(*result);
       } else {
@@ -206,6 +236,64 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& pee
   AddCorsHeaders(request, response);
   response.set("X-Request-Id", request_id);
   return response;
+}
+
+void Gateway::Audit(const RequestContext& ctx, const Route* route, unsigned status,
+                    const Error* error) {
+  if (!options_.audit || route == nullptr) return;
+  const http::Request& request = ctx.request();
+  bool mutating = request.method() == verb::post || request.method() == verb::put ||
+                  request.method() == verb::patch || request.method() == verb::delete_;
+  bool unauthenticated = status == 401;
+  bool denied = status == 403;
+  // Rate-limited requests are not recorded: a flood must not become a flood of writes.
+  if (status == 429 || (!mutating && !unauthenticated && !denied)) return;
+  std::string outcome = status < 400                  ? "success"
+                        : (unauthenticated || denied) ? "denied"
+                                                      : "failed";
+
+  boost::json::object actor;
+  OrgId org;
+  if (ctx.principal_) {
+    const identity::Principal& who = *ctx.principal_;
+    org = who.org_id;
+    actor["type"] = store::PrincipalKindName(who.kind);
+    actor["id"] = who.ActorId();
+    actor["credential"] = who.CredentialId();
+  } else {
+    actor["type"] = "anonymous";
+  }
+  // The target: the object the path names, else the path itself.
+  std::string target = ctx.path();
+  for (const auto& [name, value] : ctx.path_params_) target = value;
+  boost::json::object data{
+      {"actor", std::move(actor)},
+      {"tenant", org.str()},
+      {"source_address", ctx.client_address()},
+      {"user_agent", std::string(request[bhttp::field::user_agent]).substr(0, 256)},
+      {"request_id", ctx.request_id()},
+      {"method", std::string(request.method_string())},
+      {"path", ctx.path()},
+      {"operation", route->operation_id},
+      {"permission", route->permission},
+      {"target", target},
+      {"status", status},
+      {"outcome", outcome},
+  };
+  if (error != nullptr) data["reason"] = error->message();
+  store::EventRecord record{.id = EventId::Generate(clock_),
+                            .org_id = org,
+                            .type = "hangar.audit.request",
+                            .source = "/hangar/gateway",
+                            .subject = target,
+                            .time = clock_.Now(),
+                            .data_json = boost::json::serialize(data),
+                            .actor = ctx.principal_ ? ctx.principal_->ActorId() : "anonymous",
+                            .outcome = outcome};
+  Status s = store_.Write([&](store::Tx& tx) { return store::AppendEvent(tx, record); });
+  if (!s)
+    spdlog::error("could not append the audit record of {}: {}", ctx.request_id(),
+                  s.error().ToString());
 }
 
 http::Response Gateway::HandleTransportError(const Error& error, const http::Request* partial) {
@@ -256,7 +344,8 @@ Status Gateway::Authenticate(const Route& route, RequestContext& ctx) {
     }
     return Ok();
   }
-  HANGAR_ASSIGN_OR_RETURN(ctx.principal_, authenticator_.Authenticate(ctx.bearer_));
+  HANGAR_ASSIGN_OR_RETURN(ctx.principal_,
+                          authenticator_.Authenticate(ctx.bearer_, ctx.client_address_));
   return Ok();
 }
 
@@ -280,6 +369,7 @@ Result<http::Response> Gateway::Process(RequestContext& ctx) {
   // 3. Routing.
   HANGAR_ASSIGN_OR_RETURN(RouteMatch match, router_.Match(request.method(), ctx.path()));
   const Route& route = *match.route;
+  ctx.route_ = &route;
   ctx.path_params_ = std::move(match.params);
   // 4-6. Authentication first, so an anonymous caller learns nothing about parameters.
   // The limit applies to failed authentications too (by address), so keys cannot be guessed
@@ -287,6 +377,12 @@ Result<http::Response> Gateway::Process(RequestContext& ctx) {
   Status authenticated = Authenticate(route, ctx);
   HANGAR_TRY(ApplyRateLimit(ctx));
   HANGAR_TRY(authenticated);
+  // 5c. Authorisation of organisation-level routes: the one central check (rbac.h).
+  if (route.access == Access::kApiKey && route.authorize == Authorize::kOrganization) {
+    HANGAR_TRY(authorizer_.Require(*ctx.principal_, route.permission,
+                                   identity::ResourceScope::Organization(ctx.principal_->org_id)));
+    ctx.permission_checked_ = route.permission;
+  }
   HANGAR_TRY(CheckQueryParameters(route, ctx));
   HANGAR_TRY(CheckMediaType(route, request));
 

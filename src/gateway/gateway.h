@@ -6,14 +6,19 @@
 //   3. routing         404 / 405 (with Allow)
 //   4. query check     unknown query parameters are a 400 naming them
 //   5. authentication  Bearer API key -> Principal (401 with WWW-Authenticate otherwise)
-//   5b. rate limit     a token bucket per API key, or per client address for anonymous and
-//                      failed requests; RateLimit-Policy / RateLimit headers on every response,
-//                      429 + Retry-After when empty
+//   5b. rate limit     a token bucket per API key (its own limit, or the default) and per user or
+//                      service account, or per client address for anonymous and failed requests;
+//                      RateLimit-Policy / RateLimit headers on every response, 429 + Retry-After
+//   5c. authorisation  routes checked at organisation scope are checked here (rbac.h); object
+//                      routes are checked by their service once it knows the object's scope
 //   6. media type      bodies must be JSON (415 otherwise)
 //   7. idempotency     POST + Idempotency-Key: replay, 409 while in flight, 422 on reuse
 //   8. handler         a service call, translated
 //   9. conditional GET If-None-Match matching the ETag -> 304
 //  10. errors          any Error -> problem+json (gateway/problem.h), the only place
+//  11. audit           every mutating request, failed authentication and denial appends an
+//                      audit record (hangar.audit.request) to the events table: actor, tenant,
+//                      source address, user agent, request id, target and outcome
 //
 // The transport (http::Server) calls Handle() on a worker thread.
 //
@@ -29,6 +34,7 @@
 #include "gateway/router.h"
 #include "http/server.h"
 #include "identity/authenticator.h"
+#include "identity/rbac.h"
 #include "store/store.h"
 
 namespace hangar::gateway {
@@ -41,13 +47,16 @@ struct GatewayOptions {
   Micros idempotency_abandon_after = std::chrono::minutes(1);
   // Requests per second and burst; a policy with rate 0 is off.
   RateLimitPolicy per_key{"per-key", 100, 200};
+  RateLimitPolicy per_user{"per-user", 200, 400};  // all keys and tokens of one principal
   RateLimitPolicy per_address{"per-address", 20, 40};
+  bool audit = true;  // append audit records (benchmarks of the bare server turn it off)
 };
 
 class Gateway final : public http::RequestHandler {
  public:
-  Gateway(const Router& router, identity::Authenticator& authenticator, store::Store& store,
-          const Clock& clock, GatewayOptions options);
+  Gateway(const Router& router, identity::Authenticator& authenticator,
+          identity::Authorizer& authorizer, store::Store& store, const Clock& clock,
+          GatewayOptions options);
 
   http::Response Handle(http::Request& request, const http::PeerInfo& peer) override;
   http::Response HandleTransportError(const Error& error, const http::Request* partial) override;
@@ -59,6 +68,8 @@ class Gateway final : public http::RequestHandler {
   // Takes a token for the caller (the principal's key, else the client address) and records the
   // headers to send; kRateLimited when the bucket is empty.
   Status ApplyRateLimit(RequestContext& ctx);
+  // The audit record of a finished request, when it is one to keep.
+  void Audit(const RequestContext& ctx, const Route* route, unsigned status, const Error* error);
   Status CheckQueryParameters(const Route& route, const RequestContext& ctx) const;
   Status CheckMediaType(const Route& route, const http::Request& request) const;
   Result<http::Response> RunWithIdempotency(const Route& route, RequestContext& ctx,
@@ -68,6 +79,7 @@ class Gateway final : public http::RequestHandler {
 
   const Router& router_;
   identity::Authenticator& authenticator_;
+  identity::Authorizer& authorizer_;
   store::Store& store_;
   const Clock& clock_;
   const GatewayOptions options_;

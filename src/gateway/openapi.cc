@@ -89,6 +89,19 @@ bj::object BuildOpenApi(const Router& router, const ApiInfo& info) {
     op["operationId"] = route.operation_id;
     op["summary"] = route.summary;
     op["tags"] = bj::array{bj::value(route.tag)};
+    if (route.access == Access::kApiKey) {
+      // The permission each operation needs, machine-readable and in words.
+      std::string where = route.authorize == Authorize::kOrganization ? "at organisation scope"
+                          : route.authorize == Authorize::kObject
+                              ? "on the object (a binding on its team or project suffices)"
+                              : "when acting on another principal's objects (your own need none)";
+      if (!route.permission.empty()) {
+        op["x-hangar-permission"] = route.permission;
+        op["description"] = "Requires permission `" + route.permission + "` " + where + ".";
+      } else {
+        op["description"] = "Any authenticated caller, acting on itself.";
+      }
+    }
     if (route.access == Access::kPublic) {
       op["security"] = bj::array{};
     } else if (route.access == Access::kJoinToken) {

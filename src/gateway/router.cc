@@ -51,6 +51,11 @@ Result<std::optional<int64_t>> RequestContext::IfMatchVersion() const {
 }
 
 void Router::Add(Route route) {
+  // Default deny, enforced when the table is built: an authenticated route without a permission
+  // would be open to every key of every role.
+  HANGAR_CHECK(route.access != Access::kApiKey || !route.permission.empty() ||
+                   route.authorize == Authorize::kSelf,
+               "route " + route.path + " names no permission");
   compiled_.push_back({SplitPath(route.path), routes_.size()});
   routes_.push_back(std::move(route));
 }

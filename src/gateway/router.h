@@ -31,12 +31,23 @@ namespace hangar::gateway {
 
 using http::bhttp::verb;
 
-// Who may call a route. Finer permissions are the services' business.
+// Who may call a route: which credential it takes.
 enum class Access {
-  kPublic,     // no credentials (health, docs)
-  kApiKey,     // any valid API key (admins, nodes); services check the principal
+  kPublic,     // no credentials (health, docs, sign-in)
+  kApiKey,     // an API key or an OAuth access token; then authorised (see Authorize)
   kJoinToken,  // a node join token, checked by the handler's service
 };
+
+// Where a kApiKey route's permission is checked (default deny: every kApiKey route names one).
+enum class Authorize {
+  kOrganization,  // the gateway checks `permission` at organisation scope before the handler
+  kObject,        // the service checks `permission` at the object's own scope (team, project),
+                  // which it learns by loading it; 404 when the caller may not read it
+  kSelf,          // any authenticated caller acting on itself (whoami, its own keys); the
+                  // service checks `permission` when the object belongs to someone else
+};
+
+struct Route;
 
 class RequestContext {
  public:
@@ -74,6 +85,7 @@ class RequestContext {
 
   // The authenticated caller (set for kApiKey routes).
   const identity::Principal& principal() const { return *principal_; }
+  bool authenticated() const { return principal_.has_value(); }
   // The bearer credential as sent (kJoinToken routes hand it to their service).
   const std::string& bearer() const { return bearer_; }
 
@@ -96,7 +108,9 @@ class RequestContext {
   std::optional<identity::Principal> principal_;
   std::string bearer_;
   std::string client_address_;
-  std::string rate_limit_policy_;  // header values set by the rate limiter
+  const Route* route_ = nullptr;    // the matched route, once routed
+  std::string permission_checked_;  // the permission the gateway authorised, for the audit
+  std::string rate_limit_policy_;   // header values set by the rate limiter
   std::string rate_limit_state_;
   int64_t retry_after_seconds_ = 0;
 };
@@ -108,6 +122,9 @@ struct Route {
   std::string path;  // "/api/v1/nodes/{id}"
   Access access = Access::kApiKey;
   Handler handler;
+  // Authorisation: the permission ("resource:verb") and where it is checked.
+  std::string permission;
+  Authorize authorize = Authorize::kOrganization;
   // Documentation, also used for validation:
   std::string operation_id;  // "getNode"
   std::string summary;

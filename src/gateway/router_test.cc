@@ -16,13 +16,22 @@ Handler Named(std::string name) {
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    router_.Add(Route{.method = verb::get, .path = "/api/v1/nodes/{id}", .handler = Named("get")});
-    router_.Add(
-        Route{.method = verb::patch, .path = "/api/v1/nodes/{id}", .handler = Named("patch")});
-    router_.Add(Route{
-        .method = verb::get, .path = "/api/v1/nodes/join-tokens", .handler = Named("tokens")});
-    router_.Add(Route{
-        .method = verb::post, .path = "/api/v1/nodes/{id}/heartbeat", .handler = Named("beat")});
+    router_.Add(Route{.method = verb::get,
+                      .path = "/api/v1/nodes/{id}",
+                      .handler = Named("get"),
+                      .permission = "nodes:read"});
+    router_.Add(Route{.method = verb::patch,
+                      .path = "/api/v1/nodes/{id}",
+                      .handler = Named("patch"),
+                      .permission = "nodes:read"});
+    router_.Add(Route{.method = verb::get,
+                      .path = "/api/v1/nodes/join-tokens",
+                      .handler = Named("tokens"),
+                      .permission = "nodes:read"});
+    router_.Add(Route{.method = verb::post,
+                      .path = "/api/v1/nodes/{id}/heartbeat",
+                      .handler = Named("beat"),
+                      .permission = "nodes:read"});
   }
   Router router_;
 };
@@ -71,6 +80,14 @@ TEST(RequestContextTest, NextPageLinkKeepsFiltersAndReplacesToken) {
   RequestContext ctx(request, "req", "/api/v1/gpus",
                      {{"state", "ready"}, {"page_token", "old"}, {"sort", "-index"}});
   EXPECT_EQ(NextPageLink(ctx, "n3xt"), "/api/v1/gpus?state=ready&sort=-index&page_token=n3xt");
+}
+
+TEST(RouterDeathTest, AnAuthenticatedRouteWithoutAPermissionIsRefused) {
+  // Default deny is enforced when the table is built, not discovered in production.
+  Router router;
+  EXPECT_DEATH(router.Add(Route{.method = verb::get, .path = "/api/v1/open"}), "no permission");
+  router.Add(Route{.method = verb::get, .path = "/api/v1/me", .authorize = Authorize::kSelf});
+  router.Add(Route{.method = verb::get, .path = "/healthz", .access = Access::kPublic});
 }
 
 }  // namespace

@@ -1,9 +1,14 @@
-// Authenticator: turns a bearer token into a Principal.
+// Authenticator: turns a bearer API key into a Principal.
 //
 // Lookups go to the store by the secret's SHA-256 and are cached in memory for a short TTL:
 // authentication is on every request's hot path, and the cache keeps it off the database. A
 // revocation made through this process calls Forget() so it applies at once; another replica
-// (PostgreSQL deployments) sees it within the TTL.
+// (PostgreSQL deployments) sees it within the TTL (10 s by default, `auth.cache_ttl`).
+//
+// A key is refused when it is revoked, expired (rotation's grace window is an expiry), used from
+// an address outside its allow-list, or owned by a disabled user or service account. The time and
+// address of the last use are written at most once a minute per key, so the bookkeeping costs
+// one write per key per minute rather than one per request.
 //
 // Thread-safety: all methods are thread-safe (the cache is guarded by mutex_).
 #pragma once
@@ -30,7 +35,8 @@ class Authenticator {
 
   // kUnauthenticated (with a hint) for a missing, malformed, unknown, revoked or expired key;
   // kUnavailable when the store cannot be read.
-  Result<Principal> Authenticate(std::string_view api_key);
+  // `client_address` is checked against the key's allow-list and recorded as its last use.
+  Result<Principal> Authenticate(std::string_view api_key, std::string_view client_address = {});
 
   // Drops cached principals of `subject_id` (called after its keys are revoked).
   void Forget(std::string_view subject_id);
@@ -38,8 +44,12 @@ class Authenticator {
  private:
   struct CacheEntry {
     std::optional<Principal> principal;  // nullopt: known bad key (negative caching)
+    std::string subject_id;  // the key's owner, also for bad keys (a re-enabled owner)
+    std::vector<std::string> allowed_cidrs;
     Timestamp expires_at;
+    Timestamp use_recorded_at;  // when the last use was last written
   };
+  Status RecordUse(const ApiKeyId& key, Timestamp now, std::string_view address);
 
   store::Store& store_;
   const Clock& clock_;

@@ -41,6 +41,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                      HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListGpuTypes(ctx.principal(), query));
                      return ListResponse<api::GpuTypeList>(ctx, page, ToApiFn);
                    },
+                   .permission = "gpu-types:read",
                    .operation_id = "listGpuTypes",
                    .summary = "List GPU types in the catalogue",
                    .tag = "GPU types",
@@ -54,6 +55,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                                              fleet.CreateGpuType(ctx.principal(), request));
                      return Created(ctx, type, "gpu-types");
                    },
+                   .permission = "gpu-types:create",
                    .operation_id = "createGpuType",
                    .summary = "Add a GPU type to the catalogue",
                    .tag = "GPU types",
@@ -67,6 +69,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                      HANGAR_ASSIGN_OR_RETURN(auto type, fleet.GetGpuType(ctx.principal(), id));
                      return One(ctx, type);
                    },
+                   .permission = "gpu-types:read",
                    .operation_id = "getGpuType",
                    .summary = "Get a GPU type",
                    .tag = "GPU types",
@@ -82,6 +85,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                          auto type, fleet.UpdateGpuType(ctx.principal(), id, patch, version));
                      return One(ctx, type);
                    },
+                   .permission = "gpu-types:update",
                    .operation_id = "updateGpuType",
                    .summary = "Rename a GPU type or set its price (JSON merge patch)",
                    .tag = "GPU types",
@@ -98,6 +102,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                      HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListNodes(ctx.principal(), query));
                      return ListResponse<api::NodeList>(ctx, page, ToApiFn);
                    },
+                   .permission = "nodes:read",
                    .operation_id = "listNodes",
                    .summary = "List nodes",
                    .tag = "Nodes",
@@ -110,6 +115,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                      HANGAR_ASSIGN_OR_RETURN(auto node, fleet.GetNode(ctx.principal(), id));
                      return One(ctx, node);
                    },
+                   .permission = "nodes:read",
                    .operation_id = "getNode",
                    .summary = "Get a node",
                    .tag = "Nodes",
@@ -124,6 +130,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                                              fleet.UpdateNode(ctx.principal(), id, patch, version));
                      return One(ctx, node);
                    },
+                   .permission = "nodes:update",
                    .operation_id = "updateNode",
                    .summary = "Change a node's labels or cordon it (JSON merge patch)",
                    .tag = "Nodes",
@@ -145,6 +152,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
         response.set(http::bhttp::field::cache_control, "no-store");
         return response;
       },
+      .permission = "join-tokens:create",
       .operation_id = "createJoinToken",
       .summary = "Create a token that lets agents register nodes (the secret is shown once)",
       .tag = "Nodes",
@@ -160,6 +168,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
               HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListJoinTokens(ctx.principal(), query));
               return ListResponse<api::JoinTokenList>(ctx, page, ToApiFn);
             },
+            .permission = "join-tokens:read",
             .operation_id = "listJoinTokens",
             .summary = "List join tokens (without secrets)",
             .tag = "Nodes",
@@ -173,6 +182,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                      HANGAR_TRY(fleet.DeleteJoinToken(ctx.principal(), id, version));
                      return gateway::EmptyResponse(ctx, 204);
                    },
+                   .permission = "join-tokens:delete",
                    .operation_id = "deleteJoinToken",
                    .summary = "Revoke a join token",
                    .tag = "Nodes",
@@ -214,6 +224,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                 .count()};
         return JsonResponse(ctx, 200, body);
       },
+      .permission = "nodes:report",
       .operation_id = "heartbeatNode",
       .summary = "Report a node's liveness and GPU inventory (agents; node credential)",
       .tag = "Agents",
@@ -230,6 +241,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                      HANGAR_ASSIGN_OR_RETURN(auto page, fleet.ListGpus(ctx.principal(), query));
                      return ListResponse<api::GpuList>(ctx, page, ToApiFn);
                    },
+                   .permission = "gpus:read",
                    .operation_id = "listGpus",
                    .summary = "List GPUs",
                    .tag = "GPUs",
@@ -242,6 +254,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                      HANGAR_ASSIGN_OR_RETURN(auto gpu, fleet.GetGpu(ctx.principal(), id));
                      return One(ctx, gpu);
                    },
+                   .permission = "gpus:read",
                    .operation_id = "getGpu",
                    .summary = "Get a GPU",
                    .tag = "GPUs",

@@ -12,6 +12,8 @@
 #include "fleet/fleet_service.h"
 #include "gateway/router.h"
 #include "gateway/static_files.h"
+#include "identity/access_service.h"
+#include "identity/directory_service.h"
 #include "store/store.h"
 
 namespace hangar::routes {
@@ -19,8 +21,13 @@ namespace hangar::routes {
 // /api/v1/gpu-types, /nodes, /gpus, /nodes/join-tokens and the agent endpoints.
 void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet);
 
-// /api/v1/events: the organisation's event log (audit trail).
+// /api/v1/events (the domain-event log) and /api/v1/audit (the audit log).
 void AddEventRoutes(gateway::Router& router, events::EventService& events);
+
+// /api/v1/organizations, /teams, /projects, /users, /service-accounts, /api-keys, /roles,
+// /role-bindings, /access-review, /permissions, /whoami and /invitations/accept.
+void AddIdentityRoutes(gateway::Router& router, identity::DirectoryService& directory,
+                       identity::AccessService& access, const Clock& clock);
 
 // /healthz, /readyz, /api/v1/openapi.json and /docs. Call last: the OpenAPI document is built
 // from every route added before.

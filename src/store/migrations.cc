@@ -147,6 +147,113 @@ std::vector<Migration> BuildMigrations() {
                  " PRIMARY KEY (scope, key))"),
           Shared("CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)"),
       }});
+  m.push_back(Migration{
+      2,
+      "tenancy, users, roles and audit",
+      {
+          Shared("ALTER TABLE orgs ADD COLUMN display_name {text} NOT NULL DEFAULT ''"),
+          Shared("ALTER TABLE orgs ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'"),
+          Shared("ALTER TABLE orgs ADD COLUMN version BIGINT NOT NULL DEFAULT 1"),
+          Shared("ALTER TABLE orgs ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0"),
+          Shared("UPDATE orgs SET updated_at = created_at"),
+          Shared("CREATE UNIQUE INDEX orgs_name ON orgs (name)"),
+          Shared("CREATE INDEX orgs_created ON orgs (created_at, id)"),
+          Shared("CREATE TABLE teams ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " name {text} NOT NULL,"
+                 " description TEXT NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (org_id, name))"),
+          Shared("CREATE INDEX teams_org_created ON teams (org_id, created_at, id)"),
+          Shared("CREATE TABLE projects ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " team_id {text} NOT NULL REFERENCES teams(id),"
+                 " name {text} NOT NULL,"
+                 " description TEXT NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (org_id, name))"),
+          Shared("CREATE INDEX projects_org_created ON projects (org_id, created_at, id)"),
+          Shared("CREATE INDEX projects_team ON projects (team_id)"),
+          Shared("CREATE TABLE users ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " email {text} NOT NULL,"
+                 " display_name TEXT NOT NULL,"
+                 " state {text} NOT NULL,"
+                 " password_hash TEXT NOT NULL,"
+                 " invitation_hash {text} UNIQUE,"
+                 " invitation_expires_at BIGINT,"
+                 " failed_logins BIGINT NOT NULL,"
+                 " locked_until BIGINT,"
+                 " last_login_at BIGINT,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (org_id, email))"),
+          Shared("CREATE INDEX users_org_created ON users (org_id, created_at, id)"),
+          Shared("CREATE TABLE service_accounts ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " name {text} NOT NULL,"
+                 " description TEXT NOT NULL,"
+                 " disabled INTEGER NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (org_id, name))"),
+          Shared("CREATE INDEX service_accounts_org_created"
+                 " ON service_accounts (org_id, created_at, id)"),
+          Shared("CREATE TABLE roles ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " name {text} NOT NULL,"
+                 " description TEXT NOT NULL,"
+                 " permissions TEXT NOT NULL,"
+                 " includes TEXT NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (org_id, name))"),
+          Shared("CREATE INDEX roles_org_created ON roles (org_id, created_at, id)"),
+          Shared("CREATE TABLE role_bindings ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " principal_type {text} NOT NULL,"
+                 " principal_id {text} NOT NULL,"
+                 " role {text} NOT NULL,"
+                 " scope_type {text} NOT NULL,"
+                 " scope_id {text} NOT NULL,"
+                 " expires_at BIGINT,"
+                 " justification TEXT NOT NULL,"
+                 " created_by {text} NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX role_bindings_org_created ON role_bindings (org_id, created_at, id)"),
+          Shared("CREATE INDEX role_bindings_principal ON role_bindings (org_id, principal_id)"),
+          Shared("CREATE INDEX role_bindings_scope ON role_bindings (scope_id)"),
+          Shared("ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '[\"*\"]'"),
+          Shared("ALTER TABLE api_keys ADD COLUMN allowed_cidrs TEXT NOT NULL DEFAULT '[]'"),
+          Shared("ALTER TABLE api_keys ADD COLUMN rate_limit BIGINT NOT NULL DEFAULT 0"),
+          Shared("ALTER TABLE api_keys ADD COLUMN rate_burst BIGINT NOT NULL DEFAULT 0"),
+          Shared("ALTER TABLE api_keys ADD COLUMN last_used_at BIGINT"),
+          Shared("ALTER TABLE api_keys ADD COLUMN last_used_address {text} NOT NULL DEFAULT ''"),
+          Shared("ALTER TABLE api_keys ADD COLUMN rotated_to {text} NOT NULL DEFAULT ''"),
+          Shared("ALTER TABLE api_keys ADD COLUMN display_prefix {text} NOT NULL DEFAULT ''"),
+          Shared("ALTER TABLE api_keys ADD COLUMN created_by {text} NOT NULL DEFAULT ''"),
+          Shared("ALTER TABLE api_keys ADD COLUMN version BIGINT NOT NULL DEFAULT 1"),
+          Shared("ALTER TABLE api_keys ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0"),
+          Shared("UPDATE api_keys SET updated_at = created_at"),
+          Shared("CREATE INDEX api_keys_org_created ON api_keys (org_id, created_at, id)"),
+          Shared("ALTER TABLE events ADD COLUMN actor {text} NOT NULL DEFAULT ''"),
+          Shared("ALTER TABLE events ADD COLUMN outcome {text} NOT NULL DEFAULT ''"),
+      }});
   return m;
 }
 

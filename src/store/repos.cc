@@ -4,28 +4,12 @@
 // Thread-safety: stateless functions over the caller's Tx.
 #include "store/repos.h"
 
-#include <algorithm>
-#include <boost/json.hpp>
-#include <charconv>
-
-#include "common/crypto.h"
-#include "common/json_codec.h"
-#include "store/status_of.h"
+#include "store/repo_support.h"
 
 namespace hangar::store {
 namespace {
 
-namespace bj = boost::json;
-
-Error CorruptRow(std::string_view what) {
-  return Error::Internal("stored " + std::string(what) + " cannot be read");
-}
-
-template <typename E>
-Result<E> ParseEnum(const std::string& name, std::string_view what) {
-  if (auto v = json::EnumFromName<E>(name)) return *v;
-  return std::unexpected(CorruptRow(what));
-}
+using namespace detail;  // NOLINT(google-build-using-namespace): the repositories' own helpers
 
 // ---- Row mapping -------------------------------------------------------------------------------
 
@@ -135,42 +119,8 @@ Result<JoinTokenRecord> JoinTokenFromRow(const Row& r) {
   return j;
 }
 
-constexpr std::string_view kApiKeySelect =
-    "SELECT id, org_id, name, secret_hash, kind, subject_id, expires_at, revoked_at, created_at"
-    " FROM api_keys";
-
-std::string_view PrincipalKindName(PrincipalKind k) {
-  switch (k) {
-    case PrincipalKind::kAdmin:
-      return "admin";
-    case PrincipalKind::kNode:
-      return "node";
-  }
-  return "admin";
-}
-
-Result<ApiKeyRecord> ApiKeyFromRow(const Row& r) {
-  ApiKeyRecord k;
-  k.id = ApiKeyId::FromTrusted(r.Text(0));
-  k.org_id = OrgId::FromTrusted(r.Text(1));
-  k.name = r.Text(2);
-  k.secret_hash = r.Text(3);
-  if (r.Text(4) == "admin") {
-    k.kind = PrincipalKind::kAdmin;
-  } else if (r.Text(4) == "node") {
-    k.kind = PrincipalKind::kNode;
-  } else {
-    return std::unexpected(CorruptRow("API key kind"));
-  }
-  k.subject_id = r.Text(5);
-  k.expires_at = r.OptTime(6);
-  k.revoked_at = r.OptTime(7);
-  k.created_at = r.Time(8);
-  return k;
-}
-
 constexpr std::string_view kEventSelect =
-    "SELECT seq, id, org_id, type, source, subject, time, data FROM events";
+    "SELECT seq, id, org_id, type, source, subject, time, data, actor, outcome FROM events";
 
 EventRecord EventFromRow(const Row& r) {
   EventRecord e;
@@ -182,6 +132,8 @@ EventRecord EventFromRow(const Row& r) {
   e.subject = r.Text(5);
   e.time = r.Time(6);
   e.data_json = r.Text(7);
+  e.actor = r.Text(8);
+  e.outcome = r.Text(9);
   return e;
 }
 
@@ -201,255 +153,6 @@ IdempotencyRecord IdempotencyFromRow(const Row& r) {
   i.response_body = r.Text(7);
   i.created_at = r.Time(8);
   return i;
-}
-
-// Runs a query expected to return at most one row and maps it.
-template <typename T, typename Parse>
-Result<std::optional<T>> QueryOne(Tx& tx, std::string_view sql, std::span<const SqlValue> params,
-                                  Parse parse) {
-  HANGAR_ASSIGN_OR_RETURN(auto rows, tx.Query(sql, params));
-  if (rows.empty()) return std::optional<T>();
-  HANGAR_ASSIGN_OR_RETURN(T value, parse(rows.front()));
-  return std::optional<T>(std::move(value));
-}
-
-template <typename T, typename Parse>
-Result<std::vector<T>> QueryAll(Tx& tx, std::string_view sql, std::span<const SqlValue> params,
-                                Parse parse) {
-  HANGAR_ASSIGN_OR_RETURN(auto rows, tx.Query(sql, params));
-  std::vector<T> out;
-  out.reserve(rows.size());
-  for (const Row& r : rows) {
-    HANGAR_ASSIGN_OR_RETURN(T value, parse(r));
-    out.push_back(std::move(value));
-  }
-  return out;
-}
-
-std::string Concat(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (auto p : parts) out += p;
-  return out;
-}
-
-// After an optimistic UPDATE changed nothing: absent or changed since read?
-Status UpdateMissed(Tx& tx, std::string_view table, std::string_view noun, const std::string& org,
-                    const std::string& id) {
-  std::string sql = Concat({"SELECT 1 FROM ", table, " WHERE org_id = $1 AND id = $2"});
-  HANGAR_ASSIGN_OR_RETURN(auto rows, tx.Query(sql, {org, id}));
-  if (rows.empty()) return std::unexpected(Error::NotFound(std::string(noun) + " not found"));
-  return std::unexpected(
-      Error(ErrorCode::kPreconditionFailed, std::string(noun) + " changed since it was read")
-          .Hint("read it again and retry with the new etag"));
-}
-
-// ---- Lists -------------------------------------------------------------------------------------
-
-// How one list resource maps onto SQL.
-struct ListTable {
-  const ListSpec* spec;
-  std::string_view select;      // "SELECT cols"
-  std::string_view from;        // " FROM table alias [JOIN …]"
-  std::string_view org_column;  // "n.org_id"
-  std::string_view id_column;   // "n.id"
-  std::string_view created_column;
-  std::vector<std::pair<std::string_view, std::string_view>> columns;  // API field -> SQL
-
-  std::string_view Column(std::string_view field) const {
-    if (field == "id") return id_column;
-    for (const auto& [f, c] : columns) {
-      if (f == field) return c;
-    }
-    return {};
-  }
-};
-
-Error BadPageToken() {
-  return Error::Invalid("page_token is invalid or belongs to another query")
-      .Field("query:page_token",
-             "pass the next_page_token of the previous page, with the same filters and sort");
-}
-
-bool IsTextField(const ListSpec& spec, std::string_view field) {
-  if (field == "id") return true;
-  const ListField* f = spec.Find(field);
-  return f != nullptr && f->type == FieldType::kText;
-}
-
-std::string SqlValueKey(const SqlValue& v) {
-  if (std::holds_alternative<std::monostate>(v)) return "n:";
-  if (const auto* i = std::get_if<int64_t>(&v)) return "i:" + std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&v)) return "d:" + fmt::format("{}", *d);
-  return "s:" + std::get<std::string>(v);
-}
-
-// A fingerprint of everything that selects rows, so a token cannot be replayed on another query.
-std::string FilterHash(const ListQuery& q) {
-  std::vector<std::string> parts;
-  for (const auto& [field, value] : q.equals) parts.push_back(field + "=" + SqlValueKey(value));
-  std::sort(parts.begin(), parts.end());
-  std::string canon;
-  for (const auto& p : parts) canon += std::to_string(p.size()) + ":" + p + ";";
-  if (q.created_after) canon += "after=" + std::to_string(ToUnixMicros(*q.created_after)) + ";";
-  if (q.created_before) canon += "before=" + std::to_string(ToUnixMicros(*q.created_before));
-  return Sha256Hex(canon).substr(0, 16);
-}
-
-template <typename T, typename Parse>
-Result<Page<T>> RunList(Tx& tx, const ListTable& table, const OrgId& org, const ListQuery& q,
-                        Parse parse) {
-  const ListSpec& spec = *table.spec;
-  if (q.limit < 1 || q.limit > 1000) {
-    return std::unexpected(
-        Error::Invalid("limit is out of range").Field("query:limit", "must be 1..1000"));
-  }
-  std::vector<SqlValue> params;
-  auto param = [&](SqlValue v) {
-    params.push_back(std::move(v));
-    return "$" + std::to_string(params.size());
-  };
-
-  std::string where = Concat({" WHERE ", table.org_column, " = "}) + param(org.str());
-  for (const auto& [field, value] : q.equals) {
-    const ListField* f = spec.Find(field);
-    std::string_view column = table.Column(field);
-    if (f == nullptr || !f->filterable || column.empty()) {
-      return std::unexpected(Error::Invalid("unknown filter")
-                                 .Field("query:" + field, "is not a filter of " + spec.resource));
-    }
-    bool want_text = f->type == FieldType::kText;
-    if (want_text != std::holds_alternative<std::string>(value) ||
-        (!want_text && !std::holds_alternative<int64_t>(value))) {
-      return std::unexpected(
-          Error::Invalid("filter has the wrong type")
-              .Field("query:" + field, want_text ? "must be text" : "must be an integer"));
-    }
-    where += Concat({" AND ", column, " = "}) + param(value);
-  }
-  if (q.created_after) {
-    where += Concat({" AND ", table.created_column, " > "}) + param(ToUnixMicros(*q.created_after));
-  }
-  if (q.created_before) {
-    where +=
-        Concat({" AND ", table.created_column, " < "}) + param(ToUnixMicros(*q.created_before));
-  }
-
-  std::vector<SortKey> sort = q.sort;
-  if (sort.empty()) sort.push_back({spec.default_sort, false});
-  std::string sort_spec;
-  for (const SortKey& k : sort) {
-    const ListField* f = spec.Find(k.field);
-    if (f == nullptr || !f->sortable || table.Column(k.field).empty()) {
-      return std::unexpected(
-          Error::Invalid("unknown sort field")
-              .Field("query:sort", k.field + " is not a sort field of " + spec.resource));
-    }
-  }
-  // The id breaks ties, so the order is total and keyset pagination neither skips nor repeats.
-  sort.push_back({"id", sort.back().descending});
-  for (const SortKey& k : sort) sort_spec += (k.descending ? "-" : "+") + k.field + ",";
-  const std::string filter_hash = FilterHash(q);
-
-  if (!q.page_token.empty()) {
-    auto decoded = Base64UrlDecode(q.page_token);
-    if (!decoded) return std::unexpected(BadPageToken());
-    boost::system::error_code ec;
-    bj::value doc = bj::parse(*decoded, ec);
-    const bj::object* obj = ec ? nullptr : doc.if_object();
-    auto member = [&](std::string_view name) -> const bj::value* {
-      return obj != nullptr ? obj->if_contains(name) : nullptr;
-    };
-    const bj::value* sv = member("s");
-    const bj::value* fv = member("f");
-    const bj::value* kv = member("k");
-    const bj::string* s = sv != nullptr ? sv->if_string() : nullptr;
-    const bj::string* fh = fv != nullptr ? fv->if_string() : nullptr;
-    const bj::array* keys = kv != nullptr ? kv->if_array() : nullptr;
-    if (s == nullptr || fh == nullptr || keys == nullptr || *s != sort_spec || *fh != filter_hash ||
-        keys->size() != sort.size()) {
-      return std::unexpected(BadPageToken());
-    }
-    std::vector<SqlValue> last;
-    for (size_t i = 0; i < sort.size(); ++i) {
-      const bj::value& v = (*keys)[i];
-      if (IsTextField(spec, sort[i].field) && v.is_string()) {
-        last.emplace_back(std::string(v.get_string()));
-      } else if (!IsTextField(spec, sort[i].field) && v.is_int64()) {
-        last.emplace_back(v.get_int64());
-      } else {
-        return std::unexpected(BadPageToken());
-      }
-    }
-    // Rows strictly after the last one in the sort order, written as the expanded OR form so
-    // that each key may have its own direction: (a > x) OR (a = x AND b < y) OR …
-    std::string keyset;
-    for (size_t i = 0; i < sort.size(); ++i) {
-      keyset += i == 0 ? "(" : " OR (";
-      for (size_t j = 0; j < i; ++j) {
-        keyset += Concat({table.Column(sort[j].field), " = "}) + param(last[j]) + " AND ";
-      }
-      keyset += Concat({table.Column(sort[i].field), sort[i].descending ? " < " : " > "}) +
-                param(last[i]) + ")";
-    }
-    where += " AND (" + keyset + ")";
-  }
-
-  std::string sql(table.select);
-  for (const SortKey& k : sort) sql += Concat({", ", table.Column(k.field)});
-  sql += table.from;
-  sql += where;
-  sql += " ORDER BY ";
-  for (size_t i = 0; i < sort.size(); ++i) {
-    if (i > 0) sql += ", ";
-    sql += Concat({table.Column(sort[i].field), sort[i].descending ? " DESC" : " ASC"});
-  }
-  sql += " LIMIT " + param(q.limit + 1);
-
-  HANGAR_ASSIGN_OR_RETURN(auto rows, tx.Query(sql, params));
-  Page<T> page;
-  bool more = static_cast<int64_t>(rows.size()) > q.limit;
-  if (more) rows.erase(rows.begin() + q.limit, rows.end());
-  page.items.reserve(rows.size());
-  for (const Row& r : rows) {
-    HANGAR_ASSIGN_OR_RETURN(T item, parse(r));
-    page.items.push_back(std::move(item));
-  }
-  if (more) {
-    const Row& r = rows.back();
-    bj::array keys;
-    size_t base = r.size() - sort.size();
-    for (size_t i = 0; i < sort.size(); ++i) {
-      const SqlValue& v = r.values()[base + i];
-      if (const auto* n = std::get_if<int64_t>(&v)) {
-        keys.emplace_back(*n);
-      } else if (const auto* t = std::get_if<std::string>(&v)) {
-        keys.emplace_back(bj::string_view(*t));
-      } else {
-        return std::unexpected(CorruptRow("sort key"));
-      }
-    }
-    bj::object token;
-    token["s"] = sort_spec;
-    token["f"] = filter_hash;
-    token["k"] = std::move(keys);
-    page.next_page_token = Base64UrlEncode(bj::serialize(token));
-  }
-  return page;
-}
-
-ListField Field(std::string name, FieldType type, bool filterable, bool sortable,
-                std::string description) {
-  return ListField{std::move(name), type, filterable, sortable, std::move(description), {}};
-}
-
-// A text field whose values are the names of a described enum (states).
-template <typename E>
-ListField EnumField(std::string name, bool sortable, std::string description) {
-  ListField field =
-      Field(std::move(name), FieldType::kText, true, sortable, std::move(description));
-  boost::mp11::mp_for_each<boost::describe::describe_enumerators<E>>(
-      [&](auto d) { field.allowed_values.emplace_back(d.name); });
-  return field;
 }
 
 const ListTable& GpuTypeTable() {
@@ -605,36 +308,14 @@ const ListSpec& EventListSpec() {
 // ---- Organisations and keys --------------------------------------------------------------------
 
 Status InsertOrg(Tx& tx, const OrgRecord& org) {
-  return StatusOf(tx.Exec("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)",
-                          {org.id.str(), org.name, ToUnixMicros(org.created_at)}));
+  return StatusOf(
+      tx.Exec("INSERT INTO orgs (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+              {org.id.str(), org.name, ToUnixMicros(org.created_at)}));
 }
 
 Result<int64_t> CountOrgs(Tx& tx) {
   HANGAR_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT COUNT(*) FROM orgs"));
   return rows.at(0).Int(0);
-}
-
-Status InsertApiKey(Tx& tx, const ApiKeyRecord& key) {
-  return StatusOf(
-      tx.Exec("INSERT INTO api_keys (id, org_id, name, secret_hash, kind, subject_id, expires_at,"
-              " revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-              {key.id.str(), key.org_id.str(), key.name, key.secret_hash,
-               std::string(PrincipalKindName(key.kind)), key.subject_id, Nullable(key.expires_at),
-               Nullable(key.revoked_at), ToUnixMicros(key.created_at)}));
-}
-
-Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(Tx& tx, std::string_view secret_hash) {
-  std::string sql = Concat({kApiKeySelect, " WHERE secret_hash = $1"});
-  SqlValue params[] = {std::string(secret_hash)};
-  return QueryOne<ApiKeyRecord>(tx, sql, params, ApiKeyFromRow);
-}
-
-Status RevokeApiKeysOfSubject(Tx& tx, const OrgId& org, std::string_view subject_id,
-                              Timestamp now) {
-  return StatusOf(
-      tx.Exec("UPDATE api_keys SET revoked_at = $3"
-              " WHERE org_id = $1 AND subject_id = $2 AND revoked_at IS NULL",
-              {org.str(), std::string(subject_id), ToUnixMicros(now)}));
 }
 
 // ---- Join tokens -------------------------------------------------------------------------------
@@ -854,10 +535,10 @@ Result<Page<GpuRecord>> ListGpus(Tx& tx, const OrgId& org, const ListQuery& quer
 
 Status AppendEvent(Tx& tx, const EventRecord& e) {
   return StatusOf(
-      tx.Exec("INSERT INTO events (id, org_id, type, source, subject, time, data)"
-              " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      tx.Exec("INSERT INTO events (id, org_id, type, source, subject, time, data, actor, outcome)"
+              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
               {e.id.str(), e.org_id.str(), e.type, e.source, e.subject, ToUnixMicros(e.time),
-               e.data_json}));
+               e.data_json, e.actor, e.outcome}));
 }
 
 Result<std::vector<EventRecord>> ListEvents(Tx& tx, int64_t after_seq, int64_t limit) {
@@ -868,8 +549,18 @@ Result<std::vector<EventRecord>> ListEvents(Tx& tx, int64_t after_seq, int64_t l
 }
 
 Result<Page<EventRecord>> ListOrgEvents(Tx& tx, const OrgId& org, const ListQuery& q) {
+  // Audit records have their own list (ListAuditEvents); this is the domain-event log.
+  return detail::ListEventsWhere(tx, org, q, "type NOT LIKE 'hangar.audit.%'", {"type", "subject"});
+}
+
+namespace detail {
+
+Result<Page<EventRecord>> ListEventsWhere(Tx& tx, const OrgId& org, const ListQuery& q,
+                                          std::string_view condition,
+                                          std::initializer_list<std::string_view> filters_allowed) {
   std::string sql(kEventSelect);
-  sql += " WHERE org_id = $1";
+  sql += " WHERE org_id = $1 AND ";
+  sql += condition;
   std::vector<SqlValue> params{org.str()};
   std::string filters;  // what the page token is bound to
   auto add = [&](std::string_view condition, SqlValue value) {
@@ -879,11 +570,12 @@ Result<Page<EventRecord>> ListOrgEvents(Tx& tx, const OrgId& org, const ListQuer
     sql += " $" + std::to_string(params.size());
   };
   for (const auto& [name, value] : q.equals) {
-    if (name != "type" && name != "subject") {
+    if (std::find(filters_allowed.begin(), filters_allowed.end(), name) == filters_allowed.end()) {
       return std::unexpected(Error::Invalid("events cannot be filtered by " + name)
                                  .Field("query:" + name, "is not a filter of this list"));
     }
-    add(name == "type" ? "type =" : "subject =", value);
+    // `name` is one of the allowed column names, never the caller's text.
+    add(name + " =", value);
     filters += name + "=" + std::get<std::string>(value) + "&";
   }
   if (q.created_after) {
@@ -924,6 +616,8 @@ Result<Page<EventRecord>> ListOrgEvents(Tx& tx, const OrgId& org, const ListQuer
   }
   return page;
 }
+
+}  // namespace detail
 
 // ---- Idempotency keys --------------------------------------------------------------------------
 

@@ -80,8 +80,10 @@ struct OrgRecord {
   Timestamp created_at;
 };
 
-// What an API key authenticates as. More kinds (user, service_account) arrive with identity.
-enum class PrincipalKind { kAdmin, kNode };
+// What an API key authenticates as. kAdmin is an organisation's bootstrap key: every permission
+// in its organisation, plus creating organisations (the platform administrator).
+enum class PrincipalKind { kAdmin, kNode, kUser, kServiceAccount };
+std::string_view PrincipalKindName(PrincipalKind kind);  // "admin", "node", "user", ...
 
 struct ApiKeyRecord {
   ApiKeyId id;
@@ -89,10 +91,21 @@ struct ApiKeyRecord {
   std::string name;
   std::string secret_hash;  // SHA-256 hex of the whole key; the key itself is never stored
   PrincipalKind kind = PrincipalKind::kAdmin;
-  std::string subject_id;  // the node id for kNode; empty for kAdmin
+  std::string subject_id;  // the node, user or service account id; empty for kAdmin
   std::optional<Timestamp> expires_at;
   std::optional<Timestamp> revoked_at;
   Timestamp created_at;
+  std::vector<std::string> scopes = {"*"};  // permission patterns the key may use
+  std::vector<std::string> allowed_cidrs;   // empty: any address
+  int64_t rate_limit = 0;                   // requests per second; 0: the organisation's default
+  int64_t rate_burst = 0;
+  std::optional<Timestamp> last_used_at;
+  std::string last_used_address;
+  std::string rotated_to;      // the successor's id after a rotation
+  std::string display_prefix;  // the first characters of the key, to recognise it in lists
+  std::string created_by;      // the actor who created it
+  int64_t version = 1;
+  Timestamp updated_at;
 };
 
 struct JoinTokenRecord {
@@ -169,6 +182,8 @@ struct EventRecord {
   std::string subject;  // the object's id
   Timestamp time;
   std::string data_json;  // the object after the change (JSON text)
+  std::string actor;      // who caused it: a user, service account, node or key id ("" for system)
+  std::string outcome;    // audit records: "success", "denied", "failed"
 };
 
 // A stored response for an Idempotency-Key (Stripe semantics).
