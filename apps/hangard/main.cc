@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/crypto.h"
 #include "common/logging.h"
 #include "config/config.h"
 #include "fleet/fleet_service.h"
@@ -62,6 +63,26 @@ Status WriteSecretFile(const fs::path& path, const std::string& content) {
   return Ok();
 }
 
+// 32 random bytes, base64url, in a 0600 file: created on first start, read afterwards.
+Result<std::string> LoadOrCreateServerSecret(const fs::path& path) {
+  if (fs::exists(path)) {
+    std::ifstream in(path);
+    std::string text;
+    std::getline(in, text);
+    auto secret = Base64UrlDecode(text);
+    if (!secret || secret->size() != 32) {
+      return std::unexpected(Error::Invalid(path.string() + " is not a Hangar server secret")
+                                 .Hint("restore the original file; a new one cannot open the "
+                                       "signing keys sealed with the old one"));
+    }
+    return *secret;
+  }
+  std::string secret = RandomBytes(32);
+  HANGAR_TRY(WriteSecretFile(path, Base64UrlEncode(secret)));
+  spdlog::info("created the server secret {}", fs::absolute(path).string());
+  return secret;
+}
+
 fs::path DefaultWebDir(const char* argv0) {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -73,8 +94,9 @@ fs::path DefaultWebDir(const char* argv0) {
 // idempotency keys. Runs on its own thread; the store calls block.
 class Reconciler {
  public:
-  Reconciler(fleet::FleetService& fleet, store::Store& store, const Clock& clock, Micros tick)
-      : fleet_(fleet), store_(store), clock_(clock), tick_(tick) {}
+  Reconciler(fleet::FleetService& fleet, identity::TokenService& tokens, store::Store& store,
+             const Clock& clock, Micros tick)
+      : fleet_(fleet), tokens_(tokens), store_(store), clock_(clock), tick_(tick) {}
   void Start() {
     thread_ = std::thread([this] { Loop(); });
   }
@@ -103,6 +125,10 @@ class Reconciler {
           if (!purged) return std::unexpected(purged.error());
           return Ok();
         });
+        // Signing keys rotate on their schedule; checked hourly, cheap when not due.
+        if (Status s = tokens_.RotateSigningKeyIfDue(); !s) {
+          spdlog::warn("reconciler: signing key rotation: {}", s.error().ToString());
+        }
         next_purge = clock_.Now() + std::chrono::hours(1);
       }
       lock.lock();
@@ -111,6 +137,7 @@ class Reconciler {
   }
 
   fleet::FleetService& fleet_;
+  identity::TokenService& tokens_;
   store::Store& store_;
   const Clock& clock_;
   const Micros tick_;
@@ -198,6 +225,14 @@ int Run(int argc, char** argv) {
   identity::DirectoryService directory(**store, clock, authorizer, authenticator,
                                        {.public_url = public_url});
   identity::AccessService access(**store, clock, authorizer, authenticator);
+  // The server secret seals the OAuth signing keys in the store; replicas share the file.
+  fs::path secret_file = cfg->auth_secret_file.empty() ? fs::path(cfg->data_dir) / "server-secret"
+                                                       : fs::path(cfg->auth_secret_file);
+  auto server_secret = LoadOrCreateServerSecret(secret_file);
+  if (!server_secret) return Fail(server_secret.error());
+  identity::TokenService tokens(**store, clock, authenticator, *server_secret, public_url,
+                                {.cache_ttl = cfg->auth_cache_ttl});
+  if (Status s = tokens.RotateSigningKeyIfDue(); !s) return Fail(s.error());
   fleet::FleetService fleet(**store, clock, authenticator,
                             {.heartbeat_interval = cfg->heartbeat_interval,
                              .node_unreachable_after = cfg->node_unreachable_after});
@@ -207,6 +242,7 @@ int Run(int argc, char** argv) {
   routes::AddFleetRoutes(router, fleet);
   routes::AddEventRoutes(router, events);
   routes::AddIdentityRoutes(router, directory, access, clock);
+  routes::AddOAuthRoutes(router, tokens, directory);
   fs::path web_dir = cfg->web_dir.empty() ? DefaultWebDir(argv[0]) : fs::path(cfg->web_dir);
   std::shared_ptr<const gateway::StaticFiles> docs;
   if (auto loaded = gateway::StaticFiles::Load(web_dir / "docs"); loaded) {
@@ -218,7 +254,7 @@ int Run(int argc, char** argv) {
   routes::AddSystemRoutes(router, **store, docs, HANGAR_VERSION);
 
   gateway::Gateway gateway(
-      router, authenticator, authorizer, **store, clock,
+      router, authenticator, authorizer, &tokens, **store, clock,
       {.cors_allowed_origins = cfg->cors_allowed_origins,
        .dev_mode = cfg->dev,
        .per_key = {"per-key", static_cast<double>(cfg->rate_limit_per_key),
@@ -244,12 +280,15 @@ int Run(int argc, char** argv) {
       gateway);
   auto bound = server.Start();
   if (!bound) return Fail(bound.error());
-  if (cfg->public_url.empty()) directory.SetPublicUrl("http://" + *bound);
+  if (cfg->public_url.empty()) {
+    directory.SetPublicUrl("http://" + *bound);
+    tokens.SetIssuer("http://" + *bound);
+  }
   spdlog::info("hangard {} listening on http://{} (API /api/v1, docs /docs)", HANGAR_VERSION,
                *bound);
 
   Micros tick = std::min(cfg->heartbeat_interval, cfg->node_unreachable_after / 4);
-  Reconciler reconciler(fleet, **store, clock, tick);
+  Reconciler reconciler(fleet, tokens, **store, clock, tick);
   reconciler.Start();
   server.StopOnSignals();
   // Written last: whoever waits for the port file (scripts, tests) may signal us at once.

@@ -435,4 +435,85 @@ BOOST_DESCRIBE_STRUCT(WhoAmI, (),
                       (principal_type, principal_id, name, organization_id, organization_name,
                        credential_type, credential_id, scopes, bindings))
 
+// ---- OAuth 2.0 (form-encoded requests, RFC 6749 / 7009 / 7662 / 8628 answers) -----------------
+
+struct TokenRequest {
+  std::string grant_type;  // authorization_code | refresh_token | client_credentials |
+                           // urn:ietf:params:oauth:grant-type:device_code
+  std::optional<std::string> code;
+  std::optional<std::string> redirect_uri;
+  std::optional<std::string> code_verifier;
+  std::optional<std::string> refresh_token;
+  std::optional<std::string> device_code;
+  std::optional<std::string> client_id;
+  std::optional<std::string> client_secret;  // or HTTP Basic authentication
+  std::optional<std::string> scope;
+};
+BOOST_DESCRIBE_STRUCT(TokenRequest, (),
+                      (grant_type, code, redirect_uri, code_verifier, refresh_token, device_code,
+                       client_id, client_secret, scope))
+
+struct TokenResponseBody {
+  std::string access_token;
+  std::string token_type;
+  int64_t expires_in = 0;
+  std::optional<std::string> refresh_token;
+  std::string scope;
+};
+BOOST_DESCRIBE_STRUCT(TokenResponseBody, (),
+                      (access_token, token_type, expires_in, refresh_token, scope))
+
+struct DeviceAuthorizationRequest {
+  std::string client_id;
+  std::optional<std::string> scope;
+};
+BOOST_DESCRIBE_STRUCT(DeviceAuthorizationRequest, (), (client_id, scope))
+
+struct DeviceAuthorizationResponse {
+  std::string device_code;
+  std::string user_code;
+  std::string verification_uri;
+  std::string verification_uri_complete;
+  int64_t expires_in = 0;
+  int64_t interval = 0;
+};
+BOOST_DESCRIBE_STRUCT(DeviceAuthorizationResponse, (),
+                      (device_code, user_code, verification_uri, verification_uri_complete,
+                       expires_in, interval))
+
+struct TokenRevocationRequest {
+  std::string token;
+  std::optional<std::string> token_type_hint;
+  std::optional<std::string> client_id;
+};
+BOOST_DESCRIBE_STRUCT(TokenRevocationRequest, (), (token, token_type_hint, client_id))
+
+struct IntrospectionRequest {
+  std::string token;
+  std::optional<std::string> token_type_hint;
+};
+BOOST_DESCRIBE_STRUCT(IntrospectionRequest, (), (token, token_type_hint))
+
+struct IntrospectionResponse {
+  bool active = false;
+  std::optional<std::string> scope;
+  std::optional<std::string> client_id;
+  std::optional<std::string> sub;
+  std::optional<std::string> jti;
+  std::optional<std::string> tenant;
+  std::optional<std::string> token_type;
+  std::optional<std::string> iss;
+  std::optional<std::string> aud;
+  std::optional<int64_t> exp;
+  std::optional<int64_t> iat;
+};
+BOOST_DESCRIBE_STRUCT(IntrospectionResponse, (),
+                      (active, scope, client_id, sub, jti, tenant, token_type, iss, aud, exp, iat))
+
+struct OAuthErrorBody {
+  std::string error;
+  std::string error_description;
+};
+BOOST_DESCRIBE_STRUCT(OAuthErrorBody, (), (error, error_description))
+
 }  // namespace hangar::api

@@ -3,112 +3,18 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/output.h"
+#include "cli/session.h"
 #include "client/api_client.h"
 
 namespace hangar::cli {
 
-namespace {
-
-using client::ApiError;
 using client::ApiResult;
 
-// Options shared by every command.
-struct Globals {
-  ConnectionFlags connection;
-  std::string config;
-  std::string output = "table";
-};
-
-// The state one invocation needs, built lazily: config commands need no server.
-class Session {
- public:
-  Session(const Globals& g, std::ostream& out, std::ostream& err, const Env& env)
-      : g_(g), out_(out), err_(err), env_(env) {}
-
-  // Connects and runs `fn(client, format)`; maps every failure to an exit code.
-  template <typename F>
-  int WithClient(F fn) {
-    auto format = ParseOutputFormat(g_.output);
-    if (!format) return Usage(format.error());
-    auto config = LoadConfig(ConfigPath(g_.config, env_));
-    if (!config) return Usage(config.error());
-    auto conn = ResolveConnection(g_.connection, env_, *config);
-    if (!conn) return Usage(conn.error());
-    auto client =
-        client::ApiClient::Create({.base_url = conn->url,
-                                   .token = conn->token,
-                                   .user_agent = std::string("hangar/") + HANGAR_VERSION});
-    if (!client) return Usage(client.error());
-    ApiResult<std::string> res = fn(**client, *format);
-    if (!res) {
-      err_ << RenderError(res.error());
-      return ExitCodeFor(res.error());
-    }
-    out_ << *res;
-    return kExitOk;
-  }
-
-  int Usage(const Error& e) {
-    err_ << RenderError(ApiError::FromError(e));
-    return e.code() == ErrorCode::kUnavailable ? kExitError : kExitUsage;
-  }
-
-  const Globals& globals() const { return g_; }
-  std::ostream& out() { return out_; }
-  const Env& env() const { return env_; }
-
- private:
-  const Globals& g_;
-  std::ostream& out_;
-  std::ostream& err_;
-  const Env& env_;
-};
-
-// GET every page of a list (following next_page_token) up to `limit` items (0: all).
-template <typename List>
-ApiResult<decltype(List::items)> ListAll(client::ApiClient& c, const std::string& path,
-                                         std::string query, int64_t limit) {
-  decltype(List::items) items;
-  std::optional<std::string> page_token;
-  do {
-    std::string q = query;
-    if (limit > 0) q += "&limit=" + std::to_string(std::min<int64_t>(limit, 1000));
-    if (page_token) q += "&page_token=" + client::UrlEncode(*page_token);
-    std::string target = path + (q.empty() ? "" : "?" + q.substr(1));
-    HANGAR_ASSIGN_OR_RETURN_API(List page, c.Get<List>(target));
-    for (auto& item : page.items) {
-      if (limit > 0 && static_cast<int64_t>(items.size()) >= limit) break;
-      items.push_back(std::move(item));
-    }
-    page_token = page.next_page_token;
-    if (page_token && page_token->empty()) page_token.reset();
-  } while (page_token && (limit == 0 || static_cast<int64_t>(items.size()) < limit));
-  return items;
-}
-
-std::string Param(const std::string& name, const std::string& value) {
-  return value.empty() ? "" : "&" + name + "=" + client::UrlEncode(value);
-}
-
-template <typename T>
-ApiResult<std::string> Rendered(ApiResult<T> res, OutputFormat f) {
-  if (!res) return std::unexpected(std::move(res).error());
-  if constexpr (json::IsVector<T>::value) {
-    return Render(*res, f);
-  } else {
-    return RenderOne(*res, f);
-  }
-}
-
-ApiResult<std::string> Msg(std::string text) { return text + "\n"; }
-
-}  // namespace
-
-int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
-           const Env& env) {
+int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err, const Env& env,
+           const CliIo& io) {
   Globals g;
-  Session s(g, out, err, env);
-  std::function<int()> action;
+  Session s(g, out, err, env, io);
+  Action action;
 
   CLI::App app{"hangar: the command line for the Hangar GPU platform"};
   app.require_subcommand(1);
@@ -373,6 +279,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     };
   });
 
+  AddIdentityCommands(app, s, action);
+  AddAuthCommands(app, s, action);
+
   // ---- config
   auto* config = app.add_subcommand("config", "named server contexts in the config file")
                      ->require_subcommand(1);
@@ -381,6 +290,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   } cf;
   auto edit_config = [&](auto change) -> int {
     auto path = ConfigPath(g.config, env);
+    ConfigLock lock(path);
     auto cfg = LoadConfig(path);
     if (!cfg) return s.Usage(cfg.error());
     if (auto st = change(*cfg); st != kExitOk) return st;
@@ -398,7 +308,12 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       return edit_config([&](CliConfig& c) {
         Context& ctx = c.contexts[cf.name];
         if (!cf.url.empty()) ctx.url = cf.url;
-        if (!cf.token.empty()) ctx.token = cf.token;
+        if (!cf.token.empty()) {
+          // A token set by hand replaces a login session: its refresh token is not for it.
+          ctx.token = cf.token;
+          ctx.refresh_token.clear();
+          ctx.token_expires_at.reset();
+        }
         c.current_context = cf.name;
         out << "context " << cf.name << " set and current\n";
         return int(kExitOk);

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "cli/config.h"
@@ -184,11 +185,12 @@ TEST_F(ConfigTest, PrecedenceIsFlagThenEnvThenFile) {
 }
 
 // Runs the CLI in-process with a fake environment.
-int RunHangar(std::vector<std::string> args, const Env& env, std::string* out, std::string* err) {
+int RunHangar(std::vector<std::string> args, const Env& env, std::string* out, std::string* err,
+              const CliIo& io = {}) {
   std::vector<const char*> argv{"hangar"};
   for (const auto& a : args) argv.push_back(a.c_str());
   std::ostringstream o, e;
-  int code = RunCli(static_cast<int>(argv.size()), argv.data(), o, e, env);
+  int code = RunCli(static_cast<int>(argv.size()), argv.data(), o, e, env, io);
   *out = o.str();
   *err = e.str();
   return code;
@@ -253,6 +255,588 @@ TEST_F(ConfigTest, UnreachableServerExitsSix) {
                       MakeEnv({}), &out, &err),
             6);
   EXPECT_NE(err.find("cannot reach hangard"), std::string::npos) << err;
+}
+
+// ---- Identity commands, login and token refresh -------------------------------------------------
+
+// One request as the test server saw it.
+struct Seen {
+  std::string method, target, content_type, body, auth;
+};
+
+// A TestServer that records every request; `handler` answers them.
+class RecordingServer {
+ public:
+  using Handler = std::function<TestServer::Response(const Seen&)>;
+  explicit RecordingServer(Handler handler)
+      : handler_(std::move(handler)), server_([this](const TestServer::Request& req) {
+          namespace http = boost::beast::http;
+          Seen seen{std::string(req.method_string()), std::string(req.target()),
+                    std::string(req[http::field::content_type]), req.body(),
+                    std::string(req[http::field::authorization])};
+          {
+            std::lock_guard lock(mu_);
+            seen_.push_back(seen);
+          }
+          return handler_(seen);
+        }) {}
+  std::string url() const { return server_.url(); }
+  std::vector<Seen> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+  // The requests to `target` (path and query).
+  std::vector<Seen> To(const std::string& target) {
+    std::vector<Seen> out;
+    for (auto& s : seen()) {
+      if (s.target == target) out.push_back(s);
+    }
+    return out;
+  }
+
+ private:
+  Handler handler_;
+  std::mutex mu_;
+  std::vector<Seen> seen_;
+  TestServer server_;
+};
+
+api::ApiKey SampleKey() {
+  return api::ApiKey{.id = "key_1",
+                     .name = "ci",
+                     .owner_type = "service_account",
+                     .owner_id = "sa_1",
+                     .prefix = "hgr_ab",
+                     .secret = "hgr_abcdef123",
+                     .scopes = {"nodes:read", "gpus:read"},
+                     .state = api::ApiKeyState::active};
+}
+
+api::WhoAmI SampleMe() {
+  return api::WhoAmI{.principal_type = "user",
+                     .principal_id = "user_1",
+                     .name = "ada@example.com",
+                     .organization_id = "org_1",
+                     .organization_name = "acme",
+                     .credential_type = "api_key",
+                     .credential_id = "key_1",
+                     .scopes = {"*"}};
+}
+
+const Timestamp kT0 = FromUnixMicros(1'800'000'000'000'000);
+
+TEST_F(ConfigTest, OldConfigFilesStillLoadAndTokensRoundTrip) {
+  fs::path path = home_ / "old.yaml";
+  std::ofstream(path) << "current-context: local\ncontexts:\n  local: {url: http://x, token: t}\n";
+  auto old = LoadConfig(path);
+  ASSERT_TRUE(old.has_value()) << old.error().ToString();
+  EXPECT_EQ(old->contexts.at("local").token, "t");
+  EXPECT_TRUE(old->contexts.at("local").refresh_token.empty());
+  EXPECT_FALSE(old->contexts.at("local").token_expires_at.has_value());
+  ASSERT_TRUE(SaveConfig(path, *old).has_value());
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  EXPECT_EQ(text.str().find("refresh"), std::string::npos) << text.str();
+
+  old->contexts["sso"] = {"http://y", "at", "rt", kT0};
+  ASSERT_TRUE(SaveConfig(path, *old).has_value());
+  auto loaded = LoadConfig(path);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  EXPECT_EQ(loaded->contexts.at("sso").refresh_token, "rt");
+  EXPECT_EQ(loaded->contexts.at("sso").token_expires_at, kT0);
+}
+
+TEST(FormEncodeTest, EncodesLikeABrowser) {
+  EXPECT_EQ(client::FormEncode({{"client_id", "hangar-cli"}, {"scope", "*"}}),
+            "client_id=hangar-cli&scope=*");
+  EXPECT_EQ(client::FormEncode({{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                                {"x", "a b&c=d/é"}}),
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&x=a+b%26c%3Dd%2F%C3%"
+            "A9");
+}
+
+TEST_F(ConfigTest, ApiKeysCreatePrintsTheSecretOnceAndSendsTheRequest) {
+  RecordingServer server(
+      [](const Seen&) { return TestServer::Json(201, json::Serialize(SampleKey())); });
+  std::string out, err;
+  ASSERT_EQ(RunHangar({"--url",
+                       server.url(),
+                       "--token",
+                       "t",
+                       "api-keys",
+                       "create",
+                       "ci",
+                       "--owner",
+                       "sa_1",
+                       "--scope",
+                       "nodes:read",
+                       "--scope",
+                       "gpus:read",
+                       "--allow-cidr",
+                       "10.0.0.0/8,192.168.0.0/16",
+                       "--expires-in-days",
+                       "30",
+                       "--rate-limit",
+                       "5",
+                       "--burst",
+                       "10"},
+                      MakeEnv({}), &out, &err),
+            0)
+      << err;
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].target, "/api/v1/api-keys");
+  EXPECT_EQ(
+      boost::json::parse(seen[0].body),
+      boost::json::parse(R"({"name":"ci","owner_id":"sa_1","scopes":["nodes:read","gpus:read"],
+                "allowed_cidrs":["10.0.0.0/8","192.168.0.0/16"],"expires_at":null,
+                "expires_in_days":30,"rate_limit":{"per_second":5,"burst":10}})"));
+  EXPECT_NE(out.find("key_1"), std::string::npos) << out;
+  EXPECT_NE(out.find("Secret: hgr_abcdef123\n"), std::string::npos) << out;
+  EXPECT_NE(err.find("shown only this once"), std::string::npos) << err;
+  EXPECT_EQ(err.find("hgr_abcdef123"), std::string::npos) << "the secret goes to stdout only";
+
+  // -q: the secret alone; -o json: the object, secret included.
+  ASSERT_EQ(
+      RunHangar({"--url", server.url(), "api-keys", "create", "ci", "-q"}, MakeEnv({}), &out, &err),
+      0);
+  EXPECT_EQ(out, "hgr_abcdef123\n");
+  EXPECT_EQ(boost::json::parse(server.seen().back().body).at("scopes"), nullptr);
+  ASSERT_EQ(RunHangar({"--url", server.url(), "-o", "json", "api-keys", "create", "ci"},
+                      MakeEnv({}), &out, &err),
+            0);
+  EXPECT_EQ(boost::json::parse(out).at("secret"), "hgr_abcdef123");
+  // --burst needs --rate-limit.
+  EXPECT_EQ(RunHangar({"--url", server.url(), "api-keys", "create", "ci", "--burst", "3"},
+                      MakeEnv({}), &out, &err),
+            2);
+}
+
+TEST_F(ConfigTest, ApiKeysRotateTurnsGraceIntoSeconds) {
+  RecordingServer server(
+      [](const Seen&) { return TestServer::Json(201, json::Serialize(SampleKey())); });
+  std::string out, err;
+  ASSERT_EQ(RunHangar({"--url", server.url(), "api-keys", "rotate", "key_0", "--grace", "1h"},
+                      MakeEnv({}), &out, &err),
+            0)
+      << err;
+  ASSERT_EQ(server.seen().size(), 1u);
+  EXPECT_EQ(server.seen()[0].target, "/api/v1/api-keys/key_0/rotate");
+  EXPECT_EQ(boost::json::parse(server.seen()[0].body),
+            boost::json::parse(R"({"grace_period_seconds":3600})"));
+  EXPECT_NE(out.find("Secret: hgr_abcdef123"), std::string::npos) << out;
+
+  for (auto [grace, seconds] :
+       std::vector<std::pair<std::string, int64_t>>{{"30m", 1800}, {"86400s", 86400}, {"0", 0}}) {
+    ASSERT_EQ(RunHangar({"--url", server.url(), "api-keys", "rotate", "key_0", "--grace", grace},
+                        MakeEnv({}), &out, &err),
+              0)
+        << grace << ": " << err;
+    EXPECT_EQ(boost::json::parse(server.seen().back().body).at("grace_period_seconds"), seconds)
+        << grace;
+  }
+  EXPECT_EQ(RunHangar({"--url", server.url(), "api-keys", "rotate", "key_0", "--grace", "1w"},
+                      MakeEnv({}), &out, &err),
+            2);
+}
+
+TEST_F(ConfigTest, RoleBindingsCreateScopesToATeam) {
+  RecordingServer server([](const Seen&) {
+    api::RoleBinding b{.id = "rb_1",
+                       .principal_type = "user",
+                       .principal_id = "user_1",
+                       .role = "developer",
+                       .scope_type = api::ScopeType::team,
+                       .scope_id = "team_1"};
+    return TestServer::Json(201, json::Serialize(b));
+  });
+  std::string out, err;
+  ASSERT_EQ(RunHangar({"--url", server.url(), "role-bindings", "create", "--principal", "user_1",
+                       "--role", "developer", "--team", "team_1", "--expires-in", "2h",
+                       "--justification", "incident 42"},
+                      MakeEnv({}), &out, &err),
+            0)
+      << err;
+  auto body = boost::json::parse(server.seen().at(0).body);
+  EXPECT_EQ(body.at("scope_type"), "team");
+  EXPECT_EQ(body.at("scope_id"), "team_1");
+  EXPECT_EQ(body.at("principal_id"), "user_1");
+  EXPECT_EQ(body.at("role"), "developer");
+  EXPECT_EQ(body.at("expires_in_seconds"), 7200);
+  EXPECT_EQ(body.at("justification"), "incident 42");
+  EXPECT_NE(out.find("team/team_1"), std::string::npos) << out;
+  // Without --team/--project the server's default (the organisation) applies.
+  ASSERT_EQ(RunHangar({"--url", server.url(), "role-bindings", "create", "--principal", "sa_1",
+                       "--role", "viewer"},
+                      MakeEnv({}), &out, &err),
+            0);
+  EXPECT_EQ(boost::json::parse(server.seen().back().body).at("scope_type"), nullptr);
+  EXPECT_EQ(RunHangar({"--url", server.url(), "role-bindings", "create", "--principal", "sa_1",
+                       "--role", "viewer", "--team", "t", "--project", "p"},
+                      MakeEnv({}), &out, &err),
+            2);
+}
+
+TEST_F(ConfigTest, AuditListRendersATable) {
+  RecordingServer server([](const Seen&) {
+    api::EventList list;
+    list.items.push_back(api::Event{
+        .specversion = "1.0",
+        .id = "evt_1",
+        .type = "hangar.audit.request",
+        .subject = "team_1",
+        .time = "2026-11-22T18:31:00Z",
+        .data = boost::json::parse(R"({"actor":{"type":"user","id":"user_1"},"outcome":"denied",
+            "method":"DELETE","path":"/api/v1/teams/team_1","status":403})")});
+    list.items.push_back(
+        api::Event{.id = "evt_2",
+                   .type = "hangar.audit.request",
+                   .time = "2026-11-22T18:30:00Z",
+                   .data = boost::json::parse(R"({"actor":{"type":"anonymous"},"outcome":"denied",
+            "method":"POST","path":"/api/v1/teams","status":401})")});
+    return TestServer::Json(200, json::Serialize(list));
+  });
+  std::string out, err;
+  ASSERT_EQ(RunHangar({"--url", server.url(), "audit", "list", "--actor", "user_1", "--outcome",
+                       "denied"},
+                      MakeEnv({}), &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(server.seen().at(0).target, "/api/v1/audit?actor=user_1&outcome=denied&limit=50");
+  EXPECT_EQ(out,
+            "TIME                   ACTOR       OUTCOME   METHOD   PATH                   STATUS\n"
+            "2026-11-22T18:31:00Z   user_1      denied    DELETE   /api/v1/teams/team_1   403\n"
+            "2026-11-22T18:30:00Z   anonymous   denied    POST     /api/v1/teams          401\n");
+  EXPECT_EQ(RunHangar({"--url", server.url(), "audit", "list", "--outcome", "maybe"}, MakeEnv({}),
+                      &out, &err),
+            2);
+}
+
+TEST_F(ConfigTest, UpdatesSendMergePatchesOfTheGivenFlagsOnly) {
+  RecordingServer server([](const Seen& seen) {
+    if (seen.target.starts_with("/api/v1/organizations")) {
+      return TestServer::Json(200, json::Serialize(api::Organization{.id = "org_1"}));
+    }
+    return TestServer::Json(200, json::Serialize(api::ServiceAccount{.id = "sa_1"}));
+  });
+  std::string out, err;
+  ASSERT_EQ(
+      RunHangar({"--url", server.url(), "orgs", "update", "org_1", "--login-max-failures", "5"},
+                MakeEnv({}), &out, &err),
+      0)
+      << err;
+  Seen org = server.seen().back();
+  EXPECT_EQ(org.method, "PATCH");
+  EXPECT_EQ(org.content_type, "application/merge-patch+json");
+  // Nested members not given are left out (null would reset them).
+  EXPECT_EQ(boost::json::parse(org.body),
+            boost::json::parse(R"({"settings":{"login_max_failures":5}})"));
+  ASSERT_EQ(RunHangar({"--url", server.url(), "service-accounts", "update", "sa_1", "--disabled",
+                       "true", "--description", ""},
+                      MakeEnv({}), &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(boost::json::parse(server.seen().back().body),
+            boost::json::parse(R"({"description":"","disabled":true})"));
+}
+
+TEST_F(ConfigTest, UsersInviteAndAcceptInvitation) {
+  RecordingServer server([](const Seen& seen) {
+    api::User user{.id = "user_2", .email = "bob@example.com"};
+    if (seen.target == "/api/v1/users") {
+      return TestServer::Json(201, json::Serialize(api::Invitation{
+                                       .user = user,
+                                       .token = "inv_secret",
+                                       .accept_url = "http://x/invitations/accept#inv_secret",
+                                       .expires_at = "2026-11-25T00:00:00Z"}));
+    }
+    user.state = api::UserState::active;
+    return TestServer::Json(200, json::Serialize(user));
+  });
+  std::string out, err;
+  ASSERT_EQ(RunHangar({"--url", server.url(), "--token", "t", "users", "invite", "bob@example.com",
+                       "--role", "developer", "--expires-in-hours", "48"},
+                      MakeEnv({}), &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(boost::json::parse(server.seen().back().body),
+            boost::json::parse(R"({"email":"bob@example.com","display_name":null,
+                "role":"developer","expires_in_hours":48})"));
+  EXPECT_NE(out.find("Invitation token (shown only once): inv_secret"), std::string::npos) << out;
+  EXPECT_NE(out.find("Accept at: http://x/invitations/accept#inv_secret"), std::string::npos);
+
+  std::istringstream in("s3cret pass\n");
+  ASSERT_EQ(RunHangar({"--url", server.url(), "--token", "t", "users", "accept-invitation",
+                       "--token", "inv_secret", "--password-stdin"},
+                      MakeEnv({}), &out, &err, {.in = &in}),
+            0)
+      << err;
+  Seen accept = server.seen().back();
+  EXPECT_EQ(accept.target, "/api/v1/invitations/accept");
+  EXPECT_EQ(accept.auth, "") << "a public route: no token is sent";
+  EXPECT_EQ(boost::json::parse(accept.body),
+            boost::json::parse(R"({"token":"inv_secret","password":"s3cret pass",
+                "display_name":null})"));
+
+  // The prompt: asked twice, echo off (the injected reader), and the two must match.
+  std::vector<std::string> prompts;
+  CliIo io{.read_secret = [&](std::string_view prompt) -> Result<std::string> {
+    prompts.emplace_back(prompt);
+    return prompts.size() == 1 ? "pw1" : "pw2";
+  }};
+  EXPECT_EQ(RunHangar({"--url", server.url(), "users", "accept-invitation", "--token", "x"},
+                      MakeEnv({}), &out, &err, io),
+            2);
+  EXPECT_EQ(prompts.size(), 2u);
+  EXPECT_NE(err.find("do not match"), std::string::npos) << err;
+}
+
+TEST_F(ConfigTest, LoginWithAnApiKeyVerifiesAndStoresIt) {
+  RecordingServer server([](const Seen& seen) {
+    if (seen.auth != "Bearer hgr_good") {
+      return TestServer::Json(401, R"({"title":"Unauthenticated","status":401})",
+                              "application/problem+json");
+    }
+    return TestServer::Json(200, json::Serialize(SampleMe()));
+  });
+  std::string out, err;
+  Env env = MakeEnv({});
+  std::istringstream bad("hgr_bad\n");
+  EXPECT_EQ(
+      RunHangar({"--url", server.url(), "login", "--api-key-stdin"}, env, &out, &err, {.in = &bad}),
+      3);
+  EXPECT_FALSE(fs::exists(ConfigPath("", env))) << "a rejected key is not stored";
+
+  std::istringstream good("  hgr_good\n");
+  ASSERT_EQ(RunHangar({"--url", server.url(), "login", "--api-key-stdin"}, env, &out, &err,
+                      {.in = &good}),
+            0)
+      << err;
+  EXPECT_EQ(server.seen().back().target, "/api/v1/whoami");
+  EXPECT_NE(out.find("Logged in as ada@example.com (user user_1) in organisation acme"),
+            std::string::npos)
+      << out;
+  auto cfg = LoadConfig(ConfigPath("", env));
+  ASSERT_TRUE(cfg.has_value());
+  EXPECT_EQ(cfg->current_context, "default");
+  EXPECT_EQ(cfg->contexts.at("default").url, server.url());
+  EXPECT_EQ(cfg->contexts.at("default").token, "hgr_good");
+  struct stat st {};
+  ASSERT_EQ(::stat(ConfigPath("", env).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+
+  // The stored key is used from now on, and --api-key-file works the same way.
+  ASSERT_EQ(RunHangar({"whoami"}, env, &out, &err), 0) << err;
+  EXPECT_EQ(server.seen().back().auth, "Bearer hgr_good");
+  std::ofstream(home_ / "key") << "hgr_good\n";
+  EXPECT_EQ(RunHangar({"login", "--api-key-file", (home_ / "key").string(), "--context", "other"},
+                      env, &out, &err),
+            2)
+      << "a new context has no URL until --url gives one";
+  ASSERT_EQ(RunHangar({"--url", server.url(), "login", "--api-key-file", (home_ / "key").string(),
+                       "--context", "other"},
+                      env, &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(LoadConfig(ConfigPath("", env))->current_context, "other");
+}
+
+// A fake OAuth server: the device flow, refresh with rotation, revocation; and /api/v1 routes
+// that accept only the current access token.
+class FakeOAuth {
+ public:
+  FakeOAuth() : server_([this](const Seen& seen) { return Handle(seen); }) {}
+  std::string url() const { return server_.url(); }
+  RecordingServer& server() { return server_; }
+
+  std::mutex mu;
+  int polls = 0;       // POSTs to /oauth/token with the device_code grant
+  int generation = 1;  // access token "at<N>" and refresh token "rt<N>" are current
+  bool refresh_invalid = false;
+
+ private:
+  TestServer::Response Handle(const Seen& seen) {
+    std::lock_guard lock(mu);
+    auto tokens = [&] {
+      return TestServer::Json(
+          200, R"({"access_token":"at)" + std::to_string(generation) +
+                   R"(","token_type":"Bearer","expires_in":3600,"refresh_token":"rt)" +
+                   std::to_string(generation) + R"(","scope":"*"})");
+    };
+    auto oauth_error = [](std::string code) {
+      return TestServer::Json(400, R"({"error":")" + code + R"("})");
+    };
+    if (seen.target == "/oauth/device_authorization") {
+      return TestServer::Json(200, R"({"device_code":"dc_1","user_code":"WDJB-MJHT",
+          "verification_uri":"http://h/device",
+          "verification_uri_complete":"http://h/device?user_code=WDJB-MJHT",
+          "expires_in":600,"interval":5})");
+    }
+    if (seen.target == "/oauth/token") {
+      if (seen.body.starts_with("grant_type=urn")) {
+        ++polls;
+        if (polls == 1) return oauth_error("authorization_pending");
+        if (polls == 2) return oauth_error("slow_down");
+        if (polls == 3) return oauth_error("authorization_pending");
+        return tokens();
+      }
+      std::string expected = "grant_type=refresh_token&refresh_token=rt" +
+                             std::to_string(generation) + "&client_id=hangar-cli";
+      if (refresh_invalid || seen.body != expected) return oauth_error("invalid_grant");
+      ++generation;  // rotation: the old refresh token is spent
+      return tokens();
+    }
+    if (seen.target == "/oauth/revoke") return TestServer::Json(200, "{}");
+    if (seen.auth != "Bearer at" + std::to_string(generation)) {
+      return TestServer::Json(401, R"({"title":"Unauthenticated","status":401})",
+                              "application/problem+json");
+    }
+    if (seen.target == "/api/v1/whoami") return TestServer::Json(200, json::Serialize(SampleMe()));
+    return TestServer::Json(200, json::Serialize(api::TeamList{}));
+  }
+
+  RecordingServer server_;
+};
+
+TEST_F(ConfigTest, LoginWithTheDeviceFlowPollsAndStoresTokens) {
+  FakeOAuth oauth;
+  FakeClock clock(kT0);
+  std::vector<int64_t> sleeps;
+  CliIo io{.clock = &clock, .sleep = [&](std::chrono::seconds d) {
+             sleeps.push_back(d.count());
+             clock.Advance(d);
+           }};
+  std::string out, err;
+  Env env = MakeEnv({});
+  ASSERT_EQ(RunHangar({"--url", oauth.url(), "login"}, env, &out, &err, io), 0) << err;
+  EXPECT_NE(out.find("Open http://h/device?user_code=WDJB-MJHT and confirm code WDJB-MJHT\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Logged in as ada@example.com"), std::string::npos) << out;
+  // Pending keeps the interval; slow_down adds 5 seconds for every later poll.
+  EXPECT_EQ(sleeps, (std::vector<int64_t>{5, 5, 10, 10}));
+
+  auto device = oauth.server().To("/oauth/device_authorization");
+  ASSERT_EQ(device.size(), 1u);
+  EXPECT_EQ(device[0].body, "client_id=hangar-cli&scope=*");
+  EXPECT_EQ(device[0].content_type, "application/x-www-form-urlencoded");
+  EXPECT_EQ(device[0].auth, "");
+  auto polls = oauth.server().To("/oauth/token");
+  ASSERT_EQ(polls.size(), 4u);
+  EXPECT_EQ(polls[0].body,
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=dc_1&"
+            "client_id=hangar-cli");
+
+  auto cfg = LoadConfig(ConfigPath("", env));
+  ASSERT_TRUE(cfg.has_value());
+  const Context& ctx = cfg->contexts.at(cfg->current_context);
+  EXPECT_EQ(ctx.url, oauth.url());
+  EXPECT_EQ(ctx.token, "at1");
+  EXPECT_EQ(ctx.refresh_token, "rt1");
+  EXPECT_EQ(ctx.token_expires_at, kT0 + std::chrono::seconds(30 + 3600));
+  struct stat st {};
+  ASSERT_EQ(::stat(ConfigPath("", env).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+
+  // Logout revokes the refresh token and forgets both tokens.
+  ASSERT_EQ(RunHangar({"logout"}, env, &out, &err, io), 0) << err;
+  auto revoke = oauth.server().To("/oauth/revoke");
+  ASSERT_EQ(revoke.size(), 1u);
+  EXPECT_EQ(revoke[0].body, "token=rt1&token_type_hint=refresh_token&client_id=hangar-cli");
+  cfg = LoadConfig(ConfigPath("", env));
+  EXPECT_EQ(cfg->contexts.at("default").token, "");
+  EXPECT_EQ(cfg->contexts.at("default").refresh_token, "");
+  EXPECT_EQ(cfg->contexts.at("default").url, oauth.url()) << "the server stays configured";
+}
+
+TEST_F(ConfigTest, DeviceFlowDeniedOrExpiredFails) {
+  RecordingServer server([](const Seen& seen) {
+    if (seen.target == "/oauth/device_authorization") {
+      return TestServer::Json(200, R"({"device_code":"d","user_code":"U","verification_uri":
+          "http://h/device","expires_in":60})");
+    }
+    return TestServer::Json(400, R"({"error":"access_denied"})");
+  });
+  FakeClock clock(kT0);
+  CliIo io{.clock = &clock, .sleep = [&](std::chrono::seconds d) { clock.Advance(d); }};
+  std::string out, err;
+  EXPECT_EQ(RunHangar({"--url", server.url(), "login"}, MakeEnv({}), &out, &err, io), 3);
+  EXPECT_NE(out.find("Open http://h/device and confirm code U"), std::string::npos) << out;
+  EXPECT_NE(err.find("denied"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(ConfigPath("", MakeEnv({}))));
+}
+
+TEST_F(ConfigTest, AnExpiredAccessTokenIsRefreshedAndTheRotatedTokenStored) {
+  FakeOAuth oauth;
+  FakeClock clock(kT0);
+  CliIo io{.clock = &clock};
+  Env env = MakeEnv({});
+  fs::path path = ConfigPath("", env);
+  // at1 expired a minute ago; rt1 is the current refresh token.
+  ASSERT_TRUE(SaveConfig(path, CliConfig{.current_context = "sso",
+                                         .contexts = {{"sso",
+                                                       {oauth.url(), "at0", "rt1",
+                                                        kT0 - std::chrono::minutes(1)}}}})
+                  .has_value());
+  std::string out, err;
+  ASSERT_EQ(RunHangar({"teams", "list"}, env, &out, &err, io), 0) << err;
+  auto seen = oauth.server().seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].target, "/oauth/token");
+  EXPECT_EQ(seen[0].body, "grant_type=refresh_token&refresh_token=rt1&client_id=hangar-cli");
+  EXPECT_EQ(seen[0].auth, "");
+  EXPECT_EQ(seen[1].target, "/api/v1/teams");
+  EXPECT_EQ(seen[1].auth, "Bearer at2");
+  auto cfg = LoadConfig(path);
+  EXPECT_EQ(cfg->contexts.at("sso").token, "at2");
+  EXPECT_EQ(cfg->contexts.at("sso").refresh_token, "rt2");
+  EXPECT_EQ(cfg->contexts.at("sso").token_expires_at, kT0 + std::chrono::seconds(3600));
+
+  // Still valid: no refresh.
+  ASSERT_EQ(RunHangar({"teams", "list"}, env, &out, &err, io), 0) << err;
+  EXPECT_EQ(oauth.server().seen().size(), 3u);
+
+  // A 401 to a token that has not expired yet (revoked, say): refresh once and retry.
+  {
+    std::lock_guard lock(oauth.mu);
+    oauth.generation = 2;  // the server still expects rt2...
+  }
+  ASSERT_TRUE(SaveConfig(path, CliConfig{.current_context = "sso",
+                                         .contexts = {{"sso",
+                                                       {oauth.url(), "at-revoked", "rt2",
+                                                        kT0 + std::chrono::hours(1)}}}})
+                  .has_value());
+  ASSERT_EQ(RunHangar({"teams", "list"}, env, &out, &err, io), 0) << err;
+  seen = oauth.server().seen();
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_EQ(seen[3].auth, "Bearer at-revoked");
+  EXPECT_EQ(seen[4].target, "/oauth/token");
+  EXPECT_EQ(seen[5].auth, "Bearer at3");
+  EXPECT_EQ(LoadConfig(path)->contexts.at("sso").refresh_token, "rt3");
+
+  // A refresh token the server rejects is forgotten, and the user is told to log in again.
+  {
+    std::lock_guard lock(oauth.mu);
+    oauth.refresh_invalid = true;
+  }
+  clock.Advance(std::chrono::hours(2));
+  EXPECT_EQ(RunHangar({"teams", "list"}, env, &out, &err, io), 3);
+  EXPECT_NE(err.find("hangar login"), std::string::npos) << err;
+  cfg = LoadConfig(path);
+  EXPECT_EQ(cfg->contexts.at("sso").refresh_token, "");
+  EXPECT_EQ(cfg->contexts.at("sso").token, "");
+
+  // A token from a flag or the environment is never refreshed.
+  ASSERT_TRUE(
+      SaveConfig(
+          path, CliConfig{.current_context = "sso",
+                          .contexts = {{"sso",
+                                        {oauth.url(), "at0", "rt9", kT0 - std::chrono::hours(9)}}}})
+          .has_value());
+  size_t before = oauth.server().seen().size();
+  EXPECT_EQ(RunHangar({"--token", "flag-token", "teams", "list"}, env, &out, &err, io), 3);
+  EXPECT_EQ(oauth.server().seen().size(), before + 1);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "cli/config.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -45,6 +46,17 @@ Result<CliConfig> LoadConfig(const fs::path& path) {
         Context c;
         if (kv.second["url"]) c.url = kv.second["url"].as<std::string>();
         if (kv.second["token"]) c.token = kv.second["token"].as<std::string>();
+        if (kv.second["refresh-token"]) {
+          c.refresh_token = kv.second["refresh-token"].as<std::string>();
+        }
+        if (kv.second["token-expires-at"]) {
+          std::string text = kv.second["token-expires-at"].as<std::string>();
+          c.token_expires_at = ParseRfc3339(text);
+          if (!c.token_expires_at) {
+            throw YAML::Exception(kv.second["token-expires-at"].Mark(),
+                                  "token-expires-at is not an RFC 3339 time: " + text);
+          }
+        }
         config.contexts[kv.first.as<std::string>()] = std::move(c);
       }
     }
@@ -65,6 +77,13 @@ Status SaveConfig(const fs::path& path, const CliConfig& config) {
     out << YAML::Key << name << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "url" << YAML::Value << c.url;
     out << YAML::Key << "token" << YAML::Value << c.token;
+    if (!c.refresh_token.empty()) {
+      out << YAML::Key << "refresh-token" << YAML::Value << c.refresh_token;
+    }
+    if (c.token_expires_at) {
+      out << YAML::Key << "token-expires-at" << YAML::Value << YAML::DoubleQuoted
+          << FormatRfc3339(*c.token_expires_at);
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndMap << YAML::EndMap;
@@ -87,6 +106,23 @@ Status SaveConfig(const fs::path& path, const CliConfig& config) {
   if (!ok) return io_error("cannot write", tmp);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return io_error("cannot replace", path);
   return Ok();
+}
+
+ConfigLock::ConfigLock(const fs::path& config_path) {
+  std::error_code ec;
+  if (config_path.has_parent_path()) fs::create_directories(config_path.parent_path(), ec);
+  fs::path lock = config_path;
+  lock += ".lock";
+  fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // Best effort: without a lock file (read-only directory) the CLI still works, unserialised.
+  if (fd_ >= 0) {
+    while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+}
+
+ConfigLock::~ConfigLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
 }
 
 Result<Connection> ResolveConnection(const ConnectionFlags& flags, const Env& env,
@@ -125,6 +161,7 @@ Result<Connection> ResolveConnection(const ConnectionFlags& flags, const Env& en
     c.token = *v;
   } else if (context) {
     c.token = context->token;
+    c.token_context = config.current_context;
   }
   return c;
 }

@@ -195,6 +195,186 @@ std::string Render(const std::vector<api::Event>& items, OutputFormat format) {
                                 });
 }
 
+namespace {
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep = ",") {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += sep;
+    out += i;
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+// "organization", "team/team_1", "project/proj_1".
+std::string Scope(api::ScopeType type, const std::string& id) {
+  if (type == api::ScopeType::organization) return "organization";
+  return std::string(json::EnumName(type)) + "/" + id;
+}
+
+std::string Expiry(const std::optional<std::string>& expires_at, bool expired) {
+  if (!expires_at) return "-";
+  return expired ? *expires_at + " (expired)" : *expires_at;
+}
+
+// A member of a JSON object as text: strings as they are, numbers printed, else "-".
+std::string Member(const boost::json::value& v, std::string_view key) {
+  const auto* obj = v.if_object();
+  const auto* m = obj ? obj->if_contains(key) : nullptr;
+  if (!m) return "-";
+  if (m->is_string()) return m->get_string().empty() ? "-" : std::string(m->get_string());
+  if (m->is_int64()) return std::to_string(m->get_int64());
+  if (m->is_uint64()) return std::to_string(m->get_uint64());
+  return "-";
+}
+
+}  // namespace
+
+std::string Render(const std::vector<api::Organization>& items, OutputFormat format) {
+  return RenderList<api::Organization>(
+      items, format, {"ID", "NAME", "DISPLAY NAME", "KEY MAX AGE (DAYS)", "CREATED"},
+      [](const api::Organization& o) -> std::vector<std::string> {
+        auto age = o.settings.api_key_max_age_days;
+        return {o.id, o.name, OrDash(o.display_name), age && *age > 0 ? std::to_string(*age) : "-",
+                o.created_at};
+      });
+}
+
+std::string Render(const std::vector<api::Team>& items, OutputFormat format) {
+  return RenderList<api::Team>(items, format, {"ID", "NAME", "DESCRIPTION", "CREATED"},
+                               [](const api::Team& t) -> std::vector<std::string> {
+                                 return {t.id, t.name, OrDash(t.description), t.created_at};
+                               });
+}
+
+std::string Render(const std::vector<api::Project>& items, OutputFormat format) {
+  return RenderList<api::Project>(
+      items, format, {"ID", "NAME", "TEAM", "DESCRIPTION", "CREATED"},
+      [](const api::Project& p) -> std::vector<std::string> {
+        return {p.id, p.name, p.team_id, OrDash(p.description), p.created_at};
+      });
+}
+
+std::string Render(const std::vector<api::User>& items, OutputFormat format) {
+  return RenderList<api::User>(items, format,
+                               {"ID", "EMAIL", "NAME", "STATE", "LOCKED", "LAST LOGIN"},
+                               [](const api::User& u) -> std::vector<std::string> {
+                                 return {u.id,
+                                         u.email,
+                                         OrDash(u.display_name),
+                                         std::string(json::EnumName(u.state)),
+                                         u.locked ? "until " + u.locked_until.value_or("?") : "no",
+                                         OrDash(u.last_login_at)};
+                               });
+}
+
+std::string Render(const std::vector<api::ServiceAccount>& items, OutputFormat format) {
+  return RenderList<api::ServiceAccount>(
+      items, format, {"ID", "NAME", "DESCRIPTION", "DISABLED", "CREATED"},
+      [](const api::ServiceAccount& a) -> std::vector<std::string> {
+        return {a.id, a.name, OrDash(a.description), a.disabled ? "yes" : "no", a.created_at};
+      });
+}
+
+std::string Render(const std::vector<api::ApiKey>& items, OutputFormat format) {
+  return RenderList<api::ApiKey>(
+      items, format, {"ID", "NAME", "OWNER", "PREFIX", "SCOPES", "STATE", "EXPIRES", "LAST USED"},
+      [](const api::ApiKey& k) -> std::vector<std::string> {
+        return {k.id,
+                k.name,
+                k.owner_id.empty() ? k.owner_type : k.owner_id,
+                k.prefix,
+                Join(k.scopes),
+                std::string(json::EnumName(k.state)),
+                OrDash(k.expires_at),
+                OrDash(k.last_used_at)};
+      });
+}
+
+std::string Render(const std::vector<api::Role>& items, OutputFormat format) {
+  return RenderList<api::Role>(items, format,
+                               {"NAME", "BUILT-IN", "PERMISSIONS", "INCLUDES", "DESCRIPTION"},
+                               [](const api::Role& r) -> std::vector<std::string> {
+                                 return {r.name, r.builtin ? "yes" : "no", Join(r.permissions),
+                                         Join(r.includes), OrDash(r.description)};
+                               });
+}
+
+std::string Render(const std::vector<api::Permission>& items, OutputFormat format) {
+  return RenderList<api::Permission>(items, format, {"NAME", "DESCRIPTION"},
+                                     [](const api::Permission& p) -> std::vector<std::string> {
+                                       return {p.name, OrDash(p.description)};
+                                     });
+}
+
+std::string Render(const std::vector<api::RoleBinding>& items, OutputFormat format) {
+  return RenderList<api::RoleBinding>(
+      items, format, {"ID", "PRINCIPAL", "ROLE", "SCOPE", "EXPIRES", "JUSTIFICATION"},
+      [](const api::RoleBinding& b) -> std::vector<std::string> {
+        return {b.id,
+                b.principal_id,
+                b.role,
+                Scope(b.scope_type, b.scope_id),
+                Expiry(b.expires_at, b.expired),
+                OrDash(b.justification)};
+      });
+}
+
+std::string Render(const std::vector<api::AccessReviewEntry>& items, OutputFormat format) {
+  return RenderList<api::AccessReviewEntry>(
+      items, format,
+      {"PRINCIPAL", "PRINCIPAL ID", "ROLE", "SCOPE", "EXPIRES", "LAST USED", "BINDING"},
+      [](const api::AccessReviewEntry& e) -> std::vector<std::string> {
+        return {OrDash(e.principal_name),
+                e.principal_id,
+                e.role,
+                Scope(e.scope_type, e.scope_id),
+                Expiry(e.expires_at, e.expired),
+                OrDash(e.last_used_at),
+                e.binding_id};
+      });
+}
+
+std::string Render(const std::vector<api::WhoAmI>& items, OutputFormat format) {
+  return RenderList<api::WhoAmI>(
+      items, format, {"NAME", "PRINCIPAL", "ORGANIZATION", "CREDENTIAL", "SCOPES", "ROLES"},
+      [](const api::WhoAmI& w) -> std::vector<std::string> {
+        std::vector<std::string> roles;
+        for (const auto& b : w.bindings) {
+          std::string scope = Scope(b.scope_type, b.scope_id);
+          roles.push_back(scope == "organization" ? b.role : b.role + "@" + scope);
+        }
+        return {OrDash(w.name),
+                w.principal_id.empty() ? w.principal_type : w.principal_id,
+                OrDash(w.organization_name),
+                w.credential_type + (w.credential_id.empty() ? "" : " " + w.credential_id),
+                Join(w.scopes),
+                Join(roles)};
+      });
+}
+
+std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format) {
+  return RenderList<api::Event>(items, format,
+                                {"TIME", "ACTOR", "OUTCOME", "METHOD", "PATH", "STATUS"},
+                                [](const api::Event& e) -> std::vector<std::string> {
+                                  std::string actor = "-";
+                                  if (const auto* obj = e.data.if_object()) {
+                                    if (const auto* a = obj->if_contains("actor")) {
+                                      actor = Member(*a, "id");
+                                      if (actor == "-") actor = Member(*a, "type");
+                                    }
+                                  }
+                                  return {e.time,
+                                          actor,
+                                          Member(e.data, "outcome"),
+                                          Member(e.data, "method"),
+                                          Member(e.data, "path"),
+                                          Member(e.data, "status")};
+                                });
+}
+
 Result<int64_t> ParsePriceMicros(std::string_view text) {
   auto bad = [&] {
     // Built with append rather than "'" + std::string(text): GCC 12 -O2 warns falsely

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/identity_types.h"
 #include "api/types.h"
 #include "client/api_client.h"
 #include "common/error.h"
@@ -35,12 +36,31 @@ std::string Render(const std::vector<api::Node>& items, OutputFormat format);
 std::string Render(const std::vector<api::GpuType>& items, OutputFormat format);
 std::string Render(const std::vector<api::JoinToken>& items, OutputFormat format);
 std::string Render(const std::vector<api::Event>& items, OutputFormat format);
+std::string Render(const std::vector<api::Organization>& items, OutputFormat format);
+std::string Render(const std::vector<api::Team>& items, OutputFormat format);
+std::string Render(const std::vector<api::Project>& items, OutputFormat format);
+std::string Render(const std::vector<api::User>& items, OutputFormat format);
+std::string Render(const std::vector<api::ServiceAccount>& items, OutputFormat format);
+std::string Render(const std::vector<api::ApiKey>& items, OutputFormat format);
+std::string Render(const std::vector<api::Role>& items, OutputFormat format);
+std::string Render(const std::vector<api::Permission>& items, OutputFormat format);
+std::string Render(const std::vector<api::RoleBinding>& items, OutputFormat format);
+std::string Render(const std::vector<api::AccessReviewEntry>& items, OutputFormat format);
+std::string Render(const std::vector<api::WhoAmI>& items, OutputFormat format);
+// Audit records (events of type hangar.audit.*): TIME, ACTOR, OUTCOME, METHOD, PATH, STATUS from
+// each record's data; JSON and YAML as the events themselves.
+std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format);
+// One object as YAML for kYaml, else as JSON (for objects that have no table of their own).
+template <typename T>
+std::string RenderTree(const T& item, OutputFormat format) {
+  boost::json::value v = json::Encode(item);
+  return format == OutputFormat::kYaml ? ToYaml(v) : boost::json::serialize(v) + "\n";
+}
 // One object: JSON/YAML as an object (not an array); a table as one row.
 template <typename T>
 std::string RenderOne(const T& item, OutputFormat format) {
   if (format == OutputFormat::kTable) return Render(std::vector<T>{item}, format);
-  boost::json::value v = json::Encode(item);
-  return format == OutputFormat::kJson ? boost::json::serialize(v) + "\n" : ToYaml(v);
+  return RenderTree(item, format);
 }
 
 // "2.49" -> 2490000 micro-units, exactly (no floating point). At most 6 decimals; no sign, no

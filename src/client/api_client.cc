@@ -116,6 +116,31 @@ std::string UrlEncode(std::string_view text) {
   return out;
 }
 
+std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  auto append = [&](std::string_view text) {
+    for (unsigned char c : text) {
+      if (std::isalnum(c) || c == '*' || c == '-' || c == '.' || c == '_') {
+        out.push_back(static_cast<char>(c));
+      } else if (c == ' ') {
+        out.push_back('+');
+      } else {
+        out.push_back('%');
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
+      }
+    }
+  };
+  for (const auto& [name, value] : fields) {
+    if (!out.empty()) out.push_back('&');
+    append(name);
+    out.push_back('=');
+    append(value);
+  }
+  return out;
+}
+
 // The connection state: a resolved endpoint and, between calls, an open keep-alive stream.
 // Network operations are asynchronous under the hood (beast::tcp_stream timeouts only apply to
 // async operations) and driven to completion on a private io_context, so the API stays
@@ -282,12 +307,9 @@ ApiClient::~ApiClient() = default;
 
 Result<HttpResponse> ApiClient::Send(const HttpRequest& request) { return impl_->Send(request); }
 
-ApiResult<std::string> ApiClient::CallRaw(const HttpRequest& request) {
-  auto res = impl_->Send(request);
-  if (!res) return std::unexpected(ApiError::FromError(std::move(res).error()));
-  if (res->status >= 200 && res->status < 300) return std::move(res->body);
-  ApiError err{Error(ErrorCodeForHttpStatus(res->status), ""), res->status,
-               ParseProblem(res->body)};
+ApiError ApiErrorFromResponse(const HttpResponse& response) {
+  ApiError err{Error(ErrorCodeForHttpStatus(response.status), ""), response.status,
+               ParseProblem(response.body)};
   std::string message;
   if (err.problem) {
     message = err.problem->title;
@@ -299,11 +321,27 @@ ApiResult<std::string> ApiClient::CallRaw(const HttpRequest& request) {
     }
     err.error = std::move(e);
   } else {
-    message = "HTTP " + std::to_string(res->status);
-    if (!res->body.empty()) message += ": " + res->body.substr(0, 200);
+    message = "HTTP " + std::to_string(response.status);
+    if (!response.body.empty()) message += ": " + response.body.substr(0, 200);
     err.error = Error(err.error.code(), message);
   }
-  return std::unexpected(std::move(err));
+  return err;
+}
+
+ApiResult<std::string> ApiClient::CallRaw(const HttpRequest& request) {
+  auto res = impl_->Send(request);
+  if (!res) return std::unexpected(ApiError::FromError(std::move(res).error()));
+  if (res->status >= 200 && res->status < 300) return std::move(res->body);
+  return std::unexpected(ApiErrorFromResponse(*res));
+}
+
+Result<HttpResponse> ApiClient::PostForm(
+    std::string target, const std::vector<std::pair<std::string, std::string>>& fields) {
+  return impl_->Send(HttpRequest{.method = "POST",
+                                 .target = std::move(target),
+                                 .body = FormEncode(fields),
+                                 .content_type = "application/x-www-form-urlencoded",
+                                 .token = std::string()});
 }
 
 ApiResult<void> ApiClient::Delete(std::string target) {

@@ -154,6 +154,12 @@ class ApiClient {
   // Sends `request`; the body of a 2xx response, or an ApiError.
   ApiResult<std::string> CallRaw(const HttpRequest& request);
 
+  // POSTs `fields` as an application/x-www-form-urlencoded body without the bearer token (the
+  // OAuth 2.0 endpoints) and returns the response whatever its status: OAuth errors are JSON
+  // bodies such as {"error":"authorization_pending"}, not problems. Errors are transport failures.
+  Result<HttpResponse> PostForm(std::string target,
+                                const std::vector<std::pair<std::string, std::string>>& fields);
+
   // The base URL as given, for messages.
   const std::string& base_url() const;
   // How many TCP connections this client has opened (keep-alive makes this 1 for many calls).
@@ -167,5 +173,13 @@ class ApiClient {
 
 // Percent-encodes `text` for use as a query parameter value or path segment.
 std::string UrlEncode(std::string_view text);
+
+// application/x-www-form-urlencoded (the WHATWG serializer): "a=1&b=x+y"; bytes other than
+// alphanumerics and *-._ are percent-encoded, spaces become '+'.
+std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
+
+// The ApiError for a non-2xx response: the problem's title and detail when the body is
+// problem+json, else "HTTP <status>: <start of the body>".
+ApiError ApiErrorFromResponse(const HttpResponse& response);
 
 }  // namespace hangar::client

@@ -32,6 +32,12 @@ std::string Sha256Hex(std::string_view data) {
   return out;
 }
 
+std::string Sha256Raw(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), SHA256_DIGEST_LENGTH);
+}
+
 std::string HmacSha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -15,6 +15,8 @@ namespace hangar {
 std::string RandomBytes(size_t n);
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
+// Raw 32-byte SHA-256 (PKCE challenges).
+std::string Sha256Raw(std::string_view data);
 // Raw 32-byte HMAC-SHA256.
 std::string HmacSha256(std::string_view key, std::string_view data);
 // RFC 4648 §5 base64url without padding, and its inverse (nullopt on bad input).

@@ -84,6 +84,9 @@ const std::map<std::string, SettingSpec>& Specs() {
           return true;
         },
         "append audit records (true or false)"}},
+      {"auth.secret_file",
+       {StringSetter(&DaemonConfig::auth_secret_file),
+        "the server secret sealing OAuth signing keys (the same file on every replica)"}},
       {"auth.cache_ttl",
        {DurationSetter(&DaemonConfig::auth_cache_ttl),
         "how long a replica may serve a revoked key or changed role from its cache"}},

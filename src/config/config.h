@@ -29,7 +29,8 @@ struct DaemonConfig {
                                           // default: http://<listen address>
   bool audit = true;                      // append audit records for writes, denials, failures
   Micros auth_cache_ttl = std::chrono::seconds(10);  // how long revocations take on replicas
-  std::string log_format = "text";                   // text | json
+  std::string auth_secret_file;     // seals OAuth signing keys; default <data_dir>/server-secret
+  std::string log_format = "text";  // text | json
   std::string log_level = "info";
   int io_threads = 0;      // 0: one per core
   int worker_threads = 0;  // 0: max(4, 2 x cores)

@@ -81,11 +81,12 @@ bool ETagMatches(std::string_view if_none_match, std::string_view etag) {
 }  // namespace
 
 Gateway::Gateway(const Router& router, identity::Authenticator& authenticator,
-                 identity::Authorizer& authorizer, store::Store& store, const Clock& clock,
-                 GatewayOptions options)
+                 identity::Authorizer& authorizer, identity::TokenService* tokens,
+                 store::Store& store, const Clock& clock, GatewayOptions options)
     : router_(router),
       authenticator_(authenticator),
       authorizer_(authorizer),
+      tokens_(tokens),
       store_(store),
       clock_(clock),
       options_(std::move(options)),
@@ -316,6 +317,7 @@ http::Response Gateway::HandleTransportError(const Error& error, const http::Req
 }
 
 Status Gateway::CheckQueryParameters(const Route& route, const RequestContext& ctx) const {
+  if (route.any_query) return Ok();
   Error e = Error::Malformed("the request has query parameters this route does not take");
   for (const auto& [name, value] : ctx.query()) {
     bool known = false;
@@ -342,6 +344,10 @@ Status Gateway::Authenticate(const Route& route, RequestContext& ctx) {
       return std::unexpected(Error::Unauthenticated("a node join token (hgj_…) is required")
                                  .Hint("ask an admin for a token: hangar join-tokens create"));
     }
+    return Ok();
+  }
+  if (tokens_ != nullptr && identity::TokenService::LooksLikeJwt(ctx.bearer_)) {
+    HANGAR_ASSIGN_OR_RETURN(ctx.principal_, tokens_->AuthenticateAccessToken(ctx.bearer_));
     return Ok();
   }
   HANGAR_ASSIGN_OR_RETURN(ctx.principal_,

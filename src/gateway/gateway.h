@@ -5,7 +5,8 @@
 //   2. CORS            allow-listed origins get CORS headers; preflights are answered here
 //   3. routing         404 / 405 (with Allow)
 //   4. query check     unknown query parameters are a 400 naming them
-//   5. authentication  Bearer API key -> Principal (401 with WWW-Authenticate otherwise)
+//   5. authentication  Bearer API key or OAuth access token (JWT) -> Principal (401 with
+//                      WWW-Authenticate otherwise)
 //   5b. rate limit     a token bucket per API key (its own limit, or the default) and per user or
 //                      service account, or per client address for anonymous and failed requests;
 //                      RateLimit-Policy / RateLimit headers on every response, 429 + Retry-After
@@ -35,6 +36,7 @@
 #include "http/server.h"
 #include "identity/authenticator.h"
 #include "identity/rbac.h"
+#include "identity/token_service.h"
 #include "store/store.h"
 
 namespace hangar::gateway {
@@ -54,9 +56,10 @@ struct GatewayOptions {
 
 class Gateway final : public http::RequestHandler {
  public:
+  // `tokens` verifies OAuth access tokens (JWTs); without it only API keys authenticate.
   Gateway(const Router& router, identity::Authenticator& authenticator,
-          identity::Authorizer& authorizer, store::Store& store, const Clock& clock,
-          GatewayOptions options);
+          identity::Authorizer& authorizer, identity::TokenService* tokens, store::Store& store,
+          const Clock& clock, GatewayOptions options);
 
   http::Response Handle(http::Request& request, const http::PeerInfo& peer) override;
   http::Response HandleTransportError(const Error& error, const http::Request* partial) override;
@@ -80,6 +83,7 @@ class Gateway final : public http::RequestHandler {
   const Router& router_;
   identity::Authenticator& authenticator_;
   identity::Authorizer& authorizer_;
+  identity::TokenService* tokens_;
   store::Store& store_;
   const Clock& clock_;
   const GatewayOptions options_;

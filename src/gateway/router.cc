@@ -34,6 +34,26 @@ std::optional<std::string_view> RequestContext::QueryValue(std::string_view name
   return std::nullopt;
 }
 
+Result<std::map<std::string, std::string>> RequestContext::FormBody() const {
+  std::string body = request_.body();
+  // '+' is a space in form encoding; Boost.URL decodes query strings, where it is not.
+  std::replace(body.begin(), body.end(), '+', ' ');
+  std::string escaped;
+  for (char c : body) escaped += c == ' ' ? std::string("%20") : std::string(1, c);
+  auto params = boost::urls::parse_query(escaped);
+  if (!params) return std::unexpected(Error::Malformed("the form body is not url-encoded"));
+  std::map<std::string, std::string> out;
+  for (auto p : *params) {
+    std::string key = p.key.decode();
+    if (out.contains(key)) {
+      return std::unexpected(
+          Error::Malformed("a parameter is repeated").Field("/" + key, "must appear once"));
+    }
+    out[key] = p.has_value ? p.value.decode() : std::string();
+  }
+  return out;
+}
+
 Result<std::optional<int64_t>> RequestContext::IfMatchVersion() const {
   auto it = request_.find(http::bhttp::field::if_match);
   if (it == request_.end()) return std::optional<int64_t>();

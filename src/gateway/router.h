@@ -94,6 +94,9 @@ class RequestContext {
   Result<T> Body() const {
     return json::ParseAs<T>(request_.body());
   }
+  // Decodes an application/x-www-form-urlencoded body (OAuth endpoints, HTML forms); a name
+  // given twice is kMalformed (RFC 6749 §3.1: parameters must not repeat).
+  Result<std::map<std::string, std::string>> FormBody() const;
   // The version named by If-Match ("\"3\""), nullopt when absent or "*"; kPreconditionFailed
   // for a value that can never match.
   Result<std::optional<int64_t>> IfMatchVersion() const;
@@ -137,6 +140,7 @@ struct Route {
   const store::ListSpec* list = nullptr;  // list routes: paging, sorting and filter parameters
   bool idempotent_post = true;            // POST honours Idempotency-Key
   bool hidden = false;                    // not in the OpenAPI document (docs assets)
+  bool any_query = false;  // takes query parameters it validates itself (OAuth's pages)
 };
 
 struct RouteMatch {

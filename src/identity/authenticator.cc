@@ -17,8 +17,8 @@ constexpr Micros kUseRecordInterval = std::chrono::minutes(1);
 Error BadKey(std::string message) {
   return Error::Unauthenticated(std::move(message))
       .Hint(
-          "send 'Authorization: Bearer <API key>'; the first admin key is in the data "
-          "directory's admin-api-key file");
+          "send 'Authorization: Bearer <API key or access token>'; sign in with hangar login "
+          "(the first admin key is in the data directory's admin-api-key file)");
 }
 }  // namespace
 
@@ -120,6 +120,37 @@ void Authenticator::Forget(std::string_view subject_id) {
   std::lock_guard lock(mutex_);
   ++generation_;
   std::erase_if(cache_, [&](const auto& kv) { return kv.second.subject_id == subject_id; });
+  subjects_.erase(std::string(subject_id));
+}
+
+Result<bool> Authenticator::SubjectEnabled(const OrgId& org, std::string_view subject_id) {
+  Timestamp now = clock_.Now();
+  uint64_t generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = subjects_.find(std::string(subject_id));
+        it != subjects_.end() && it->second.expires_at > now) {
+      return it->second.enabled;
+    }
+    generation = generation_;
+  }
+  bool enabled = false;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    if (auto user = UserId::Parse(subject_id)) {
+      HANGAR_ASSIGN_OR_RETURN(auto u, store::GetUser(tx, org, *user));
+      enabled = u && u->state == store::UserState::kActive;
+    } else if (auto account = ServiceAccountId::Parse(subject_id)) {
+      HANGAR_ASSIGN_OR_RETURN(auto a, store::GetServiceAccount(tx, org, *account));
+      enabled = a && !a->disabled;
+    }
+    return Ok();
+  }));
+  std::lock_guard lock(mutex_);
+  if (generation == generation_) {
+    if (subjects_.size() >= kMaxCacheEntries) subjects_.clear();
+    subjects_[std::string(subject_id)] = SubjectEntry{enabled, now + cache_ttl_};
+  }
+  return enabled;
 }
 
 Result<std::optional<std::string>> BootstrapFirstOrganisation(store::Store& store,

@@ -38,13 +38,18 @@ class Authenticator {
   // `client_address` is checked against the key's allow-list and recorded as its last use.
   Result<Principal> Authenticate(std::string_view api_key, std::string_view client_address = {});
 
-  // Drops cached principals of `subject_id` (called after its keys are revoked).
+  // Drops cached principals of `subject_id` (called after its keys are revoked or the subject
+  // is disabled or deleted).
   void Forget(std::string_view subject_id);
+
+  // Whether the user or service account may act now (an active user, an enabled account), for
+  // credentials that are not keys (access tokens). Cached like keys; Forget() drops it.
+  Result<bool> SubjectEnabled(const OrgId& org, std::string_view subject_id);
 
  private:
   struct CacheEntry {
     std::optional<Principal> principal;  // nullopt: known bad key (negative caching)
-    std::string subject_id;  // the key's owner, also for bad keys (a re-enabled owner)
+    std::string subject_id;              // the key's owner, also for bad keys (a re-enabled owner)
     std::vector<std::string> allowed_cidrs;
     Timestamp expires_at;
     Timestamp use_recorded_at;  // when the last use was last written
@@ -56,6 +61,11 @@ class Authenticator {
   const Micros cache_ttl_;
   std::mutex mutex_;
   std::unordered_map<std::string, CacheEntry> cache_;  // by secret hash; guarded by mutex_
+  struct SubjectEntry {
+    bool enabled = false;
+    Timestamp expires_at;
+  };
+  std::unordered_map<std::string, SubjectEntry> subjects_;  // guarded by mutex_
   // Bumped by Forget(); a lookup that read the store before a Forget() does not cache what it
   // read, so a revocation cannot be undone by a request racing it. Guarded by mutex_.
   uint64_t generation_ = 0;

@@ -14,6 +14,7 @@
 #include "gateway/static_files.h"
 #include "identity/access_service.h"
 #include "identity/directory_service.h"
+#include "identity/token_service.h"
 #include "store/store.h"
 
 namespace hangar::routes {
@@ -28,6 +29,12 @@ void AddEventRoutes(gateway::Router& router, events::EventService& events);
 // /role-bindings, /access-review, /permissions, /whoami and /invitations/accept.
 void AddIdentityRoutes(gateway::Router& router, identity::DirectoryService& directory,
                        identity::AccessService& access, const Clock& clock);
+
+// /.well-known/openid-configuration, /.well-known/jwks.json, /oauth/token, /oauth/revoke,
+// /oauth/introspect, /oauth/device_authorization and the sign-in pages (/oauth/authorize,
+// /oauth/device, /login).
+void AddOAuthRoutes(gateway::Router& router, identity::TokenService& tokens,
+                    identity::DirectoryService& directory);
 
 // /healthz, /readyz, /api/v1/openapi.json and /docs. Call last: the OpenAPI document is built
 // from every route added before.

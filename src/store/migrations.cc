@@ -254,6 +254,53 @@ std::vector<Migration> BuildMigrations() {
           Shared("ALTER TABLE events ADD COLUMN actor {text} NOT NULL DEFAULT ''"),
           Shared("ALTER TABLE events ADD COLUMN outcome {text} NOT NULL DEFAULT ''"),
       }});
+  m.push_back(Migration{
+      3,
+      "oauth",
+      {
+          Shared("CREATE TABLE signing_keys ("
+                 " kid {text} PRIMARY KEY,"
+                 " sealed_private_key TEXT NOT NULL,"
+                 " public_jwk TEXT NOT NULL,"
+                 " created_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX signing_keys_created ON signing_keys (created_at)"),
+          Shared("CREATE TABLE oauth_grants ("
+                 " id {text} PRIMARY KEY,"
+                 " kind {text} NOT NULL,"
+                 " code_hash {text} NOT NULL UNIQUE,"
+                 " user_code {text} UNIQUE,"
+                 " client_id {text} NOT NULL,"
+                 " org_id {text} NOT NULL,"
+                 " user_id {text} NOT NULL,"
+                 " redirect_uri TEXT NOT NULL,"
+                 " code_challenge {text} NOT NULL,"
+                 " scope TEXT NOT NULL,"
+                 " state {text} NOT NULL,"
+                 " expires_at BIGINT NOT NULL,"
+                 " last_polled_at BIGINT,"
+                 " created_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at)"),
+          Shared("CREATE TABLE refresh_tokens ("
+                 " id {text} PRIMARY KEY,"
+                 " token_hash {text} NOT NULL UNIQUE,"
+                 " family_id {text} NOT NULL,"
+                 " org_id {text} NOT NULL,"
+                 " subject_id {text} NOT NULL,"
+                 " client_id {text} NOT NULL,"
+                 " scope TEXT NOT NULL,"
+                 " expires_at BIGINT NOT NULL,"
+                 " used_at BIGINT,"
+                 " revoked_at BIGINT,"
+                 " created_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)"),
+          Shared("CREATE INDEX refresh_tokens_subject ON refresh_tokens (org_id, subject_id)"),
+          Shared("CREATE TABLE revoked_tokens ("
+                 " jti {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL,"
+                 " expires_at BIGINT NOT NULL,"
+                 " revoked_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX revoked_tokens_revoked ON revoked_tokens (revoked_at)"),
+      }});
   return m;
 }
 
