@@ -340,6 +340,59 @@ TEST_F(IdentityTest, AuditRecordsWritesDenialsAndFailedAuthentication) {
   EXPECT_TRUE(domain.at("items").as_array().empty());
 }
 
+TEST_F(IdentityTest, AKeysOwnLimitAndTheUsersBucketApply) {
+  auto [sa, slow] =
+      ServiceAccountWithKey("slow", "viewer", R"(,"rate_limit":{"per_second":1,"burst":1})");
+  auto first = As(slow, verb::get, "/api/v1/nodes");
+  EXPECT_EQ(first.result_int(), 200u);
+  EXPECT_EQ(first["RateLimit-Policy"], "\"per-key\";q=1;w=1");
+  auto second = As(slow, verb::get, "/api/v1/nodes");
+  EXPECT_EQ(second.result_int(), 429u);
+  EXPECT_FALSE(second["Retry-After"].empty());
+  EXPECT_NE(second.body().find("rate-limited"), std::string::npos);
+  // The owner's other keys are not slowed by this one's limit.
+  auto other = Ok(
+      Admin(verb::post, "/api/v1/api-keys", R"({"name":"fast","owner_id":")" + sa + R"("})"), 201);
+  EXPECT_EQ(As(Str(other, "secret"), verb::get, "/api/v1/nodes").result_int(), 200u);
+}
+
+class OrgRateLimitTest : public IdentityTest {
+ protected:
+  OrgRateLimitTest() { extra_flags_ = {"--auth-cache-ttl", "1ms"}; }
+};
+
+TEST_F(OrgRateLimitTest, OrganisationsSetTheirOwnPerUserAndPerProjectLimits) {
+  std::string org = Str(Ok(Admin(verb::get, "/api/v1/whoami")), "organization_id");
+  auto team = Ok(Admin(verb::post, "/api/v1/teams", R"({"name":"busy"})"), 201);
+  auto project = Ok(Admin(verb::post, "/api/v1/projects",
+                          R"({"name":"hot","team_id":")" + Str(team, "id") + R"("})"),
+                    201);
+  Ok(Admin(verb::patch, "/api/v1/organizations/" + org,
+           R"({"settings":{"rate_limits":{"per_project":{"per_second":1,"burst":2},
+                                          "per_user":{"per_second":1,"burst":3}}}})"));
+  auto [user, key] = UserWithKey("busy@example.com", "viewer");
+  // The project's bucket: two requests addressed to it, then 429, for any caller.
+  std::string path = "/api/v1/projects/" + Str(project, "id");
+  EXPECT_EQ(As(key, verb::get, path).result_int(), 200u);
+  auto second = As(key, verb::get, path);
+  EXPECT_EQ(second.result_int(), 200u);
+  EXPECT_EQ(second["RateLimit-Policy"], "\"per-project\";q=2;w=2");
+  auto third = As(admin_key_, verb::get, path);
+  EXPECT_EQ(third.result_int(), 429u);
+  EXPECT_NE(third.body().find("per-project"), std::string::npos);
+  // The user's bucket (3) is shared by all their keys: the fourth request is refused.
+  auto [user2, key2] = UserWithKey("other@example.com", "viewer");
+  auto extra = Ok(
+      Admin(verb::post, "/api/v1/api-keys", R"({"name":"second","owner_id":")" + user2 + R"("})"),
+      201);
+  EXPECT_EQ(As(key2, verb::get, "/api/v1/nodes").result_int(), 200u);
+  EXPECT_EQ(As(Str(extra, "secret"), verb::get, "/api/v1/nodes").result_int(), 200u);
+  EXPECT_EQ(As(key2, verb::get, "/api/v1/nodes").result_int(), 200u);
+  auto refused = As(Str(extra, "secret"), verb::get, "/api/v1/nodes");
+  EXPECT_EQ(refused.result_int(), 429u);
+  EXPECT_NE(refused.body().find("per-user"), std::string::npos);
+}
+
 TEST_F(IdentityTest, EveryAuthenticatedOperationDocumentsItsPermission) {
   auto doc = Ok(Client().Send(verb::get, "/api/v1/openapi.json"));
   int operations = 0;

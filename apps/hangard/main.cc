@@ -261,9 +261,14 @@ int Run(int argc, char** argv) {
                    cfg->rate_limit_per_key_burst},
        .per_user = {"per-user", static_cast<double>(cfg->rate_limit_per_user),
                     cfg->rate_limit_per_user_burst},
+       .per_team = {"per-team", static_cast<double>(cfg->rate_limit_per_team),
+                    cfg->rate_limit_per_team_burst},
+       .per_project = {"per-project", static_cast<double>(cfg->rate_limit_per_project),
+                       cfg->rate_limit_per_project_burst},
        .per_address = {"per-address", static_cast<double>(cfg->rate_limit_per_address),
                        cfg->rate_limit_per_address_burst},
-       .audit = cfg->audit});
+       .audit = cfg->audit,
+       .org_settings_ttl = cfg->auth_cache_ttl});
   auto listen = config::ParseListen(cfg->listen);
   http::Server server(
       {.host = listen->first,

@@ -49,6 +49,10 @@ struct DaemonConfig {
   int rate_limit_per_key_burst = 200;
   int rate_limit_per_user = 200;  // all keys and tokens of one user or service account
   int rate_limit_per_user_burst = 400;
+  int rate_limit_per_team = 1000;  // requests addressed to one team (path id or filter)
+  int rate_limit_per_team_burst = 2000;
+  int rate_limit_per_project = 500;  // requests addressed to one project
+  int rate_limit_per_project_burst = 1000;
   int rate_limit_per_address = 20;
   int rate_limit_per_address_burst = 40;
   bool dev = false;

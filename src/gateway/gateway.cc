@@ -10,6 +10,8 @@
 #include "gateway/list_query.h"
 #include "gateway/problem.h"
 #include "identity/api_keys.h"
+#include "identity/views.h"
+#include "store/identity_repos.h"
 
 namespace hangar::gateway {
 
@@ -125,29 +127,83 @@ Status Gateway::ApplyRateLimit(RequestContext& ctx) {
     return decision.allowed ? Ok() : refuse(policy, decision);
   }
   const identity::Principal& who = *ctx.principal_;
-  // A key with its own limit uses it; otherwise the server's per-key default.
-  RateLimitPolicy per_key = options_.per_key;
+  std::shared_ptr<const OrgLimits> limits = LimitsOf(who.org_id);
+  // Every bucket this request draws from; the header reports the one with the least left.
+  std::optional<std::pair<RateLimitPolicy, RateDecision>> reported;
+  auto take = [&](const std::string& bucket, const RateLimitPolicy& policy) -> Status {
+    if (!policy.enabled()) return Ok();
+    RateDecision decision = limiter_.Take(bucket, policy);
+    if (!reported || decision.remaining < reported->second.remaining || !decision.allowed) {
+      reported = {policy, decision};
+      ctx.rate_limit_policy_ = RateLimiter::PolicyHeader(policy);
+      ctx.rate_limit_state_ = RateLimiter::StateHeader(policy, decision);
+    }
+    return decision.allowed ? Ok() : refuse(policy, decision);
+  };
+  // A key with its own limit uses it; otherwise the organisation's (or the server's) default.
+  RateLimitPolicy per_key = limits->per_key;
   if (who.rate_limit > 0 && per_key.enabled()) {
     per_key.per_second = static_cast<double>(who.rate_limit);
     per_key.burst = who.rate_burst > 0 ? who.rate_burst : who.rate_limit * 2;
   }
-  if (per_key.enabled()) {
-    RateDecision decision = limiter_.Take("key:" + who.CredentialId(), per_key);
-    ctx.rate_limit_policy_ = RateLimiter::PolicyHeader(per_key);
-    ctx.rate_limit_state_ = RateLimiter::StateHeader(per_key, decision);
-    if (!decision.allowed) return refuse(per_key, decision);
-  }
+  HANGAR_TRY(take("key:" + who.CredentialId(), per_key));
   // One principal's keys and tokens share a bucket, so minting more keys buys no more requests.
-  if (!who.subject_id.empty() && who.kind != store::PrincipalKind::kNode &&
-      options_.per_user.enabled()) {
-    RateDecision decision = limiter_.Take("user:" + who.subject_id, options_.per_user);
-    if (!decision.allowed) {
-      ctx.rate_limit_policy_ = RateLimiter::PolicyHeader(options_.per_user);
-      ctx.rate_limit_state_ = RateLimiter::StateHeader(options_.per_user, decision);
-      return refuse(options_.per_user, decision);
+  if (!who.subject_id.empty() && who.kind != store::PrincipalKind::kNode) {
+    HANGAR_TRY(take("user:" + who.subject_id, limits->per_user));
+  }
+  // The team or project the request addresses, by path or by filter.
+  auto addressed = [&](std::string_view value) -> Status {
+    if (TeamId::Parse(value)) return take("team:" + std::string(value), limits->per_team);
+    if (ProjectId::Parse(value)) return take("project:" + std::string(value), limits->per_project);
+    return Ok();
+  };
+  for (const auto& [name, value] : ctx.path_params_) HANGAR_TRY(addressed(value));
+  for (const auto& [name, value] : ctx.query()) {
+    if (name == "team_id" || name == "project_id" || name == "scope_id") {
+      HANGAR_TRY(addressed(value));
     }
   }
   return Ok();
+}
+
+std::shared_ptr<const Gateway::OrgLimits> Gateway::LimitsOf(const OrgId& org) {
+  Timestamp now = clock_.Now();
+  {
+    std::shared_lock lock(limits_mutex_);
+    auto it = limits_.find(org.str());
+    if (it != limits_.end() && now - it->second->loaded_at < options_.org_settings_ttl) {
+      return it->second;
+    }
+  }
+  auto limits = std::make_shared<OrgLimits>(
+      OrgLimits{options_.per_key, options_.per_user, options_.per_team, options_.per_project, now});
+  std::optional<store::OrgDetailRecord> record;
+  Status read = store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(record, store::GetOrg(tx, org));
+    return Ok();
+  });
+  if (read && record) {
+    api::OrganizationSettings settings = identity::ParseSettings(record->settings_json);
+    auto apply = [](RateLimitPolicy& policy, const std::optional<api::RateLimitSetting>& s) {
+      if (!s) return;
+      if (s->per_second) policy.per_second = static_cast<double>(*s->per_second);
+      if (s->burst) policy.burst = *s->burst;
+      if (s->per_second && !s->burst) policy.burst = *s->per_second * 2;
+    };
+    if (settings.rate_limits) {
+      apply(limits->per_key, settings.rate_limits->per_key);
+      apply(limits->per_user, settings.rate_limits->per_user);
+      apply(limits->per_team, settings.rate_limits->per_team);
+      apply(limits->per_project, settings.rate_limits->per_project);
+    }
+  } else if (!read) {
+    // The store is down: keep limiting with the server defaults rather than failing requests.
+    spdlog::warn("rate limits of {}: {}", org.str(), read.error().ToString());
+  }
+  std::unique_lock lock(limits_mutex_);
+  if (limits_.size() > 100'000) limits_.clear();
+  limits_[org.str()] = limits;
+  return limits;
 }
 
 bool Gateway::OriginAllowed(std::string_view origin) const {

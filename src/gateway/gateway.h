@@ -27,7 +27,10 @@
 // only mutable state is the rate limiter's buckets, which guards itself.
 #pragma once
 
+#include <memory>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -50,8 +53,15 @@ struct GatewayOptions {
   // Requests per second and burst; a policy with rate 0 is off.
   RateLimitPolicy per_key{"per-key", 100, 200};
   RateLimitPolicy per_user{"per-user", 200, 400};  // all keys and tokens of one principal
+  // Requests addressed to one team or project (by path id or a team_id/project_id filter),
+  // whoever sends them: one busy project cannot starve the rest of its organisation.
+  RateLimitPolicy per_team{"per-team", 1000, 2000};
+  RateLimitPolicy per_project{"per-project", 500, 1000};
   RateLimitPolicy per_address{"per-address", 20, 40};
   bool audit = true;  // append audit records (benchmarks of the bare server turn it off)
+  // How long an organisation's own limits (PATCH /organizations/{id} settings.rate_limits) are
+  // cached before a change shows.
+  Micros org_settings_ttl = std::chrono::seconds(10);
 };
 
 class Gateway final : public http::RequestHandler {
@@ -71,6 +81,13 @@ class Gateway final : public http::RequestHandler {
   // Takes a token for the caller (the principal's key, else the client address) and records the
   // headers to send; kRateLimited when the bucket is empty.
   Status ApplyRateLimit(RequestContext& ctx);
+  // The limits that apply in `org`: the server defaults overridden by the organisation's
+  // settings. Cached for org_settings_ttl.
+  struct OrgLimits {
+    RateLimitPolicy per_key, per_user, per_team, per_project;
+    Timestamp loaded_at;
+  };
+  std::shared_ptr<const OrgLimits> LimitsOf(const OrgId& org);
   // The audit record of a finished request, when it is one to keep.
   void Audit(const RequestContext& ctx, const Route* route, unsigned status, const Error* error);
   Status CheckQueryParameters(const Route& route, const RequestContext& ctx) const;
@@ -88,6 +105,9 @@ class Gateway final : public http::RequestHandler {
   const Clock& clock_;
   const GatewayOptions options_;
   RateLimiter limiter_;
+  // Readers share the lock; a miss (once per organisation per TTL) takes it exclusively.
+  std::shared_mutex limits_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const OrgLimits>> limits_;  // by org id
 };
 
 }  // namespace hangar::gateway
