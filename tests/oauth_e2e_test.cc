@@ -134,6 +134,36 @@ TEST_F(OAuthTest, DeviceFlowSignsInAndTokensVerifyWithAStandardJoseLibrary) {
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
+TEST_F(OAuthTest, HangarLoginSignsInThroughTheBrowserPageAndLogoutRevokes) {
+  InviteAndActivate(admin_key_, "cli@example.com", "viewer");
+  std::filesystem::path home = dir_ / "cli-home";
+  std::filesystem::create_directories(home);
+  std::vector<std::string> env = {"HOME=" + home.string()};
+  Process login("hangar", {"--url", Url(), "login"}, dir_ / "login.log", env);
+  std::string user_code;
+  ASSERT_TRUE(WaitFor([&] {
+    std::string out = ReadFile(dir_ / "login.log");
+    auto pos = out.find("confirm code ");
+    if (pos == std::string::npos) return false;
+    user_code = out.substr(pos + 13, 9);
+    return user_code.size() == 9;
+  })) << ReadFile(dir_ / "login.log");
+  auto approved = PostForm("/oauth/device", Form({{"user_code", user_code},
+                                                  {"organization", OrgName()},
+                                                  {"email", "cli@example.com"},
+                                                  {"password", kPassword},
+                                                  {"decision", "approve"}}));
+  EXPECT_EQ(approved.result_int(), 200u) << approved.body();
+  EXPECT_EQ(login.Wait(std::chrono::seconds(30)), 0) << ReadFile(dir_ / "login.log");
+
+  auto whoami = RunToCompletion("hangar", {"whoami", "-o", "json"}, dir_, env);
+  EXPECT_EQ(whoami.exit_code, 0) << whoami.output;
+  EXPECT_NE(whoami.output.find("cli@example.com"), std::string::npos) << whoami.output;
+  EXPECT_NE(whoami.output.find("access_token"), std::string::npos);
+  EXPECT_EQ(RunToCompletion("hangar", {"logout"}, dir_, env).exit_code, 0);
+  EXPECT_EQ(RunToCompletion("hangar", {"whoami"}, dir_, env).exit_code, 3);
+}
+
 TEST_F(OAuthTest, DevicePollingTooFastIsToldToSlowDownAndDenialEndsIt) {
   InviteAndActivate(admin_key_, "bob@example.com", "viewer");
   auto start =
