@@ -164,6 +164,24 @@ TEST_F(OAuthTest, HangarLoginSignsInThroughTheBrowserPageAndLogoutRevokes) {
   EXPECT_EQ(RunToCompletion("hangar", {"whoami"}, dir_, env).exit_code, 3);
 }
 
+TEST_F(OAuthTest, IdempotencyKeysBelongToTheCallerWhateverTheCredential) {
+  InviteAndActivate(admin_key_, "one@example.com", "admin");
+  InviteAndActivate(admin_key_, "two@example.com", "admin");
+  std::string one = S(DeviceLogin(OrgName(), "one@example.com").at("access_token"));
+  std::string two = S(DeviceLogin(OrgName(), "two@example.com").at("access_token"));
+  auto post = [&](const std::string& token, const std::string& name) {
+    return Client().Send(verb::post, "/api/v1/teams", token, R"({"name":")" + name + R"("})",
+                         {{"Idempotency-Key", "same-key"}});
+  };
+  auto first = Json200(post(one, "first"), 201);
+  // Another user's request with the same key is a request of its own, not a replay or a 422.
+  auto second = Json200(post(two, "second"), 201);
+  EXPECT_NE(S(first.at("id")), S(second.at("id")));
+  // The first user's retry replays the stored answer.
+  auto again = Json200(post(one, "first"), 201);
+  EXPECT_EQ(S(again.at("id")), S(first.at("id")));
+}
+
 TEST_F(OAuthTest, DevicePollingTooFastIsToldToSlowDownAndDenialEndsIt) {
   InviteAndActivate(admin_key_, "bob@example.com", "viewer");
   auto start =

@@ -479,8 +479,11 @@ Result<http::Response> Gateway::RunWithIdempotency(const Route& route, RequestCo
                                .Field("header:Idempotency-Key", "must be 1..255 characters"));
   }
   // Keys are per caller: the API key that sent it, or (join-token routes) the token's hash.
-  std::string scope = route.access == Access::kApiKey ? ctx.principal().key_id.str()
-                                                      : "bearer:" + Sha256Hex(ctx.bearer());
+  // Keys are scoped to the caller (Stripe scopes them to the account): a user's API keys and
+  // access tokens share them, and no two callers can collide.
+  std::string scope = route.access == Access::kApiKey
+                          ? ctx.principal().org_id.str() + "/" + ctx.principal().ActorId()
+                          : "bearer:" + Sha256Hex(ctx.bearer());
   // Stored responses can hold secrets shown once (join tokens, node credentials). The database
   // keeps only the key's hash, and the response sealed with a key derived from the client's raw
   // Idempotency-Key, so a copy of the database replays nothing.
