@@ -99,9 +99,9 @@ struct Env {
         tokens(temp.store(), clock, authenticator, RandomBytes(32), "http://bench.invalid", {}),
         limiter(clock) {
     store::Store& store = temp.store();
-    auto admin = Must(identity::BootstrapFirstOrganisation(
-                          store, clock, [](const std::string&) { return Ok(); }),
-                      "bootstrap");
+    auto admin = Must(
+        identity::BootstrapFirstOrganisation(store, clock, [](const std::string&) { return Ok(); }),
+        "bootstrap");
     admin_key = admin.value();
     org = Must(authenticator.Authenticate(admin_key), "admin key").org_id;
     Must(tokens.RotateSigningKeyIfDue(), "signing key");
@@ -112,11 +112,9 @@ struct Env {
     Timestamp now = clock.Now();
     TeamId team = TeamId::Generate(clock);
     Must(store.Write([&](store::Tx& tx) -> Status {
-      HANGAR_TRY(store::InsertTeam(tx, {.id = team,
-                                        .org_id = org,
-                                        .name = "bench-team",
-                                        .created_at = now,
-                                        .updated_at = now}));
+      HANGAR_TRY(store::InsertTeam(
+          tx,
+          {.id = team, .org_id = org, .name = "bench-team", .created_at = now, .updated_at = now}));
       auto bind = [&](std::string type, std::string id, std::string role, std::string scope_type,
                       std::string scope_id) {
         return store::InsertRoleBinding(tx, {.id = RoleBindingId::Generate(clock),
@@ -142,8 +140,7 @@ struct Env {
                                                     .created_at = now,
                                                     .updated_at = now}));
         HANGAR_TRY(bind("service_account", c.account.str(), "developer", "team", team.str()));
-        HANGAR_TRY(
-            bind("service_account", c.account.str(), "viewer", "organization", org.str()));
+        HANGAR_TRY(bind("service_account", c.account.str(), "viewer", "organization", org.str()));
         identity::GeneratedSecret key = identity::GenerateSecret(identity::kApiKeyPrefix);
         HANGAR_TRY(store::InsertApiKey(tx, {.id = ApiKeyId::Generate(clock),
                                             .org_id = org,

@@ -14,11 +14,18 @@
 #      the list page, against hangard and nginx;
 #   5. durable creates (POST /api/v1/gpu-types, unique names, only 201 counted) at 1 and 64
 #      connections against hangard;
-#   6. print the table. Every process started here is stopped on exit, temp dirs removed.
+#   6. with BENCH_AUTH=full: restart hangard on the same data with every limit on (rate limits
+#      per key, per user and per address at limits far above what wrk reaches, audit on), create
+#      a service account bound to `viewer` with an API key, and run GET by id again with (a) the
+#      bootstrap admin key, (b) the service account's API key and (c) an access token (JWT) from
+#      the client-credentials grant, alternating with nginx;
+#   7. print the table. Every process started here is stopped on exit, temp dirs removed.
 #
 # Environment: BENCH_DURATION (wrk -d, default 10s), BENCH_CONNECTIONS (default "64 256"),
 # BENCH_WRITE_CONNECTIONS (default "1 64"), BENCH_THREADS (wrk -t, default 2), BENCH_GPUS
 # (default 1000, a multiple of 8), BENCH_REPEAT (runs per figure, median shown; default 1),
+# BENCH_SCENARIOS (default "get-by-id list-100 create": which of the bare-server scenarios run),
+# BENCH_AUTH (off: only the bare server, rate limits off, as before; full: also step 6),
 # BENCH_KEEP_AGENTS (default 0), BENCH_KEEP_DIR (keep the temp
 # dir for inspection), BENCH_RAW_OUT (file to append the raw wrk summary lines to).
 set -euo pipefail
@@ -34,10 +41,14 @@ THREADS=${BENCH_THREADS:-2}
 GPUS=${BENCH_GPUS:-1000}
 KEEP_AGENTS=${BENCH_KEEP_AGENTS:-0}
 REPEAT=${BENCH_REPEAT:-1}
+SCENARIOS=${BENCH_SCENARIOS:-"get-by-id list-100 create"}
+AUTH_MODE=${BENCH_AUTH:-off}
 NGINX=${NGINX:-/usr/sbin/nginx}
 GPUS_PER_AGENT=8
 AGENTS=$(( (GPUS + GPUS_PER_AGENT - 1) / GPUS_PER_AGENT ))
 CORES=$(nproc)
+case $AUTH_MODE in off | full) ;; *) echo "http_bench: BENCH_AUTH must be off or full" >&2; exit 2 ;; esac
+has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 for tool in wrk curl jq python3 "$NGINX" "$BIN_DIR/hangard" "$BIN_DIR/hangar-agent"; do
   command -v "$tool" >/dev/null || { echo "http_bench: $tool not found" >&2; exit 2; }
@@ -101,18 +112,32 @@ free_port() {
 
 # ---- 1. hangard ---------------------------------------------------------------------------------
 mkdir -p "$WORK/data"
-log "starting hangard ($BIN_DIR/hangard)"
-"$BIN_DIR/hangard" --listen 127.0.0.1:0 --port-file "$WORK/port" --data-dir "$WORK/data" \
-  --log-level warn --rate-limit-per-key 0 --rate-limit-per-address 0 >"$WORK/hangard.log" 2>&1 &
-HANGARD_PID=$!
-PIDS+=("$HANGARD_PID")
-wait_for 30 test -s "$WORK/port" || { cat "$WORK/hangard.log" >&2; exit 1; }
-ADDR=$(tr -d '[:space:]' <"$WORK/port")
-BASE="http://$ADDR"
+# The bare server: rate limits off (authentication stays on: every request carries a key).
+BARE_FLAGS=(--rate-limit-per-key 0 --rate-limit-per-address 0)
+
+# start_hangard FLAGS...: starts hangard on the data dir, sets HANGARD_PID, ADDR and BASE.
+start_hangard() {
+  rm -f "$WORK/port"
+  log "starting hangard ($BIN_DIR/hangard $*)"
+  "$BIN_DIR/hangard" --listen 127.0.0.1:0 --port-file "$WORK/port" --data-dir "$WORK/data" \
+    --log-level warn "$@" >>"$WORK/hangard.log" 2>&1 &
+  HANGARD_PID=$!
+  PIDS+=("$HANGARD_PID")
+  wait_for 30 test -s "$WORK/port" || { cat "$WORK/hangard.log" >&2; exit 1; }
+  ADDR=$(tr -d '[:space:]' <"$WORK/port")
+  BASE="http://$ADDR"
+  log "hangard on $BASE (pid $HANGARD_PID)"
+}
+
+stop_hangard() {
+  kill -TERM "$HANGARD_PID" 2>/dev/null || true
+  wait "$HANGARD_PID" 2>/dev/null || true
+}
+
+start_hangard "${BARE_FLAGS[@]}"
 wait_for 10 test -s "$WORK/data/admin-api-key"
 KEY=$(tr -d '[:space:]' <"$WORK/data/admin-api-key")
 AUTH="Authorization: Bearer $KEY"
-log "hangard on $BASE (pid $HANGARD_PID)"
 
 api() { curl -sS --fail-with-body -H "$AUTH" "$@"; }
 
@@ -190,11 +215,13 @@ log "nginx on $NGINX_BASE ($CORES workers)"
 RESULTS="$WORK/results.tsv"   # target scenario conns rps p50 p99 http_errors socket_errors
 : >"$RESULTS"
 
-# run_wrk TARGET SCENARIO CONNECTIONS THREADS wrk-args... ; records the BENCH line.
+# run_wrk TARGET SCENARIO CONNECTIONS THREADS wrk-args... ; records the BENCH line. The requests
+# carry $WRK_AUTH (default: the admin key).
 run_wrk() {
   local target=$1 scenario=$2 conns=$3 threads=$4; shift 4
   local out line
-  out=$(wrk -t "$threads" -c "$conns" -d "$DURATION" --latency -H "$AUTH" "$@" 2>&1) || {
+  out=$(wrk -t "$threads" -c "$conns" -d "$DURATION" --latency -H "${WRK_AUTH:-$AUTH}" "$@" \
+    2>&1) || {
     echo "$out" >&2; return 1; }
   [[ -n ${BENCH_RAW_OUT:-} ]] && printf '## %s %s c=%s\n%s\n' "$target" "$scenario" "$conns" \
     "$out" >>"$BENCH_RAW_OUT"
@@ -216,6 +243,7 @@ run_wrk() {
 # BENCH_REPEAT > 1 the table shows the median of the repetitions.
 for conns in $CONNECTIONS; do
   for scenario in get-by-id list-100; do
+    has_scenario "$scenario" || continue
     for _ in $(seq "$REPEAT"); do
       for target in hangard nginx; do
         base=$BASE; [[ $target == nginx ]] && base=$NGINX_BASE
@@ -232,6 +260,7 @@ for conns in $CONNECTIONS; do
 done
 
 : >"$WORK/writes.txt"
+has_scenario create || WRITE_CONNECTIONS=""
 for conns in $WRITE_CONNECTIONS; do
   threads=$THREADS; (( conns < threads )) && threads=$conns
   for rep in $(seq "$REPEAT"); do
@@ -240,13 +269,80 @@ for conns in $WRITE_CONNECTIONS; do
   done
 done
 
-if ! kill -0 "$HANGARD_PID" 2>/dev/null; then
-  echo "http_bench: hangard exited during the run:" >&2
-  tail -n 50 "$WORK/hangard.log" >&2
-  exit 1
+check_hangard_alive() {
+  if ! kill -0 "$HANGARD_PID" 2>/dev/null; then
+    echo "http_bench: hangard exited during the run:" >&2
+    tail -n 50 "$WORK/hangard.log" >&2
+    exit 1
+  fi
+}
+check_hangard_alive
+
+# ---- 6. everything on: API key and JWT (BENCH_AUTH=full) ---------------------------------------
+if [[ $AUTH_MODE == full ]]; then
+  # Limits far above what wrk reaches on one machine, so they are paid for but never refuse.
+  FULL_FLAGS=(--rate-limit-per-key 1000000 --rate-limit-per-key-burst 10000000
+              --rate-limit-per-user 1000000 --rate-limit-per-user-burst 10000000
+              --rate-limit-per-address 1000000 --rate-limit-per-address-burst 10000000
+              --audit true)
+  # Newer servers also limit per team and per project: the same, where the flags exist.
+  HELP=$("$BIN_DIR/hangard" --help 2>&1 || true)
+  for scope in team project; do
+    if grep -q -- "--rate-limit-per-$scope-burst" <<<"$HELP"; then
+      FULL_FLAGS+=("--rate-limit-per-$scope" 1000000 "--rate-limit-per-$scope-burst" 10000000)
+    fi
+  done
+  stop_hangard
+  start_hangard "${FULL_FLAGS[@]}"
+
+  # A service account with viewer on the organisation, one API key, and access tokens from the
+  # client-credentials grant (client_id = the account, client_secret = its key; HTTP Basic).
+  SA_ID=$(api -X POST -H 'Content-Type: application/json' -d '{"name":"http-bench"}' \
+    "$BASE/api/v1/service-accounts" | jq -r .id)
+  api -X POST -H 'Content-Type: application/json' \
+    -d "{\"principal_id\":\"$SA_ID\",\"role\":\"viewer\"}" "$BASE/api/v1/role-bindings" >/dev/null
+  SA_KEY=$(api -X POST -H 'Content-Type: application/json' \
+    -d "{\"name\":\"http-bench\",\"owner_id\":\"$SA_ID\"}" "$BASE/api/v1/api-keys" | jq -r .secret)
+  [[ $SA_ID == sa_* && $SA_KEY == hgr_* ]] || {
+    echo "http_bench: could not create the service account and its key" >&2; exit 1; }
+  # A fresh token before each run, so none expires (15 minutes) during a long series.
+  access_token() {
+    curl -sS --fail-with-body -u "$SA_ID:$SA_KEY" -d grant_type=client_credentials \
+      "$BASE/oauth/token" | jq -r .access_token
+  }
+  JWT=$(access_token)
+  [[ $JWT == eyJ* ]] || { echo "http_bench: no access token" >&2; exit 1; }
+  for credential in "$KEY" "$SA_KEY" "$JWT"; do
+    got=$(curl -sS --fail-with-body -D "$WORK/auth-headers" \
+      -H "Authorization: Bearer $credential" "$BASE/api/v1/gpus/$FIRST_ID" | jq -r .id) || true
+    [[ $got == "$FIRST_ID" ]] || {
+      echo "http_bench: GET by id with ${credential:0:8}… did not answer the GPU" >&2; exit 1; }
+    # The limiter is on: every answer carries its policy.
+    grep -qi '^RateLimit-Policy:' "$WORK/auth-headers" || {
+      echo "http_bench: no RateLimit-Policy header: are the rate limits on?" >&2; exit 1; }
+  done
+  log "service account $SA_ID (viewer), its API key and a JWT all read GPUs"
+
+  for conns in $CONNECTIONS; do
+    for _ in $(seq "$REPEAT"); do
+      for target in nginx admin-key sa-key jwt; do
+        base=$BASE
+        case $target in
+          nginx) base=$NGINX_BASE; WRK_AUTH=$AUTH ;;
+          admin-key) WRK_AUTH=$AUTH ;;
+          sa-key) WRK_AUTH="Authorization: Bearer $SA_KEY" ;;
+          jwt) WRK_AUTH="Authorization: Bearer $(access_token)" ;;
+        esac
+        run_wrk "$target" auth-get-by-id "$conns" "$THREADS" -s "$BENCH_DIR/get_by_id.lua" \
+          "$base" -- "$WORK/ids" /api/v1/gpus/
+      done
+    done
+  done
+  WRK_AUTH=$AUTH
+  check_hangard_alive
 fi
 
-# ---- 6. report ----------------------------------------------------------------------------------
+# ---- 7. report ----------------------------------------------------------------------------------
 echo
 echo "hangard $("$BIN_DIR/hangard" --version 2>/dev/null | head -n1) vs $("$NGINX" -v 2>&1)"
 echo "machine: $CORES cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1))," \
@@ -282,12 +378,36 @@ for r in rows:
     print(f"{r[1]:<10} {r[2]:>5} {float(r[3]):>14.0f} {float(n[3]) if n else 0:>12.0f} "
           f"{ratio:>6} {ms(r):>19} {ms(n) if n else '-':>17} "
           f"{f'{errors(r)}/{errors(n) if n else 0}':>11}")
-print()
-print(f"{'durable creates':<16} {'conns':>5} {'201/s':>8} {'p50/p99 ms':>16} {'not 201':>8}")
-for r in rows:
-    if r[1] == "create":
-        print(f"{'POST gpu-types':<16} {r[2]:>5} {float(r[8] or 0):>8.0f} {ms(r):>16} "
-              f"{errors(r):>8}")
+if any(r[1] == "create" for r in rows):
+    print()
+    print(f"{'durable creates':<16} {'conns':>5} {'201/s':>8} {'p50/p99 ms':>16} {'not 201':>8}")
+    for r in rows:
+        if r[1] == "create":
+            print(f"{'POST gpu-types':<16} {r[2]:>5} {float(r[8] or 0):>8.0f} {ms(r):>16} "
+                  f"{errors(r):>8}")
+# BENCH_AUTH=full: GET by id with every limit on, per credential, beside the bare server's figure
+# (rate limits off, admin key) from the same run; the ratio is to nginx in the same phase.
+if any(r[1] == "auth-get-by-id" for r in rows):
+    print()
+    print("GET by id, everything on (rate limits per key/user/address, audit) vs the bare server")
+    print(f"{'credential':<22} {'conns':>5} {'req/s':>9} {'vs nginx':>9} {'p50/p99 ms':>13} "
+          f"{'errors':>7}")
+    conns_seen = sorted({int(r[2]) for r in rows if r[1] == "auth-get-by-id"})
+    labels = [("hangard", "get-by-id", "bare (limits off)"),
+              ("admin-key", "auth-get-by-id", "admin API key"),
+              ("sa-key", "auth-get-by-id", "service-account key"),
+              ("jwt", "auth-get-by-id", "JWT (client creds)"),
+              ("nginx", "auth-get-by-id", "nginx")]
+    for c in conns_seen:
+        for target, scenario, label in labels:
+            r = by_key.get((target, scenario, str(c)))
+            if not r:
+                continue
+            phase = scenario if scenario == "auth-get-by-id" else "get-by-id"
+            n = by_key.get(("nginx", phase, str(c)))
+            ratio = f"{float(r[3]) / float(n[3]):.2f}" if n and float(n[3]) > 0 else "-"
+            print(f"{label:<22} {c:>5} {float(r[3]):>9.0f} {ratio:>9} {ms(r):>13} "
+                  f"{errors(r):>7}")
 EOF
 if [[ -s $WORK/writes.txt ]]; then echo; cat "$WORK/writes.txt"; fi
 if grep -qiE 'error|critical' "$WORK/hangard.log"; then

@@ -93,6 +93,7 @@ TokenService::TokenService(store::Store& store, const Clock& clock, Authenticato
 void TokenService::SetIssuer(std::string issuer) {
   std::lock_guard lock(mutex_);
   issuer_ = std::move(issuer);
+  verified_.clear();  // verified against the old issuer
 }
 
 std::string TokenService::issuer() const {
@@ -714,48 +715,69 @@ Status TokenService::ReloadRevocations() {
 Result<Principal> TokenService::AuthenticateAccessToken(std::string_view token) {
   HANGAR_TRY(ReloadKeys(false));
   HANGAR_TRY(ReloadRevocations());
-  JwtExpectations expect{.issuer = issuer(), .audience = options_.audience, .now = clock_.Now()};
-  std::vector<VerificationKey> keys;
+  Timestamp now = clock_.Now();
+  std::optional<Principal> principal;
+  {
+    // A token verified before is not verified again: the ES256 check costs ~60 µs, the lookup
+    // well under one. Revocation and the subject's state are still checked on every request.
+    std::lock_guard lock(mutex_);
+    if (auto it = verified_.find(std::string(token)); it != verified_.end()) {
+      if (it->second.expires_at > now) {
+        principal = it->second.principal;
+      } else {
+        verified_.erase(it);
+      }
+    }
+  }
+  if (!principal) {
+    JwtExpectations expect{.issuer = issuer(), .audience = options_.audience, .now = now};
+    std::vector<VerificationKey> keys;
+    {
+      std::lock_guard lock(mutex_);
+      keys = verification_keys_;
+    }
+    auto claims = VerifyJwt(token, keys, expect);
+    if (!claims && claims.error().message().find("unknown key") != std::string::npos) {
+      HANGAR_TRY(ReloadKeys(true));  // another replica may have rotated
+      {
+        std::lock_guard lock(mutex_);
+        keys = verification_keys_;
+      }
+      claims = VerifyJwt(token, keys, expect);
+    }
+    if (!claims) return std::unexpected(claims.error());
+    auto org = OrgId::Parse(claims->tenant);
+    store::PrincipalKind kind;
+    if (UserId::Parse(claims->subject)) {
+      kind = store::PrincipalKind::kUser;
+    } else if (ServiceAccountId::Parse(claims->subject)) {
+      kind = store::PrincipalKind::kServiceAccount;
+    } else {
+      return std::unexpected(Error::Unauthenticated("the access token names no principal"));
+    }
+    if (!org) return std::unexpected(Error::Unauthenticated("the access token names no tenant"));
+    principal = Principal{
+        .org_id = *org, .kind = kind, .subject_id = claims->subject, .token_id = claims->jwt_id};
+    auto scopes = ParseScope(claims->scope);
+    principal->scopes = scopes ? *scopes : std::vector<std::string>{};
+    std::lock_guard lock(mutex_);
+    if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();  // bounded; refills cheaply
+    verified_[std::string(token)] = VerifiedToken{*principal, claims->expires_at};
+  }
   {
     std::lock_guard lock(mutex_);
-    keys = verification_keys_;
-  }
-  auto claims = VerifyJwt(token, keys, expect);
-  if (!claims && claims.error().message().find("unknown key") != std::string::npos) {
-    HANGAR_TRY(ReloadKeys(true));  // another replica may have rotated
-    std::lock_guard lock(mutex_);
-    keys = verification_keys_;
-  }
-  if (!claims) claims = VerifyJwt(token, keys, expect);
-  if (!claims) return std::unexpected(claims.error());
-  {
-    std::lock_guard lock(mutex_);
-    if (revoked_.contains(claims->jwt_id)) {
+    if (revoked_.contains(principal->token_id)) {
       return std::unexpected(Error::Unauthenticated("the access token was revoked")
                                  .Hint("sign in again (hangar login)"));
     }
   }
-  auto org = OrgId::Parse(claims->tenant);
-  store::PrincipalKind kind;
-  if (UserId::Parse(claims->subject)) {
-    kind = store::PrincipalKind::kUser;
-  } else if (ServiceAccountId::Parse(claims->subject)) {
-    kind = store::PrincipalKind::kServiceAccount;
-  } else {
-    return std::unexpected(Error::Unauthenticated("the access token names no principal"));
-  }
-  if (!org) return std::unexpected(Error::Unauthenticated("the access token names no tenant"));
-  HANGAR_ASSIGN_OR_RETURN(bool enabled, authenticator_.SubjectEnabled(*org, claims->subject));
+  HANGAR_ASSIGN_OR_RETURN(bool enabled,
+                          authenticator_.SubjectEnabled(principal->org_id, principal->subject_id));
   if (!enabled) {
     return std::unexpected(
-        Error::Unauthenticated("the token's user or service account is "
-                               "disabled"));
+        Error::Unauthenticated("the token's user or service account is disabled"));
   }
-  Principal p{
-      .org_id = *org, .kind = kind, .subject_id = claims->subject, .token_id = claims->jwt_id};
-  auto scopes = ParseScope(claims->scope);
-  p.scopes = scopes ? *scopes : std::vector<std::string>{};
-  return p;
+  return *principal;
 }
 
 Status TokenService::Revoke(std::string_view token) {

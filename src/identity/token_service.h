@@ -191,6 +191,13 @@ class TokenService {
   std::unordered_map<std::string, Timestamp> revoked_;  // jti -> token expiry; guarded
   Timestamp revocations_loaded_at_;                     // guarded by mutex_
   Timestamp revocations_loaded_through_;                // guarded by mutex_
+  // Tokens whose signature and claims were verified, until they expire.
+  struct VerifiedToken {
+    Principal principal;
+    Timestamp expires_at;
+  };
+  static constexpr size_t kMaxVerifiedTokens = 100'000;
+  std::unordered_map<std::string, VerifiedToken> verified_;  // by token; guarded by mutex_
 };
 
 }  // namespace hangar::identity
