@@ -8,6 +8,7 @@
 #include "common/json_codec.h"
 #include "identity/api_keys.h"
 #include "identity/directory_service.h"
+#include "identity/service_support.h"
 #include "identity/views.h"
 
 namespace hangar::identity {
@@ -16,11 +17,6 @@ namespace {
 constexpr int64_t kDefaultGraceSeconds = 86400;
 constexpr int64_t kMaxGraceSeconds = 30 * 86400;
 constexpr int64_t kMaxBindingSeconds = 90LL * 86400;
-
-Status IfInvalid(Error invalid) {
-  if (invalid.violations().empty()) return Ok();
-  return std::unexpected(std::move(invalid));
-}
 
 Error RoleNotFound(std::string_view name) {
   return Error::NotFound("no role " + std::string(name)).Hint("GET /api/v1/roles lists them");
@@ -52,14 +48,8 @@ AccessService::AccessService(store::Store& store, const Clock& clock, Authorizer
 
 Status AccessService::Emit(store::Tx& tx, const Principal& who, std::string type,
                            std::string subject, std::string data_json, Timestamp now) {
-  return store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
-                                                   .org_id = who.org_id,
-                                                   .type = std::move(type),
-                                                   .source = "/hangar/identity",
-                                                   .subject = std::move(subject),
-                                                   .time = now,
-                                                   .data_json = std::move(data_json),
-                                                   .actor = who.ActorId()});
+  return AppendIdentityEvent(tx, clock_, who, std::move(type), std::move(subject),
+                             std::move(data_json), now);
 }
 
 Result<std::map<std::string, store::RoleRecord>> AccessService::CustomRoles(store::Tx& tx,

@@ -7,6 +7,7 @@
 #include "common/crypto.h"
 #include "common/json_codec.h"
 #include "identity/api_keys.h"
+#include "identity/service_support.h"
 #include "identity/views.h"
 
 namespace hangar::identity {
@@ -33,11 +34,6 @@ void CheckDescription(Error& invalid, const std::optional<std::string>& d) {
 
 void CheckDisplayName(Error& invalid, const std::optional<std::string>& d) {
   if (d && d->size() > 200) invalid.AddField("/display_name", "must be <= 200 bytes");
-}
-
-Status IfInvalid(Error invalid) {
-  if (invalid.violations().empty()) return Ok();
-  return std::unexpected(std::move(invalid));
 }
 
 // Turns a unique-key violation of an insert into a 409 naming the field.
@@ -98,14 +94,8 @@ void DirectoryService::SetPublicUrl(std::string url) {
 
 Status DirectoryService::Emit(store::Tx& tx, const Principal& who, std::string type,
                               std::string subject, std::string data_json, Timestamp now) {
-  return store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
-                                                   .org_id = who.org_id,
-                                                   .type = std::move(type),
-                                                   .source = "/hangar/identity",
-                                                   .subject = std::move(subject),
-                                                   .time = now,
-                                                   .data_json = std::move(data_json),
-                                                   .actor = who.ActorId()});
+  return AppendIdentityEvent(tx, clock_, who, std::move(type), std::move(subject),
+                             std::move(data_json), now);
 }
 
 api::Invitation DirectoryService::MakeInvitation(store::UserRecord& user, int64_t hours,

@@ -235,7 +235,8 @@ std::vector<Migration> BuildMigrations() {
                  " version BIGINT NOT NULL,"
                  " created_at BIGINT NOT NULL,"
                  " updated_at BIGINT NOT NULL)"),
-          Shared("CREATE INDEX role_bindings_org_created ON role_bindings (org_id, created_at, id)"),
+          Shared(
+              "CREATE INDEX role_bindings_org_created ON role_bindings (org_id, created_at, id)"),
           Shared("CREATE INDEX role_bindings_principal ON role_bindings (org_id, principal_id)"),
           Shared("CREATE INDEX role_bindings_scope ON role_bindings (scope_id)"),
           Shared("ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '[\"*\"]'"),
