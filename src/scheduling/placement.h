@@ -1,0 +1,44 @@
+// Placement: where one request fits on a cluster snapshot, and the bookkeeping of applying or
+// releasing it. Used by Schedule for each workload in order, and directly by hangar-sim's
+// packing experiment (pods arrive one at a time and never leave).
+//
+// Policy (best fit, fragmentation-aware):
+//  - a shared-GPU request (gpu_milli < 1000) goes to the GPU with the least free share that
+//    still fits, so partly used GPUs fill up before idle ones are broken into;
+//  - a whole-GPU request goes to the node whose idle GPUs it leaves fewest of, preferring nodes
+//    that are already partly used, so whole nodes stay free for large requests;
+//  - a gang takes, node by node, the best node for one member among those not yet used;
+//  - ties break on preferred labels, then on node order (deterministic).
+//
+// Thread-safety: pure functions over their arguments.
+#pragma once
+
+#include <expected>
+#include <vector>
+
+#include "scheduling/model.h"
+
+namespace hangar::scheduling {
+
+using Slices = std::vector<Allocation::Slice>;
+
+// The best placement of `request`, or why there is none right now. kNoFeasibleNode when no node
+// could ever hold it (even empty); kInsufficientGpus or kGangIncomplete when it could, later.
+std::expected<Slices, Reason> Place(const ClusterSnapshot& cluster, const Request& request);
+
+// Whether `node` could hold one member of `request` if it were empty (types, memory, CUDA,
+// labels, size), ignoring what is in use.
+bool NodeCouldEverFit(const ClusterSnapshot& cluster, const Node& node, const Request& request);
+
+// Takes the capacity of `slices` off the snapshot (GPU shares, CPU, memory), or gives it back.
+void Apply(ClusterSnapshot& cluster, const Slices& slices, const Request& request);
+void Release(ClusterSnapshot& cluster, const Slices& slices, const Request& request);
+
+// GPU capacity in use and free, in milli-GPUs, over healthy GPUs of schedulable nodes.
+struct Capacity {
+  int64_t total_milli = 0;
+  int64_t allocated_milli = 0;
+};
+Capacity MeasureCapacity(const ClusterSnapshot& cluster);
+
+}  // namespace hangar::scheduling
