@@ -131,6 +131,7 @@ enum class ReasonCode : uint8_t {
   kInsufficientGpus,  // feasible nodes exist but are busy
   kQuotaExceeded,     // the queue (or an ancestor) is at its limit
   kGangIncomplete,    // not enough nodes free at once for the whole gang
+  kInvalidRequest,    // the request contradicts itself (a share of several GPUs, 0 nodes, ...)
 };
 
 struct Reason {

@@ -52,8 +52,10 @@ std::optional<Fit> FitOnNode(const Node& node, const Request& r) {
   Fit fit;
   fit.preferred = PreferredMatches(node, r);
   if (r.gpus_per_node == 0) {
-    // CPU-only work: the node with the least free CPU that fits.
-    fit.leftover = node.cpu_milli_free - r.cpu_milli;
+    // CPU-only work: nodes without GPUs first (on a GPU node it strands the GPUs whose CPU it
+    // takes), then the least free CPU that fits.
+    fit.leftover = static_cast<int64_t>(node.gpus.size()) * (int64_t{1} << 40) +
+                   (node.cpu_milli_free - r.cpu_milli);
     return fit;
   }
   int32_t idle_after = 0;
@@ -113,7 +115,24 @@ bool NodeCouldEverFit(const ClusterSnapshot& /*cluster*/, const Node& node, cons
   return qualifying >= r.gpus_per_node;
 }
 
+std::optional<Reason> CheckRequest(const Request& r) {
+  auto invalid = [](std::string why) {
+    return Reason{ReasonCode::kInvalidRequest, std::move(why)};
+  };
+  if (r.nodes < 1) return invalid("a request needs at least one node");
+  if (r.gpus_per_node < 0) return invalid("GPUs per node cannot be negative");
+  if (r.gpus_per_node > 0 && (r.gpu_milli < 1 || r.gpu_milli > kWholeGpu)) {
+    return invalid("a GPU share must be 1..1000 milli-GPUs");
+  }
+  if (r.gpu_milli < kWholeGpu && r.gpus_per_node > 1) {
+    return invalid("a share of a GPU is for one GPU; ask for whole GPUs when you need several");
+  }
+  if (r.cpu_milli < 0 || r.memory_mib < 0) return invalid("CPU and memory cannot be negative");
+  return std::nullopt;
+}
+
 std::expected<Slices, Reason> Place(const ClusterSnapshot& cluster, const Request& r) {
+  if (auto invalid = CheckRequest(r)) return std::unexpected(std::move(*invalid));
   Slices slices;
   std::vector<bool> used(cluster.nodes.size(), false);
   for (int32_t member = 0; member < std::max(1, r.nodes); ++member) {

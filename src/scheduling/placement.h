@@ -8,6 +8,7 @@
 //  - a whole-GPU request goes to the node whose idle GPUs it leaves fewest of, preferring nodes
 //    that are already partly used, so whole nodes stay free for large requests;
 //  - a gang takes, node by node, the best node for one member among those not yet used;
+//  - CPU-only work goes to nodes without GPUs first, so it does not strand GPUs;
 //  - ties break on preferred labels, then on node order (deterministic).
 //
 // Thread-safety: pure functions over their arguments.
@@ -21,6 +22,9 @@
 namespace hangar::scheduling {
 
 using Slices = std::vector<Allocation::Slice>;
+
+// kInvalidRequest when the request contradicts itself (checked first by Place).
+std::optional<Reason> CheckRequest(const Request& request);
 
 // The best placement of `request`, or why there is none right now. kNoFeasibleNode when no node
 // could ever hold it (even empty); kInsufficientGpus or kGangIncomplete when it could, later.

@@ -87,6 +87,21 @@ TEST(PlacementTest, PreferredLabelsWinTiesAndCpuAndMemoryCount) {
   EXPECT_EQ(Place(c, r).error().code, ReasonCode::kInsufficientGpus);
 }
 
+TEST(PlacementTest, CpuOnlyWorkAvoidsGpuNodesAndBadRequestsAreRefused) {
+  ClusterSnapshot c = Uniform(2, 8);
+  Node cpu_only{.id = "cpu", .cpu_milli_free = 128000, .memory_mib_free = 1 << 20};
+  c.nodes.push_back(cpu_only);
+  Request cpu = Job("cpu", 0).request;
+  cpu.cpu_milli = 4000;
+  EXPECT_EQ(Place(c, cpu)->at(0).node, 2u);
+  for (auto [gpus, milli, nodes] : {std::tuple{2, 500, 1}, std::tuple{1, 0, 1},
+                                    std::tuple{1, 1001, 1}, std::tuple{1, 1000, 0}}) {
+    auto p = Place(c, Job("bad", gpus, milli, nodes).request);
+    ASSERT_FALSE(p.has_value());
+    EXPECT_EQ(p.error().code, ReasonCode::kInvalidRequest) << gpus << " " << milli << " " << nodes;
+  }
+}
+
 TEST(PlacementTest, ApplyAndReleaseAreInverses) {
   ClusterSnapshot c = Uniform(2, 4);
   Request r = Job("j", 2).request;
