@@ -18,6 +18,9 @@
 namespace hangar::api {
 
 using Links = std::map<std::string, std::string>;
+
+// The ETag of a stored object: its version, quoted ("\"3\""). Every object's `etag` is this.
+inline std::string ETagOf(int64_t version) { return "\"" + std::to_string(version) + "\""; }
 using Labels = std::map<std::string, std::string>;
 
 // ---- Node and GPU states ---------------------------------------------------------------------

@@ -13,8 +13,6 @@ std::string Link(std::string_view collection, const std::string& id) {
 }
 }  // namespace
 
-std::string ETagOf(int64_t version) { return "\"" + std::to_string(version) + "\""; }
-
 api::GpuType ToApi(const store::GpuTypeRecord& r) {
   return api::GpuType{.id = r.id.str(),
                       .name = r.name,

@@ -12,8 +12,7 @@
 
 namespace hangar::fleet {
 
-// The ETag of a stored object: its version, quoted ("\"3\"").
-std::string ETagOf(int64_t version);
+using api::ETagOf;
 
 api::GpuType ToApi(const store::GpuTypeRecord& record);
 api::Node ToApi(const store::NodeRecord& record);

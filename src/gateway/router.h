@@ -175,6 +175,21 @@ http::Response JsonResponse(const RequestContext& ctx, unsigned status, const T&
 
 http::Response EmptyResponse(const RequestContext& ctx, unsigned status);
 
+// 200 with an API object and its ETag (every API object has an `etag` member).
+template <typename Body>
+http::Response ObjectResponse(const RequestContext& ctx, const Body& body) {
+  return JsonResponse(ctx, 200, body, body.etag);
+}
+
+// 201 with the created object, its ETag and `Location: <location>`.
+template <typename Body>
+http::Response CreatedResponse(const RequestContext& ctx, const Body& body,
+                               std::string_view location) {
+  http::Response response = JsonResponse(ctx, 201, body, body.etag);
+  response.set(http::bhttp::field::location, location);
+  return response;
+}
+
 // Builds the `Link: <…>; rel="next"` URL: this request's path and query with page_token
 // replaced.
 std::string NextPageLink(const RequestContext& ctx, std::string_view next_page_token);

@@ -32,7 +32,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view api_key,
   Timestamp now = clock_.Now();
   uint64_t generation = 0;
   std::optional<Principal> principal;
-  std::vector<std::string> allowed_cidrs;
+  std::vector<CidrBlock> allowed_cidrs;  // parsed once per cache fill, not per request
   bool record_use = false;
   {
     std::lock_guard lock(mutex_);
@@ -77,7 +77,13 @@ Result<Principal> Authenticator::Authenticate(std::string_view api_key,
                             .scopes = record->scopes,
                             .rate_limit = record->rate_limit,
                             .rate_burst = record->rate_burst};
-      allowed_cidrs = record->allowed_cidrs;
+      // Stored lists were validated on create; one that no longer parses admits nobody.
+      auto blocks = ParseCidrList(record->allowed_cidrs, "/allowed_cidrs");
+      if (blocks) {
+        allowed_cidrs = std::move(*blocks);
+      } else {
+        principal.reset();
+      }
       if (record->expires_at && *record->expires_at < expires) expires = *record->expires_at;
       record_use = true;
     }
@@ -92,14 +98,11 @@ Result<Principal> Authenticator::Authenticate(std::string_view api_key,
     }
   }
   if (!principal) return std::unexpected(BadKey("the API key is not valid"));
-  if (!allowed_cidrs.empty()) {
-    auto blocks = ParseCidrList(allowed_cidrs, "/allowed_cidrs");
-    if (!blocks || !AddressAllowed(*blocks, client_address)) {
-      return std::unexpected(
-          Error::Unauthenticated("the API key may not be used from this address")
-              .Hint("the key has an IP allow-list; use it from an allowed network or create "
-                    "a key without one"));
-    }
+  if (!AddressAllowed(allowed_cidrs, client_address)) {
+    return std::unexpected(
+        Error::Unauthenticated("the API key may not be used from this address")
+            .Hint("the key has an IP allow-list; use it from an allowed network or create a key "
+                  "without one"));
   }
   if (record_use && principal->kind != store::PrincipalKind::kNode) {
     // Bookkeeping: a failed write must not fail the request it describes.

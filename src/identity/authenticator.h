@@ -20,6 +20,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/cidr.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "identity/principal.h"
@@ -50,7 +51,7 @@ class Authenticator {
   struct CacheEntry {
     std::optional<Principal> principal;  // nullopt: known bad key (negative caching)
     std::string subject_id;              // the key's owner, also for bad keys (a re-enabled owner)
-    std::vector<std::string> allowed_cidrs;
+    std::vector<CidrBlock> allowed_cidrs;
     Timestamp expires_at;
     Timestamp use_recorded_at;  // when the last use was last written
   };

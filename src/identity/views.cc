@@ -11,7 +11,7 @@ std::string Link(std::string_view collection, const std::string& id) {
   return std::string(kBase) + "/" + std::string(collection) + "/" + id;
 }
 
-std::string ETagOf(int64_t version) { return "\"" + std::to_string(version) + "\""; }
+using api::ETagOf;
 
 std::optional<std::string> OptTime(const std::optional<Timestamp>& t) {
   if (!t) return std::nullopt;

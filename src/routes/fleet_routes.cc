@@ -16,15 +16,12 @@ namespace {
 template <typename Record>
 http::Response Created(const RequestContext& ctx, const Record& record, std::string_view kind) {
   auto body = fleet::ToApi(record);
-  http::Response response = JsonResponse(ctx, 201, body, body.etag);
-  response.set(http::bhttp::field::location, "/api/v1/" + std::string(kind) + "/" + body.id);
-  return response;
+  return gateway::CreatedResponse(ctx, body, "/api/v1/" + std::string(kind) + "/" + body.id);
 }
 
 template <typename Record>
 http::Response One(const RequestContext& ctx, const Record& record) {
-  auto body = fleet::ToApi(record);
-  return JsonResponse(ctx, 200, body, body.etag);
+  return gateway::ObjectResponse(ctx, fleet::ToApi(record));
 }
 
 auto ToApiFn = [](const auto& record) { return fleet::ToApi(record); };

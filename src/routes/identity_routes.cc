@@ -8,8 +8,10 @@ namespace hangar::routes {
 
 using gateway::Access;
 using gateway::Authorize;
+using gateway::CreatedResponse;
 using gateway::JsonResponse;
 using gateway::ListResponse;
+using gateway::ObjectResponse;
 using gateway::RequestContext;
 using gateway::Route;
 using gateway::Schema;
@@ -18,18 +20,6 @@ using identity::AccessService;
 using identity::DirectoryService;
 
 namespace {
-
-template <typename Body>
-http::Response Created(const RequestContext& ctx, const Body& body, std::string location) {
-  http::Response response = JsonResponse(ctx, 201, body, body.etag);
-  response.set(http::bhttp::field::location, location);
-  return response;
-}
-
-template <typename Body>
-http::Response One(const RequestContext& ctx, const Body& body) {
-  return JsonResponse(ctx, 200, body, body.etag);
-}
 
 // A response that carries a secret: never stored by caches.
 template <typename Body>
@@ -88,7 +78,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<OrgId>("id"));
                      HANGAR_ASSIGN_OR_RETURN(auto org,
                                              directory.GetOrganization(ctx.principal(), id));
-                     return One(ctx, identity::ToApi(org));
+                     return ObjectResponse(ctx, identity::ToApi(org));
                    },
                    .permission = "organizations:read",
                    .authorize = Authorize::kObject,
@@ -105,7 +95,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
               HANGAR_ASSIGN_OR_RETURN(auto patch, ctx.Body<api::UpdateOrganizationRequest>());
               HANGAR_ASSIGN_OR_RETURN(
                   auto org, directory.UpdateOrganization(ctx.principal(), id, patch, version));
-              return One(ctx, identity::ToApi(org));
+              return ObjectResponse(ctx, identity::ToApi(org));
             },
             .permission = "organizations:update",
             .authorize = Authorize::kObject,
@@ -140,7 +130,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(auto team,
                                              directory.CreateTeam(ctx.principal(), request));
                      auto body = identity::ToApi(team);
-                     return Created(ctx, body, body.links["self"]);
+                     return CreatedResponse(ctx, body, body.links["self"]);
                    },
                    .permission = "teams:create",
                    .operation_id = "createTeam",
@@ -154,7 +144,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                    .handler = [&directory](RequestContext& ctx) -> Result<http::Response> {
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<TeamId>("id"));
                      HANGAR_ASSIGN_OR_RETURN(auto team, directory.GetTeam(ctx.principal(), id));
-                     return One(ctx, identity::ToApi(team));
+                     return ObjectResponse(ctx, identity::ToApi(team));
                    },
                    .permission = "teams:read",
                    .authorize = Authorize::kObject,
@@ -170,7 +160,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(auto patch, ctx.Body<api::UpdateTeamRequest>());
                      HANGAR_ASSIGN_OR_RETURN(
                          auto team, directory.UpdateTeam(ctx.principal(), id, patch, version));
-                     return One(ctx, identity::ToApi(team));
+                     return ObjectResponse(ctx, identity::ToApi(team));
                    },
                    .permission = "teams:update",
                    .authorize = Authorize::kObject,
@@ -219,7 +209,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(auto project,
                                              directory.CreateProject(ctx.principal(), request));
                      auto body = identity::ToApi(project);
-                     return Created(ctx, body, body.links["self"]);
+                     return CreatedResponse(ctx, body, body.links["self"]);
                    },
                    .permission = "projects:create",
                    .authorize = Authorize::kObject,
@@ -235,7 +225,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<ProjectId>("id"));
                      HANGAR_ASSIGN_OR_RETURN(auto project,
                                              directory.GetProject(ctx.principal(), id));
-                     return One(ctx, identity::ToApi(project));
+                     return ObjectResponse(ctx, identity::ToApi(project));
                    },
                    .permission = "projects:read",
                    .authorize = Authorize::kObject,
@@ -252,7 +242,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(
                          auto project,
                          directory.UpdateProject(ctx.principal(), id, patch, version));
-                     return One(ctx, identity::ToApi(project));
+                     return ObjectResponse(ctx, identity::ToApi(project));
                    },
                    .permission = "projects:update",
                    .authorize = Authorize::kObject,
@@ -319,7 +309,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(auto request,
                                              ctx.Body<api::AcceptInvitationRequest>());
                      HANGAR_ASSIGN_OR_RETURN(auto user, directory.AcceptInvitation(request));
-                     return One(ctx, identity::ToApi(user, clock.Now()));
+                     return ObjectResponse(ctx, identity::ToApi(user, clock.Now()));
                    },
                    .operation_id = "acceptInvitation",
                    .summary = "Accept an invitation: set a password and activate the user",
@@ -332,7 +322,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                    .handler = [&directory, &clock](RequestContext& ctx) -> Result<http::Response> {
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<UserId>("id"));
                      HANGAR_ASSIGN_OR_RETURN(auto user, directory.GetUser(ctx.principal(), id));
-                     return One(ctx, identity::ToApi(user, clock.Now()));
+                     return ObjectResponse(ctx, identity::ToApi(user, clock.Now()));
                    },
                    .permission = "users:read",
                    .authorize = Authorize::kSelf,
@@ -348,7 +338,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(auto patch, ctx.Body<api::UpdateUserRequest>());
                      HANGAR_ASSIGN_OR_RETURN(
                          auto user, directory.UpdateUser(ctx.principal(), id, patch, version));
-                     return One(ctx, identity::ToApi(user, clock.Now()));
+                     return ObjectResponse(ctx, identity::ToApi(user, clock.Now()));
                    },
                    .permission = "users:update",
                    .operation_id = "updateUser",
@@ -395,7 +385,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
               HANGAR_ASSIGN_OR_RETURN(auto account,
                                       directory.CreateServiceAccount(ctx.principal(), request));
               auto body = identity::ToApi(account);
-              return Created(ctx, body, body.links["self"]);
+              return CreatedResponse(ctx, body, body.links["self"]);
             },
             .permission = "service-accounts:create",
             .operation_id = "createServiceAccount",
@@ -410,7 +400,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<ServiceAccountId>("id"));
                      HANGAR_ASSIGN_OR_RETURN(auto account,
                                              directory.GetServiceAccount(ctx.principal(), id));
-                     return One(ctx, identity::ToApi(account));
+                     return ObjectResponse(ctx, identity::ToApi(account));
                    },
                    .permission = "service-accounts:read",
                    .authorize = Authorize::kSelf,
@@ -427,7 +417,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
         HANGAR_ASSIGN_OR_RETURN(auto patch, ctx.Body<api::UpdateServiceAccountRequest>());
         HANGAR_ASSIGN_OR_RETURN(
             auto account, directory.UpdateServiceAccount(ctx.principal(), id, patch, version));
-        return One(ctx, identity::ToApi(account));
+        return ObjectResponse(ctx, identity::ToApi(account));
       },
       .permission = "service-accounts:update",
       .operation_id = "updateServiceAccount",
@@ -475,7 +465,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                                              access.CreateApiKey(ctx.principal(), request));
                      api::ApiKey body = identity::ToApi(issued.record, clock.Now());
                      body.secret = issued.secret;
-                     return Secret<api::ApiKey>(Created(ctx, body, body.links["self"]));
+                     return Secret<api::ApiKey>(CreatedResponse(ctx, body, body.links["self"]));
                    },
                    .permission = "api-keys:create",
                    .authorize = Authorize::kSelf,
@@ -490,7 +480,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                    .handler = [&access, &clock](RequestContext& ctx) -> Result<http::Response> {
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<ApiKeyId>("id"));
                      HANGAR_ASSIGN_OR_RETURN(auto key, access.GetApiKey(ctx.principal(), id));
-                     return One(ctx, identity::ToApi(key, clock.Now()));
+                     return ObjectResponse(ctx, identity::ToApi(key, clock.Now()));
                    },
                    .permission = "api-keys:read",
                    .authorize = Authorize::kSelf,
@@ -510,7 +500,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
         HANGAR_ASSIGN_OR_RETURN(auto issued, access.RotateApiKey(ctx.principal(), id, request));
         api::ApiKey body = identity::ToApi(issued.record, clock.Now());
         body.secret = issued.secret;
-        return Secret<api::ApiKey>(Created(ctx, body, body.links["self"]));
+        return Secret<api::ApiKey>(CreatedResponse(ctx, body, body.links["self"]));
       },
       .permission = "api-keys:update",
       .authorize = Authorize::kSelf,
@@ -525,7 +515,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                    .handler = [&access, &clock](RequestContext& ctx) -> Result<http::Response> {
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<ApiKeyId>("id"));
                      HANGAR_ASSIGN_OR_RETURN(auto key, access.RevokeApiKey(ctx.principal(), id));
-                     return One(ctx, identity::ToApi(key, clock.Now()));
+                     return ObjectResponse(ctx, identity::ToApi(key, clock.Now()));
                    },
                    .permission = "api-keys:delete",
                    .authorize = Authorize::kSelf,
@@ -566,7 +556,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(auto request, ctx.Body<api::CreateRoleRequest>());
                      HANGAR_ASSIGN_OR_RETURN(auto role,
                                              access.CreateRole(ctx.principal(), request));
-                     return Created(ctx, role, role.links["self"]);
+                     return CreatedResponse(ctx, role, role.links["self"]);
                    },
                    .permission = "roles:create",
                    .operation_id = "createRole",
@@ -580,7 +570,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                    .handler = [&access](RequestContext& ctx) -> Result<http::Response> {
                      HANGAR_ASSIGN_OR_RETURN(
                          auto role, access.GetRole(ctx.principal(), ctx.PathParam("name")));
-                     return One(ctx, role);
+                     return ObjectResponse(ctx, role);
                    },
                    .permission = "roles:read",
                    .operation_id = "getRole",
@@ -595,7 +585,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                      HANGAR_ASSIGN_OR_RETURN(
                          auto role,
                          access.UpdateRole(ctx.principal(), ctx.PathParam("name"), patch, version));
-                     return One(ctx, role);
+                     return ObjectResponse(ctx, role);
                    },
                    .permission = "roles:update",
                    .operation_id = "updateRole",
@@ -641,7 +631,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
               HANGAR_ASSIGN_OR_RETURN(auto request, ctx.Body<api::CreateRoleBindingRequest>());
               HANGAR_ASSIGN_OR_RETURN(auto binding, access.CreateBinding(ctx.principal(), request));
               auto body = identity::ToApi(binding, clock.Now());
-              return Created(ctx, body, body.links["self"]);
+              return CreatedResponse(ctx, body, body.links["self"]);
             },
             .permission = "role-bindings:create",
             .authorize = Authorize::kObject,
@@ -657,7 +647,7 @@ void AddIdentityRoutes(gateway::Router& router, DirectoryService& directory, Acc
                    .handler = [&access, &clock](RequestContext& ctx) -> Result<http::Response> {
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<RoleBindingId>("id"));
                      HANGAR_ASSIGN_OR_RETURN(auto binding, access.GetBinding(ctx.principal(), id));
-                     return One(ctx, identity::ToApi(binding, clock.Now()));
+                     return ObjectResponse(ctx, identity::ToApi(binding, clock.Now()));
                    },
                    .permission = "role-bindings:read",
                    .operation_id = "getRoleBinding",

@@ -88,10 +88,14 @@ Decisions Schedule(const ClusterSnapshot& snapshot, const std::vector<Workload>&
   ClusterSnapshot cluster = snapshot;
   std::vector<Queue> tree = queues.empty() ? std::vector<Queue>{Queue{.id = "root"}} : queues;
 
+  // Each queue's path to the root, computed once: every workload walks its path twice.
+  std::vector<std::vector<uint32_t>> paths(tree.size());
+  for (uint32_t q = 0; q < tree.size(); ++q) paths[q] = PathToRoot(tree, q);
+
   // 1. What running work holds, per queue and up the tree.
   std::vector<int64_t> usage(tree.size(), 0);
   auto charge = [&](uint32_t queue, int64_t milli) {
-    for (uint32_t a : PathToRoot(tree, queue < tree.size() ? queue : 0)) usage[a] += milli;
+    for (uint32_t a : paths[queue < tree.size() ? queue : 0]) usage[a] += milli;
   };
   for (const Allocation& a : running) charge(a.workload.queue, a.workload.request.TotalGpuMilli());
 
@@ -123,7 +127,7 @@ Decisions Schedule(const ClusterSnapshot& snapshot, const std::vector<Workload>&
       std::optional<Reason> quota;
       bool borrows = false;
       uint32_t lender = 0;  // the first queue whose guarantee this would exceed
-      for (uint32_t a : PathToRoot(tree, queue_of(w))) {
+      for (uint32_t a : paths[queue_of(w)]) {
         const Queue& q = tree[a];
         if (q.limit_milli && usage[a] + milli > *q.limit_milli) {
           quota = Reason{ReasonCode::kQuotaExceeded,
