@@ -194,6 +194,28 @@ void Release(ClusterSnapshot& cluster, const Slices& slices, const Request& r) {
   }
 }
 
+Placer::Placer(ClusterSnapshot cluster) : cluster_(std::move(cluster)) {}
+
+std::expected<Slices, Reason> Placer::Place(const Request& request) const {
+  return scheduling::Place(cluster_, request);
+}
+
+std::expected<Slices, Reason> Placer::PlaceWithin(const Request& request,
+                                                  const std::vector<bool>& allowed) const {
+  // Until the index lands: a copy with the other nodes unschedulable.
+  ClusterSnapshot within = cluster_;
+  for (size_t n = 0; n < within.nodes.size(); ++n) within.nodes[n].schedulable &= allowed[n];
+  return scheduling::Place(within, request);
+}
+
+void Placer::Apply(const Slices& slices, const Request& request) {
+  scheduling::Apply(cluster_, slices, request);
+}
+
+void Placer::Release(const Slices& slices, const Request& request) {
+  scheduling::Release(cluster_, slices, request);
+}
+
 Capacity MeasureCapacity(const ClusterSnapshot& cluster) {
   Capacity c;
   for (const Node& node : cluster.nodes) {

@@ -11,7 +11,12 @@
 //  - CPU-only work goes to nodes without GPUs first, so it does not strand GPUs;
 //  - ties break on preferred labels, then on node order (deterministic).
 //
-// Thread-safety: pure functions over their arguments.
+// Placer keeps a snapshot's free capacity (and whatever index makes Place fast) for one pass:
+// the scheduler places, applies and releases through it. The free functions below are the same
+// operations on a bare snapshot, for callers that place once.
+//
+// Thread-safety: Placer is a value type (not safe for concurrent mutation); the free functions
+// are pure functions over their arguments.
 #pragma once
 
 #include <expected>
@@ -22,6 +27,27 @@
 namespace hangar::scheduling {
 
 using Slices = std::vector<Allocation::Slice>;
+
+class Placer {
+ public:
+  explicit Placer(ClusterSnapshot cluster);
+
+  const ClusterSnapshot& cluster() const { return cluster_; }
+
+  // As the free function Place, on the current free capacity.
+  std::expected<Slices, Reason> Place(const Request& request) const;
+  // As Place, but only on nodes n with allowed[n] (allowed.size() == node count).
+  std::expected<Slices, Reason> PlaceWithin(const Request& request,
+                                            const std::vector<bool>& allowed) const;
+
+  // Takes the capacity of `slices` (GPU shares or MIG slices, CPU, memory, the request's
+  // affinity group) off the free capacity, or gives it back. Release(Apply(x)) restores exactly.
+  void Apply(const Slices& slices, const Request& request);
+  void Release(const Slices& slices, const Request& request);
+
+ private:
+  ClusterSnapshot cluster_;
+};
 
 // kInvalidRequest when the request contradicts itself (checked first by Place).
 std::optional<Reason> CheckRequest(const Request& request);

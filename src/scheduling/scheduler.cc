@@ -81,11 +81,24 @@ std::string ShapeKey(const Request& r) {
 
 }  // namespace
 
-Decisions Schedule(const ClusterSnapshot& snapshot, const std::vector<Workload>& pending,
+Decisions Schedule(const ClusterSnapshot& cluster, const std::vector<Workload>& pending,
                    const std::vector<Allocation>& running, const std::vector<Queue>& queues,
-                   Timestamp /*now*/, const Options& options) {
+                   Timestamp now, const Options& options) {
+  return Schedule(Input{.cluster = cluster,
+                        .pending = pending,
+                        .running = running,
+                        .queues = queues,
+                        .now = now,
+                        .options = options});
+}
+
+Decisions Schedule(const Input& input) {
+  const auto& pending = input.pending;
+  const auto& running = input.running;
+  const auto& queues = input.queues;
+  const Options& options = input.options;
   Decisions out;
-  ClusterSnapshot cluster = snapshot;
+  ClusterSnapshot cluster = input.cluster;
   std::vector<Queue> tree = queues.empty() ? std::vector<Queue>{Queue{.id = "root"}} : queues;
 
   // Each queue's path to the root, computed once: every workload walks its path twice.

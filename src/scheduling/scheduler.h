@@ -18,6 +18,9 @@
 
 namespace hangar::scheduling {
 
+Decisions Schedule(const Input& input);
+
+// The same, from parts (copies them into an Input; for tests and small callers).
 Decisions Schedule(const ClusterSnapshot& cluster, const std::vector<Workload>& pending,
                    const std::vector<Allocation>& running, const std::vector<Queue>& queues,
                    Timestamp now, const Options& options = {});
