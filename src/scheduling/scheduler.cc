@@ -2,6 +2,7 @@
 #include "scheduling/scheduler.h"
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <string>
 #include <unordered_map>
@@ -11,6 +12,8 @@
 namespace hangar::scheduling {
 namespace {
 
+constexpr Timestamp kForever = Timestamp::max();
+
 std::string Gpus(int64_t milli) {
   if (milli % kWholeGpu == 0) return std::to_string(milli / kWholeGpu);
   std::string s =
@@ -18,6 +21,8 @@ std::string Gpus(int64_t milli) {
   while (s.back() == '0') s.pop_back();
   return s;
 }
+
+std::string Time(Timestamp t) { return FormatRfc3339(t); }
 
 // The ancestors of `q`, itself first, the root last.
 std::vector<uint32_t> PathToRoot(const std::vector<Queue>& queues, uint32_t q) {
@@ -32,11 +37,12 @@ std::vector<uint32_t> PathToRoot(const std::vector<Queue>& queues, uint32_t q) {
 // Fair-tree order of the leaves: at each level, siblings rank by decayed usage (their subtree's)
 // per unit of weight, least first; a queue's key is the ranks along its path from the root, and
 // keys compare lexicographically. Returns each queue's position in that order.
-std::vector<uint32_t> FairOrder(const std::vector<Queue>& queues) {
+std::vector<uint32_t> FairOrder(const std::vector<Queue>& queues,
+                                const std::vector<std::vector<uint32_t>>& paths) {
   size_t n = queues.size();
   std::vector<double> subtree(n, 0);
   for (uint32_t q = 0; q < n; ++q) {
-    for (uint32_t a : PathToRoot(queues, q)) subtree[a] += queues[q].decayed_usage;
+    for (uint32_t a : paths[q]) subtree[a] += queues[q].decayed_usage;
   }
   std::vector<std::vector<uint32_t>> children(n);
   for (uint32_t q = 1; q < n; ++q) {
@@ -53,8 +59,7 @@ std::vector<uint32_t> FairOrder(const std::vector<Queue>& queues) {
   }
   std::vector<std::vector<uint32_t>> keys(n);
   for (uint32_t q = 0; q < n; ++q) {
-    auto path = PathToRoot(queues, q);
-    for (auto it = path.rbegin(); it != path.rend(); ++it) keys[q].push_back(rank[*it]);
+    for (auto it = paths[q].rbegin(); it != paths[q].rend(); ++it) keys[q].push_back(rank[*it]);
   }
   std::vector<uint32_t> order(n);
   std::iota(order.begin(), order.end(), 0);
@@ -65,18 +70,678 @@ std::vector<uint32_t> FairOrder(const std::vector<Queue>& queues) {
   return position;
 }
 
-// Requests with the same shape fit or fail alike; within a pass capacity only shrinks, so a
-// shape that failed once fails again and is not searched for twice.
-std::string ShapeKey(const Request& r) {
-  std::string k = std::to_string(r.gpus_per_node) + "/" + std::to_string(r.gpu_milli) + "/" +
-                  std::to_string(r.nodes) + "/" + std::to_string(r.min_gpu_memory_mib) + "/" +
-                  std::to_string(r.min_cuda_version) + "/" + std::to_string(r.cpu_milli) + "/" +
-                  std::to_string(r.memory_mib) + "/";
-  for (uint16_t t : r.gpu_types) k += std::to_string(t) + ",";
-  k += "/";
-  for (const Label& l : r.required_labels)
-    k += std::to_string(l.key) + "=" + std::to_string(l.value) + ",";
+// Requests with the same shape fit or fail alike; within a pass capacity only shrinks and
+// reservations only add, so a shape that failed once fails again and is not searched for twice.
+// Required affinity is the exception (a placement can make it satisfiable), so it is not
+// memoised. The key is the shape's bytes, plus which reservations constrain it.
+void AppendBytes(std::string& key, const void* data, size_t size) {
+  key.append(static_cast<const char*>(data), size);
+}
+
+std::optional<std::string> ShapeKey(const Request& r, size_t reservations_before_end) {
+  if (!r.affinity.empty()) return std::nullopt;
+  std::string k;
+  k.reserve(64);
+  const int64_t scalars[] = {r.gpus_per_node,
+                             r.gpu_milli,
+                             r.nodes,
+                             r.mig_slices,
+                             r.min_gpu_memory_mib,
+                             r.min_cuda_version,
+                             r.cpu_milli,
+                             r.memory_mib,
+                             r.group,
+                             r.topology_key ? int64_t{*r.topology_key} : -1,
+                             static_cast<int64_t>(reservations_before_end),
+                             static_cast<int64_t>(r.gpu_types.size()),
+                             static_cast<int64_t>(r.required_labels.size())};
+  AppendBytes(k, scalars, sizeof scalars);
+  AppendBytes(k, r.gpu_types.data(), r.gpu_types.size() * sizeof(uint16_t));
+  AppendBytes(k, r.required_labels.data(), r.required_labels.size() * sizeof(Label));
+  AppendBytes(k, r.anti_affinity.data(), r.anti_affinity.size() * sizeof(uint32_t));
   return k;
+}
+
+// Whether `slices` fit exactly where they are on `cluster` (for the state at a reservation).
+bool FitsInPlace(const ClusterSnapshot& cluster, const Slices& slices, const Request& r) {
+  for (const auto& s : slices) {
+    const Node& node = cluster.nodes[s.node];
+    if (node.cpu_milli_free < r.cpu_milli || node.memory_mib_free < r.memory_mib) return false;
+    for (uint16_t g : s.gpus) {
+      const Gpu& gpu = node.gpus[g];
+      if (r.mig_slices > 0) {
+        auto mask = static_cast<uint8_t>(((1u << r.mig_slices) - 1) << s.mig_start);
+        if ((gpu.mig_free & mask) != mask) return false;
+      } else if (gpu.free_milli < s.gpu_milli) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// One pass over the pending work, with its working state.
+class Pass {
+ public:
+  explicit Pass(const Input& input);
+  Decisions Run();
+
+ private:
+  // Capacity expected to free at `end`: running work, and work started in this pass.
+  struct Ending {
+    Timestamp end;
+    const Slices* slices;
+    const Request* request;
+  };
+  // A reservation: `future` is the cluster as expected at `start`, with the reservation taken.
+  struct Held {
+    uint32_t workload;
+    Timestamp start;
+    Slices slices;
+    std::vector<bool> on_node;
+    Placer future;
+  };
+  struct Started {
+    Slices slices;
+    Request request;
+    Timestamp end;
+  };
+
+  void ComputeOrder();
+  std::optional<Reason> Gate(const Workload& w);
+  std::optional<Reason> DependencyGate(const Workload& w);
+  std::optional<Reason> QuotaGate(const Workload& w, bool& borrows);
+  // Where `w` can start now without delaying a reservation, or why not.
+  std::expected<Slices, Reason> PlaceNow(const Workload& w, Timestamp end,
+                                         std::optional<std::string>& memo_key);
+  void Start(uint32_t index, Slices slices, bool borrows, Timestamp end);
+  void Reserve(uint32_t index);
+  bool TryPreemption(uint32_t index, bool borrows);
+  std::string Hint(const Request& r);
+  uint32_t QueueOf(const Workload& w) const { return w.queue < tree_.size() ? w.queue : 0u; }
+  void WakeAt(Timestamp t) {
+    if (t > in_.now && (!out_.wake_at || t < *out_.wake_at)) out_.wake_at = t;
+  }
+
+  const Input& in_;
+  const Options& opt_;
+  std::vector<Queue> tree_;
+  std::vector<std::vector<uint32_t>> paths_;
+  std::vector<int64_t> usage_;
+  std::vector<bool> budget_blocked_;
+  std::vector<uint32_t> order_;
+  Placer placer_;
+  Decisions out_;
+  std::vector<Held> held_;
+  std::vector<Started> started_;
+  std::vector<bool> victim_;   // per running allocation: chosen for preemption in this pass
+  std::vector<bool> claimed_;  // per running allocation: terminating capacity already promised
+  int preemptors_ = 0;
+  std::optional<uint32_t> head_blocked_;  // Backfill::kNone: the first capacity-blocked work
+  std::unordered_map<std::string, Reason> failed_shapes_;
+  // Dependencies: every id the pass knows, and its state.
+  enum class Known : uint8_t { kPending, kRunning, kSucceeded, kFailed, kCancelled };
+  std::unordered_map<std::string_view, Known> known_;
+};
+
+Pass::Pass(const Input& input)
+    : in_(input),
+      opt_(input.options),
+      tree_(input.queues.empty() ? std::vector<Queue>{Queue{.id = "root"}} : input.queues),
+      placer_(input.cluster),
+      victim_(input.running.size(), false),
+      claimed_(input.running.size(), false) {
+  paths_.resize(tree_.size());
+  for (uint32_t q = 0; q < tree_.size(); ++q) paths_[q] = PathToRoot(tree_, q);
+
+  // What running work holds, per queue and up the tree.
+  usage_.assign(tree_.size(), 0);
+  for (const Allocation& a : in_.running) {
+    for (uint32_t q : paths_[QueueOf(a.workload)]) usage_[q] += a.workload.request.TotalGpuMilli();
+  }
+
+  // Budgets: used up and past the grace period blocks new work below the queue.
+  budget_blocked_.assign(tree_.size(), false);
+  for (uint32_t q = 0; q < tree_.size(); ++q) {
+    const Queue& queue = tree_[q];
+    if (!queue.budget_gpu_hours || queue.used_gpu_hours < *queue.budget_gpu_hours) continue;
+    if (!queue.over_budget_since) {
+      out_.budgets_exhausted.push_back(q);  // the grace period starts now
+      WakeAt(in_.now + opt_.budget_grace);
+    } else if (in_.now - *queue.over_budget_since >= opt_.budget_grace) {
+      budget_blocked_[q] = true;
+    } else {
+      WakeAt(*queue.over_budget_since + opt_.budget_grace);
+    }
+  }
+
+  bool any_dependencies = std::any_of(in_.pending.begin(), in_.pending.end(),
+                                      [](const Workload& w) { return !w.dependencies.empty(); });
+  if (any_dependencies) {
+    for (const Finished& f : in_.finished) {
+      known_[f.id] = f.outcome == Finished::Outcome::kSucceeded ? Known::kSucceeded
+                     : f.outcome == Finished::Outcome::kFailed  ? Known::kFailed
+                                                                : Known::kCancelled;
+    }
+    for (const Allocation& a : in_.running) known_[a.workload.id] = Known::kRunning;
+    for (const Workload& w : in_.pending) known_[w.id] = Known::kPending;
+  }
+}
+
+// Priority, then deadline urgency, then fair share, then age, then id (kFairShare); or the
+// baselines' simpler orders. Sort keys are computed once: comparing workloads directly would
+// chase pointers 100,000 x log times.
+void Pass::ComputeOrder() {
+  struct Key {
+    int64_t a, b, c, d;
+    uint32_t index;
+  };
+  std::vector<uint32_t> fair = FairOrder(tree_, paths_);
+  std::vector<Key> keys(in_.pending.size());
+  for (uint32_t i = 0; i < in_.pending.size(); ++i) {
+    const Workload& w = in_.pending[i];
+    int64_t submitted = ToUnixMicros(w.submitted_at);
+    Key& k = keys[i];
+    k.index = i;
+    switch (opt_.ordering) {
+      case Ordering::kFifo:
+        k = {submitted, 0, 0, 0, i};
+        break;
+      case Ordering::kShortestFirst:
+        k = {w.run_time_limit ? w.run_time_limit->count() : INT64_MAX, submitted, 0, 0, i};
+        break;
+      case Ordering::kFairShare: {
+        // Urgent deadlines (latest start within the boost window) go first, earliest first.
+        int64_t urgency = INT64_MAX;
+        if (w.deadline) {
+          Timestamp latest_start = *w.deadline - w.run_time_limit.value_or(Micros{0});
+          if (latest_start - in_.now <= opt_.deadline_boost) urgency = ToUnixMicros(*w.deadline);
+        }
+        k = {-int64_t{w.priority}, urgency, fair[QueueOf(w)], submitted, i};
+        break;
+      }
+    }
+  }
+  std::sort(keys.begin(), keys.end(), [&](const Key& x, const Key& y) {
+    if (x.a != y.a) return x.a < y.a;
+    if (x.b != y.b) return x.b < y.b;
+    if (x.c != y.c) return x.c < y.c;
+    if (x.d != y.d) return x.d < y.d;
+    return in_.pending[x.index].id < in_.pending[y.index].id;
+  });
+  order_.resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) order_[i] = keys[i].index;
+}
+
+std::optional<Reason> Pass::DependencyGate(const Workload& w) {
+  for (const Dependency& dep : w.dependencies) {
+    auto it = known_.find(dep.on);
+    if (it == known_.end()) {
+      return Reason{ReasonCode::kDependencyNeverSatisfied,
+                    "depends on " + dep.on + ", which is not known"};
+    }
+    Known state = it->second;
+    if (state == Known::kPending || state == Known::kRunning) {
+      return Reason{ReasonCode::kDependencyPending,
+                    "waiting for " + dep.on + " to finish (" +
+                        (state == Known::kPending ? "pending" : "running") + ")"};
+    }
+    bool ok = state == Known::kSucceeded;
+    bool satisfied = dep.condition == Dependency::Condition::kAfterAny ||
+                     (dep.condition == Dependency::Condition::kAfterOk && ok) ||
+                     (dep.condition == Dependency::Condition::kAfterFailure && !ok);
+    if (!satisfied) {
+      return Reason{
+          ReasonCode::kDependencyNeverSatisfied,
+          "depends on " + dep.on +
+              (ok ? " failing, but it succeeded" : " succeeding, but it failed or was cancelled")};
+    }
+  }
+  return std::nullopt;
+}
+
+// Holds, start times, dependencies and budgets: what keeps work out before capacity matters.
+std::optional<Reason> Pass::Gate(const Workload& w) {
+  if (auto invalid = CheckRequest(w.request)) return invalid;
+  if (w.held) return Reason{ReasonCode::kHeld, "held; release it to let it start"};
+  if (w.not_before && *w.not_before > in_.now) {
+    WakeAt(*w.not_before);
+    return Reason{ReasonCode::kStartTimeInFuture, "starts no earlier than " + Time(*w.not_before)};
+  }
+  if (!w.dependencies.empty()) {
+    if (auto why = DependencyGate(w)) return why;
+  }
+  for (uint32_t q : paths_[QueueOf(w)]) {
+    if (budget_blocked_[q]) {
+      const Queue& queue = tree_[q];
+      return Reason{ReasonCode::kBudgetExhausted,
+                    "queue " + queue.id + " used its GPU-hour budget (" +
+                        std::to_string(static_cast<int64_t>(queue.used_gpu_hours)) + " of " +
+                        std::to_string(static_cast<int64_t>(*queue.budget_gpu_hours)) + ")"};
+    }
+  }
+  return std::nullopt;
+}
+
+// Burst limits up the tree; whether it would borrow beyond a guarantee.
+std::optional<Reason> Pass::QuotaGate(const Workload& w, bool& borrows) {
+  int64_t milli = w.request.TotalGpuMilli();
+  borrows = false;
+  uint32_t lender = 0;  // the first queue whose guarantee this would exceed
+  for (uint32_t a : paths_[QueueOf(w)]) {
+    const Queue& q = tree_[a];
+    if (q.limit_milli && usage_[a] + milli > *q.limit_milli) {
+      return Reason{ReasonCode::kQuotaExceeded,
+                    "queue " + q.id + " is at its limit: " + Gpus(usage_[a]) + " of " +
+                        Gpus(*q.limit_milli) + " GPUs in use, this needs " + Gpus(milli)};
+    }
+    // Queues with a guarantee lend and borrow; the root's capacity is the cluster's.
+    if (a != 0 && q.guaranteed_milli > 0 && usage_[a] + milli > q.guaranteed_milli && !borrows) {
+      borrows = true;
+      lender = a;
+    }
+  }
+  if (borrows && !opt_.allow_borrowing) {
+    const Queue& q = tree_[lender];
+    return Reason{ReasonCode::kQuotaExceeded, "queue " + q.id + " would exceed its guaranteed " +
+                                                  Gpus(q.guaranteed_milli) +
+                                                  " GPUs and borrowing is off"};
+  }
+  return std::nullopt;
+}
+
+std::expected<Slices, Reason> Pass::PlaceNow(const Workload& w, Timestamp end,
+                                             std::optional<std::string>& memo_key) {
+  // The reservations this work would still be running at.
+  std::vector<const Held*> binding;
+  for (const Held& h : held_) {
+    if (h.start < end) binding.push_back(&h);
+  }
+  memo_key = ShapeKey(w.request, binding.size());
+  if (memo_key) {
+    if (auto it = failed_shapes_.find(*memo_key); it != failed_shapes_.end()) {
+      return std::unexpected(it->second);
+    }
+  }
+  auto placed = placer_.Place(w.request);
+  if (!placed || binding.empty()) return placed;
+  auto compatible = [&](const Slices& slices) {
+    return std::all_of(binding.begin(), binding.end(), [&](const Held* h) {
+      return FitsInPlace(h->future.cluster(), slices, w.request);
+    });
+  };
+  if (compatible(*placed)) return placed;
+  // Away from the reserved nodes nothing can delay a reservation: there the capacity at its
+  // start is what is free now plus what frees before it.
+  std::vector<bool> allowed(in_.cluster.nodes.size(), true);
+  for (const Held* h : binding) {
+    for (size_t n = 0; n < allowed.size(); ++n) allowed[n] = allowed[n] && !h->on_node[n];
+  }
+  auto elsewhere = placer_.PlaceWithin(w.request, allowed);
+  if (elsewhere) return elsewhere;
+  const Held& first = *binding.front();
+  return std::unexpected(Reason{
+      ReasonCode::kReservedForOther,
+      "fits now, but would delay " + in_.pending[first.workload].id + ", reserved to start by " +
+          Time(first.start) +
+          (w.run_time_limit ? ""
+                            : "; a run-time limit would let it start ahead if it ends by then")});
+}
+
+void Pass::Start(uint32_t index, Slices slices, bool borrows, Timestamp end) {
+  const Workload& w = in_.pending[index];
+  placer_.Apply(slices, w.request);
+  for (Held& h : held_) {
+    if (h.start < end) h.future.Apply(slices, w.request);  // still running at its start
+  }
+  for (uint32_t q : paths_[QueueOf(w)]) usage_[q] += w.request.TotalGpuMilli();
+  if (end != kForever) started_.push_back(Started{slices, w.request, end});
+  out_.placements.push_back(Placement{index, std::move(slices), borrows, !held_.empty()});
+}
+
+// EASY backfill's reservation: the earliest time at which running work (by its run-time limits)
+// will have freed enough for this workload, on the cluster as it is after this pass's placements
+// and earlier reservations. Found by releasing work in order of its end and binary-searching the
+// shortest prefix after which the workload fits; Release and Apply are exact inverses, so the
+// search moves back and forth on one copy.
+void Pass::Reserve(uint32_t index) {
+  const Workload& w = in_.pending[index];
+  if (w.request.mig_slices > 0) return;  // MIG bitmaps cannot go below empty; no reservations
+  std::vector<Ending> timeline;
+  for (const Allocation& a : in_.running) {
+    if (a.terminating) {
+      timeline.push_back(Ending{in_.now, &a.slices, &a.workload.request});
+    } else if (auto end = a.ExpectedEnd()) {
+      timeline.push_back(Ending{std::max(*end, in_.now), &a.slices, &a.workload.request});
+    }
+  }
+  for (const Started& s : started_) timeline.push_back(Ending{s.end, &s.slices, &s.request});
+  for (const Held& h : held_) {  // earlier reservations run from their start for their limit
+    const Workload& reserved = in_.pending[h.workload];
+    if (reserved.run_time_limit) {
+      timeline.push_back(Ending{h.start + *reserved.run_time_limit, &h.slices, &reserved.request});
+    }
+  }
+  std::stable_sort(timeline.begin(), timeline.end(),
+                   [](const Ending& a, const Ending& b) { return a.end < b.end; });
+
+  Placer at = placer_;
+  for (const Held& h : held_) at.Apply(h.slices, in_.pending[h.workload].request);
+  size_t released = 0;
+  auto move_to = [&](size_t prefix) {
+    for (; released < prefix; ++released)
+      at.Release(*timeline[released].slices, *timeline[released].request);
+    for (; released > prefix; --released) {
+      at.Apply(*timeline[released - 1].slices, *timeline[released - 1].request);
+    }
+  };
+  move_to(timeline.size());
+  if (!at.Place(w.request)) return;     // waits on work without a run-time limit: no reservation
+  size_t lo = 0, hi = timeline.size();  // fits after releasing hi; not after lo (it blocked)
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    move_to(mid);
+    (at.Place(w.request) ? hi : lo) = mid;
+  }
+  // Everything that ends at the same time as the last one needed is free then too.
+  while (hi < timeline.size() && timeline[hi].end == timeline[hi - 1].end) ++hi;
+  move_to(hi);
+  auto slices = at.Place(w.request);
+  if (!slices) return;
+  Held held{index, hi == 0 ? in_.now : timeline[hi - 1].end, *slices,
+            std::vector<bool>(in_.cluster.nodes.size(), false), std::move(at)};
+  for (const auto& s : *slices) held.on_node[s.node] = true;
+  held.future.Apply(*slices, w.request);
+  out_.reservations.push_back(Reservation{index, held.start, *slices});
+  held_.push_back(std::move(held));
+}
+
+// Preemption for a workload blocked on capacity: first, capacity already being freed by work
+// that is terminating; then the cheapest set of victims, chosen node by node like
+// kube-scheduler (release candidates cheapest first until it fits, then give back every victim
+// it can do without, most expensive first). A victim is running work that may be preempted and
+// either has a lower priority, or borrowed capacity while this workload is within its queue's
+// guarantee (quota reclaim).
+bool Pass::TryPreemption(uint32_t index, bool borrows) {
+  const Workload& w = in_.pending[index];
+  const auto& running = in_.running;
+
+  // 1. Terminating work not yet promised to other blocked work.
+  std::vector<uint32_t> terminating;
+  for (uint32_t r = 0; r < running.size(); ++r) {
+    if (running[r].terminating && !claimed_[r]) terminating.push_back(r);
+  }
+  if (!terminating.empty()) {
+    for (uint32_t r : terminating) placer_.Release(running[r].slices, running[r].workload.request);
+    auto fits = placer_.Place(w.request);
+    if (fits) placer_.Apply(*fits, w.request);  // held for it, as below
+    for (uint32_t r : terminating) placer_.Apply(running[r].slices, running[r].workload.request);
+    if (fits) {
+      std::vector<bool> on_node(in_.cluster.nodes.size(), false);
+      for (const auto& s : *fits) on_node[s.node] = true;
+      for (uint32_t r : terminating) {
+        for (const auto& s : running[r].slices) claimed_[r] = claimed_[r] || on_node[s.node];
+      }
+      out_.waiting.emplace_back(
+          index, Reason{ReasonCode::kPreempting, "starts when preempted work has stopped"});
+      return true;
+    }
+  }
+
+  // 2. Candidates, cheapest first: lower priority, borrowed, least work lost.
+  struct Candidate {
+    uint32_t running;
+    int32_t priority;
+    bool borrowed;
+    double lost;  // GPU-seconds of work lost (none when it checkpoints)
+    bool by_priority;
+  };
+  std::vector<Candidate> candidates;
+  for (uint32_t r = 0; r < running.size(); ++r) {
+    const Allocation& a = running[r];
+    if (victim_[r] || a.terminating || a.workload.preemption == PreemptionPolicy::kNever) continue;
+    bool by_priority = a.workload.priority < w.priority;
+    bool by_reclaim = !borrows && a.borrowed && a.workload.queue != w.queue;
+    if (!by_priority && !by_reclaim) continue;
+    double lost = a.workload.preemption == PreemptionPolicy::kCheckpoint
+                      ? 0.0
+                      : static_cast<double>(a.workload.request.TotalGpuMilli()) / kWholeGpu *
+                            std::chrono::duration<double>(in_.now - a.started_at).count();
+    candidates.push_back(
+        Candidate{r, a.workload.priority, a.borrowed, std::max(lost, 0.0), by_priority});
+  }
+  if (candidates.empty()) return false;
+  auto cheaper = [](const Candidate& x, const Candidate& y) {
+    if (x.priority != y.priority) return x.priority < y.priority;
+    if (x.borrowed != y.borrowed) return x.borrowed;
+    if (x.lost != y.lost) return x.lost < y.lost;
+    return x.running < y.running;
+  };
+  std::sort(candidates.begin(), candidates.end(), cheaper);
+
+  struct Cost {
+    int32_t max_priority = INT32_MIN;
+    int not_borrowed = 0;
+    double lost = 0;
+    size_t count = 0;
+    auto operator<=>(const Cost&) const = default;
+  };
+  auto cost_of = [&](const std::vector<Candidate>& set) {
+    Cost c;
+    for (const Candidate& v : set) {
+      c.max_priority = std::max(c.max_priority, v.priority);
+      c.not_borrowed += !v.borrowed;
+      c.lost += v.lost;
+    }
+    c.count = set.size();
+    return c;
+  };
+  auto release = [&](const Candidate& v) {
+    placer_.Release(running[v.running].slices, running[v.running].workload.request);
+  };
+  auto apply = [&](const Candidate& v) {
+    placer_.Apply(running[v.running].slices, running[v.running].workload.request);
+  };
+  // Releases candidates in order until `fits`, then gives back those it can do without. Leaves
+  // the placer as it found it; returns the victims, or nothing when even all would not do.
+  auto minimal_set = [&](const std::vector<Candidate>& in_order,
+                         auto fits) -> std::optional<std::vector<Candidate>> {
+    std::vector<Candidate> chosen;
+    bool enough = false;
+    for (const Candidate& v : in_order) {
+      release(v);
+      chosen.push_back(v);
+      if ((enough = fits())) break;
+    }
+    if (!enough) {
+      for (const Candidate& v : chosen) apply(v);
+      return std::nullopt;
+    }
+    std::vector<Candidate> kept;
+    for (auto it = chosen.rbegin(); it != chosen.rend(); ++it) {
+      apply(*it);
+      if (fits()) continue;  // reprieved: it keeps running
+      release(*it);
+      kept.push_back(*it);
+    }
+    for (const Candidate& v : kept) apply(v);
+    std::reverse(kept.begin(), kept.end());
+    return kept;
+  };
+
+  std::optional<std::vector<Candidate>> best;
+  if (w.request.nodes == 1) {
+    // Node by node: victims there (a victim gang frees its other nodes too, which is harmless).
+    std::vector<std::vector<Candidate>> by_node(in_.cluster.nodes.size());
+    for (const Candidate& v : candidates) {
+      for (const auto& s : running[v.running].slices) {
+        auto& here = by_node[s.node];
+        if (here.empty() || here.back().running != v.running) here.push_back(v);
+      }
+    }
+    std::vector<bool> only(in_.cluster.nodes.size(), false);
+    for (uint32_t n = 0; n < by_node.size(); ++n) {
+      if (by_node[n].empty() ||
+          !NodeCouldEverFit(placer_.cluster(), placer_.cluster().nodes[n], w.request)) {
+        continue;
+      }
+      only[n] = true;
+      auto set =
+          minimal_set(by_node[n], [&] { return placer_.PlaceWithin(w.request, only).has_value(); });
+      only[n] = false;
+      if (set && (!best || cost_of(*set) < cost_of(*best))) best = std::move(set);
+    }
+  } else {
+    best = minimal_set(candidates, [&] { return placer_.Place(w.request).has_value(); });
+  }
+  if (!best) return false;
+
+  // Hold what it will use, so that nothing else this pass takes the free part of it: with the
+  // victims released its placement is taken, then the victims (still running until they stop)
+  // are put back. Capacity both use goes below zero, which no request fits.
+  for (const Candidate& v : *best) release(v);
+  if (auto slices = placer_.Place(w.request)) placer_.Apply(*slices, w.request);
+  for (const Candidate& v : *best) apply(v);
+
+  for (const Candidate& v : *best) {
+    const Allocation& a = running[v.running];
+    victim_[v.running] = true;
+    claimed_[v.running] = true;
+    bool checkpoint = a.workload.preemption == PreemptionPolicy::kCheckpoint;
+    out_.preemptions.push_back(Preemption{
+        v.running, index, checkpoint ? PreemptionPolicy::kCheckpoint : PreemptionPolicy::kRequeue,
+        checkpoint ? a.workload.checkpoint_grace : Micros{0},
+        v.by_priority
+            ? Reason{ReasonCode::kPreempting, "preempted by " + w.id + " of higher priority (" +
+                                                  std::to_string(w.priority) + " > " +
+                                                  std::to_string(a.workload.priority) + ")"}
+            : Reason{ReasonCode::kPreempting, "borrowed capacity reclaimed for " + w.id +
+                                                  ", within its queue's guarantee"}});
+  }
+  out_.waiting.emplace_back(
+      index, Reason{ReasonCode::kPreempting, "preempting " + std::to_string(best->size()) +
+                                                 " workload(s); starts when they have stopped"});
+  return true;
+}
+
+// What would fit if a constraint were dropped, for the people reading the reason.
+std::string Pass::Hint(const Request& r) {
+  const ClusterSnapshot& c = placer_.cluster();
+  auto idle_of = [&](const Slices& slices) {  // idle GPUs on the nodes it would use
+    int idle = 0;
+    for (const auto& s : slices) {
+      for (const Gpu& g : c.nodes[s.node].gpus) idle += g.free_milli == kWholeGpu && !g.mig;
+    }
+    return idle;
+  };
+  if (!r.required_labels.empty()) {
+    Request relaxed = r;
+    relaxed.required_labels.clear();
+    if (auto slices = placer_.Place(relaxed)) {
+      const Node& node = c.nodes[slices->front().node];
+      std::string where;
+      for (const Label& want : r.required_labels) {
+        for (const Label& have : node.labels) {
+          if (have.key == want.key && have.key < c.strings.size() &&
+              have.value < c.strings.size()) {
+            where += (where.empty() ? "" : ",") + c.strings[have.key] + "=" + c.strings[have.value];
+          }
+        }
+      }
+      return std::to_string(idle_of(*slices)) + " GPU(s) idle" +
+             (where.empty() ? "" : " in " + where) + " would fit without the label constraint";
+    }
+  }
+  if (!r.gpu_types.empty()) {
+    Request relaxed = r;
+    relaxed.gpu_types.clear();
+    relaxed.min_gpu_memory_mib = 0;
+    if (auto slices = placer_.Place(relaxed)) {
+      const auto& s = slices->front();
+      uint16_t type = c.nodes[s.node].gpus[s.gpus.empty() ? 0 : s.gpus.front()].type;
+      return "it would fit now on " +
+             (type < c.gpu_types.size() ? c.gpu_types[type] : std::string("other")) + " GPUs";
+    }
+  }
+  return {};
+}
+
+Decisions Pass::Run() {
+  ComputeOrder();
+  const std::vector<Workload>& pending = in_.pending;
+  for (uint32_t i = 0; i < pending.size(); ++i) {
+    const Workload& w = pending[i];
+    if (!w.deadline) continue;
+    Timestamp finish = in_.now + w.run_time_limit.value_or(Micros{0});
+    if (finish > *w.deadline) out_.deadline_infeasible.push_back(i);
+  }
+  std::sort(out_.deadline_infeasible.begin(), out_.deadline_infeasible.end());
+
+  // Work within its queues' guarantees goes first (phase 0); work that would borrow idle
+  // capacity gets what is left (phase 1), so borrowing never takes capacity a guaranteed
+  // workload of the same pass could have had.
+  std::vector<bool> decided(pending.size(), false);
+  for (int phase = 0; phase < 2; ++phase) {
+    for (uint32_t i : order_) {
+      if (decided[i]) continue;
+      const Workload& w = pending[i];
+      auto wait = [&](Reason why) {
+        out_.waiting.emplace_back(i, std::move(why));
+        decided[i] = true;
+      };
+      if (auto why = Gate(w)) {
+        wait(std::move(*why));
+        continue;
+      }
+      bool borrows = false;
+      if (auto why = QuotaGate(w, borrows)) {
+        wait(std::move(*why));
+        continue;
+      }
+      if (borrows && phase == 0) continue;  // its turn comes in phase 1
+      if (head_blocked_) {
+        wait(Reason{ReasonCode::kBlockedBehind,
+                    "strict order: waits behind " + pending[*head_blocked_].id});
+        continue;
+      }
+      Timestamp end = w.run_time_limit ? in_.now + *w.run_time_limit : kForever;
+      std::optional<std::string> memo_key;
+      auto placed = PlaceNow(w, end, memo_key);
+      decided[i] = true;
+      if (placed) {
+        Start(i, std::move(*placed), borrows, end);
+        continue;
+      }
+      Reason why = std::move(placed.error());
+      if (memo_key) {
+        auto [it, inserted] = failed_shapes_.try_emplace(*memo_key, why);
+        if (inserted && why.code != ReasonCode::kReservedForOther) {
+          if (std::string hint = Hint(w.request); !hint.empty()) {
+            it->second.message += "; " + hint;
+            why.message = it->second.message;
+          }
+        }
+      }
+      bool blocked_on_capacity =
+          why.code == ReasonCode::kInsufficientGpus || why.code == ReasonCode::kGangIncomplete;
+      if (blocked_on_capacity) {
+        if (opt_.preemption && preemptors_ < opt_.max_preemptors_per_pass) {
+          ++preemptors_;
+          if (TryPreemption(i, borrows)) continue;
+        }
+        if (opt_.backfill == Backfill::kNone) {
+          head_blocked_ = i;
+        } else if (opt_.backfill == Backfill::kEasy &&
+                   static_cast<int>(held_.size()) < opt_.reservations) {
+          Reserve(i);
+        }
+      }
+      out_.waiting.emplace_back(i, std::move(why));
+    }
+  }
+  std::sort(out_.waiting.begin(), out_.waiting.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return std::move(out_);
 }
 
 }  // namespace
@@ -92,101 +757,6 @@ Decisions Schedule(const ClusterSnapshot& cluster, const std::vector<Workload>& 
                         .options = options});
 }
 
-Decisions Schedule(const Input& input) {
-  const auto& pending = input.pending;
-  const auto& running = input.running;
-  const auto& queues = input.queues;
-  const Options& options = input.options;
-  Decisions out;
-  ClusterSnapshot cluster = input.cluster;
-  std::vector<Queue> tree = queues.empty() ? std::vector<Queue>{Queue{.id = "root"}} : queues;
-
-  // Each queue's path to the root, computed once: every workload walks its path twice.
-  std::vector<std::vector<uint32_t>> paths(tree.size());
-  for (uint32_t q = 0; q < tree.size(); ++q) paths[q] = PathToRoot(tree, q);
-
-  // 1. What running work holds, per queue and up the tree.
-  std::vector<int64_t> usage(tree.size(), 0);
-  auto charge = [&](uint32_t queue, int64_t milli) {
-    for (uint32_t a : paths[queue < tree.size() ? queue : 0]) usage[a] += milli;
-  };
-  for (const Allocation& a : running) charge(a.workload.queue, a.workload.request.TotalGpuMilli());
-
-  // 2. The order: priority, fair share, age, id.
-  std::vector<uint32_t> fair = FairOrder(tree);
-  std::vector<uint32_t> order(pending.size());
-  std::iota(order.begin(), order.end(), 0);
-  auto queue_of = [&](const Workload& w) { return w.queue < tree.size() ? w.queue : 0u; };
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const Workload& x = pending[a];
-    const Workload& y = pending[b];
-    if (x.priority != y.priority) return x.priority > y.priority;
-    uint32_t fx = fair[queue_of(x)], fy = fair[queue_of(y)];
-    if (fx != fy) return fx < fy;
-    if (x.submitted_at != y.submitted_at) return x.submitted_at < y.submitted_at;
-    return x.id < y.id;
-  });
-
-  // 3. Quota, then placement. Work within its queues' guarantees goes first (phase 0); work that
-  // would borrow idle capacity gets what is left (phase 1), so borrowing never takes capacity a
-  // guaranteed workload of the same pass could have had.
-  std::vector<bool> decided(pending.size(), false);
-  std::unordered_map<std::string, Reason> failed_shapes;
-  for (int phase = 0; phase < 2; ++phase) {
-    for (uint32_t i : order) {
-      if (decided[i]) continue;
-      const Workload& w = pending[i];
-      int64_t milli = w.request.TotalGpuMilli();
-      std::optional<Reason> quota;
-      bool borrows = false;
-      uint32_t lender = 0;  // the first queue whose guarantee this would exceed
-      for (uint32_t a : paths[queue_of(w)]) {
-        const Queue& q = tree[a];
-        if (q.limit_milli && usage[a] + milli > *q.limit_milli) {
-          quota = Reason{ReasonCode::kQuotaExceeded,
-                         "queue " + q.id + " is at its limit: " + Gpus(usage[a]) + " of " +
-                             Gpus(*q.limit_milli) + " GPUs in use, this needs " + Gpus(milli)};
-          break;
-        }
-        // Queues with a guarantee lend and borrow; the root's capacity is the cluster's.
-        if (a != 0 && q.guaranteed_milli > 0 && usage[a] + milli > q.guaranteed_milli && !borrows) {
-          borrows = true;
-          lender = a;
-        }
-      }
-      if (!quota && borrows && !options.allow_borrowing) {
-        const Queue& q = tree[lender];
-        quota = Reason{ReasonCode::kQuotaExceeded,
-                       "queue " + q.id + " would exceed its guaranteed " +
-                           Gpus(q.guaranteed_milli) + " GPUs and borrowing is off"};
-      }
-      if (quota) {
-        out.waiting.emplace_back(i, std::move(*quota));
-        decided[i] = true;
-        continue;
-      }
-      if (borrows && phase == 0) continue;  // its turn comes in phase 1
-      std::string shape = ShapeKey(w.request);
-      if (auto it = failed_shapes.find(shape); it != failed_shapes.end()) {
-        out.waiting.emplace_back(i, it->second);
-        decided[i] = true;
-        continue;
-      }
-      auto placed = Place(cluster, w.request);
-      decided[i] = true;
-      if (!placed) {
-        failed_shapes.emplace(std::move(shape), placed.error());
-        out.waiting.emplace_back(i, std::move(placed.error()));
-        continue;
-      }
-      Apply(cluster, *placed, w.request);
-      charge(queue_of(w), milli);
-      out.placements.push_back(Placement{i, std::move(*placed), borrows});
-    }
-  }
-  std::sort(out.waiting.begin(), out.waiting.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  return out;
-}
+Decisions Schedule(const Input& input) { return Pass(input).Run(); }
 
 }  // namespace hangar::scheduling
