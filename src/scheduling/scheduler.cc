@@ -2,7 +2,6 @@
 #include "scheduling/scheduler.h"
 
 #include <algorithm>
-#include <cstring>
 #include <numeric>
 #include <string>
 #include <unordered_map>
@@ -73,34 +72,46 @@ std::vector<uint32_t> FairOrder(const std::vector<Queue>& queues,
 // Requests with the same shape fit or fail alike; within a pass capacity only shrinks and
 // reservations only add, so a shape that failed once fails again and is not searched for twice.
 // Required affinity is the exception (a placement can make it satisfiable), so it is not
-// memoised. The key is the shape's bytes, plus which reservations constrain it.
-void AppendBytes(std::string& key, const void* data, size_t size) {
-  key.append(static_cast<const char*>(data), size);
+// memoised. Shapes are compared field by field; the hash only picks the bucket.
+struct Shape {
+  const Request* request;
+  size_t reservations;  // how many reservations constrain it (they depend on its end)
+};
+
+bool SameShape(const Shape& x, const Shape& y) {
+  const Request& a = *x.request;
+  const Request& b = *y.request;
+  return x.reservations == y.reservations && a.gpus_per_node == b.gpus_per_node &&
+         a.gpu_milli == b.gpu_milli && a.nodes == b.nodes && a.mig_slices == b.mig_slices &&
+         a.min_gpu_memory_mib == b.min_gpu_memory_mib && a.min_cuda_version == b.min_cuda_version &&
+         a.cpu_milli == b.cpu_milli && a.memory_mib == b.memory_mib && a.group == b.group &&
+         a.topology_key == b.topology_key && a.gpu_types == b.gpu_types &&
+         a.required_labels == b.required_labels && a.anti_affinity == b.anti_affinity;
 }
 
-std::optional<std::string> ShapeKey(const Request& r, size_t reservations_before_end) {
-  if (!r.affinity.empty()) return std::nullopt;
-  std::string k;
-  k.reserve(64);
-  const int64_t scalars[] = {r.gpus_per_node,
-                             r.gpu_milli,
-                             r.nodes,
-                             r.mig_slices,
-                             r.min_gpu_memory_mib,
-                             r.min_cuda_version,
-                             r.cpu_milli,
-                             r.memory_mib,
-                             r.group,
-                             r.topology_key ? int64_t{*r.topology_key} : -1,
-                             static_cast<int64_t>(reservations_before_end),
-                             static_cast<int64_t>(r.gpu_types.size()),
-                             static_cast<int64_t>(r.required_labels.size())};
-  AppendBytes(k, scalars, sizeof scalars);
-  AppendBytes(k, r.gpu_types.data(), r.gpu_types.size() * sizeof(uint16_t));
-  AppendBytes(k, r.required_labels.data(), r.required_labels.size() * sizeof(Label));
-  AppendBytes(k, r.anti_affinity.data(), r.anti_affinity.size() * sizeof(uint32_t));
-  return k;
+uint64_t HashShape(const Shape& shape) {
+  const Request& r = *shape.request;
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields that decide the fit
+  auto mix = [&h](int64_t v) {
+    for (int i = 0; i < 8; ++i, v >>= 8) h = (h ^ static_cast<uint8_t>(v)) * 1099511628211ull;
+  };
+  for (int64_t v :
+       {int64_t{r.gpus_per_node}, int64_t{r.gpu_milli}, int64_t{r.nodes}, int64_t{r.mig_slices},
+        int64_t{r.min_gpu_memory_mib}, int64_t{r.min_cuda_version}, r.cpu_milli, r.memory_mib,
+        static_cast<int64_t>(shape.reservations)}) {
+    mix(v);
+  }
+  for (uint16_t t : r.gpu_types) mix(t);
+  for (const Label& l : r.required_labels) mix((int64_t{l.key} << 32) | l.value);
+  return h;
 }
+
+struct ShapeHash {
+  size_t operator()(const Shape& s) const { return HashShape(s); }
+};
+struct ShapeEqual {
+  bool operator()(const Shape& a, const Shape& b) const { return SameShape(a, b); }
+};
 
 // Whether `slices` fit exactly where they are on `cluster` (for the state at a reservation).
 bool FitsInPlace(const ClusterSnapshot& cluster, const Slices& slices, const Request& r) {
@@ -153,7 +164,7 @@ class Pass {
   std::optional<Reason> QuotaGate(const Workload& w, bool& borrows);
   // Where `w` can start now without delaying a reservation, or why not.
   std::expected<Slices, Reason> PlaceNow(const Workload& w, Timestamp end,
-                                         std::optional<std::string>& memo_key);
+                                         std::optional<Shape>& memo_key);
   void Start(uint32_t index, Slices slices, bool borrows, Timestamp end);
   void Reserve(uint32_t index);
   bool TryPreemption(uint32_t index, bool borrows);
@@ -178,9 +189,9 @@ class Pass {
   std::vector<bool> claimed_;  // per running allocation: terminating capacity already promised
   int preemptors_ = 0;
   std::optional<uint32_t> head_blocked_;  // Backfill::kNone: the first capacity-blocked work
-  std::unordered_map<std::string, Reason> failed_shapes_;
+  std::unordered_map<Shape, Reason, ShapeHash, ShapeEqual> failed_shapes_;
   // Dependencies: every id the pass knows, and its state.
-  enum class Known : uint8_t { kPending, kRunning, kSucceeded, kFailed, kCancelled };
+  enum class Known : uint8_t { kUnknown, kPending, kRunning, kSucceeded, kFailed, kCancelled };
   std::unordered_map<std::string_view, Known> known_;
 };
 
@@ -215,16 +226,21 @@ Pass::Pass(const Input& input)
     }
   }
 
-  bool any_dependencies = std::any_of(in_.pending.begin(), in_.pending.end(),
-                                      [](const Workload& w) { return !w.dependencies.empty(); });
-  if (any_dependencies) {
+  // Dependencies: the state of each workload some pending work depends on.
+  for (const Workload& w : in_.pending) {
+    for (const Dependency& d : w.dependencies) known_.emplace(d.on, Known::kUnknown);
+  }
+  if (!known_.empty()) {
+    auto note = [&](std::string_view id, Known state) {
+      if (auto it = known_.find(id); it != known_.end()) it->second = state;
+    };
     for (const Finished& f : in_.finished) {
-      known_[f.id] = f.outcome == Finished::Outcome::kSucceeded ? Known::kSucceeded
-                     : f.outcome == Finished::Outcome::kFailed  ? Known::kFailed
-                                                                : Known::kCancelled;
+      note(f.id, f.outcome == Finished::Outcome::kSucceeded ? Known::kSucceeded
+                 : f.outcome == Finished::Outcome::kFailed  ? Known::kFailed
+                                                            : Known::kCancelled);
     }
-    for (const Allocation& a : in_.running) known_[a.workload.id] = Known::kRunning;
-    for (const Workload& w : in_.pending) known_[w.id] = Known::kPending;
+    for (const Allocation& a : in_.running) note(a.workload.id, Known::kRunning);
+    for (const Workload& w : in_.pending) note(w.id, Known::kPending);
   }
 }
 
@@ -276,7 +292,7 @@ void Pass::ComputeOrder() {
 std::optional<Reason> Pass::DependencyGate(const Workload& w) {
   for (const Dependency& dep : w.dependencies) {
     auto it = known_.find(dep.on);
-    if (it == known_.end()) {
+    if (it == known_.end() || it->second == Known::kUnknown) {
       return Reason{ReasonCode::kDependencyNeverSatisfied,
                     "depends on " + dep.on + ", which is not known"};
     }
@@ -351,13 +367,13 @@ std::optional<Reason> Pass::QuotaGate(const Workload& w, bool& borrows) {
 }
 
 std::expected<Slices, Reason> Pass::PlaceNow(const Workload& w, Timestamp end,
-                                             std::optional<std::string>& memo_key) {
+                                             std::optional<Shape>& memo_key) {
   // The reservations this work would still be running at.
   std::vector<const Held*> binding;
   for (const Held& h : held_) {
     if (h.start < end) binding.push_back(&h);
   }
-  memo_key = ShapeKey(w.request, binding.size());
+  if (w.request.affinity.empty()) memo_key = Shape{&w.request, binding.size()};
   if (memo_key) {
     if (auto it = failed_shapes_.find(*memo_key); it != failed_shapes_.end()) {
       return std::unexpected(it->second);
@@ -705,7 +721,7 @@ Decisions Pass::Run() {
         continue;
       }
       Timestamp end = w.run_time_limit ? in_.now + *w.run_time_limit : kForever;
-      std::optional<std::string> memo_key;
+      std::optional<Shape> memo_key;
       auto placed = PlaceNow(w, end, memo_key);
       decided[i] = true;
       if (placed) {
