@@ -1,20 +1,24 @@
 // hangar-sim: replays cluster traces against Hangar's scheduling core in virtual time, to measure
-// placement quality without a cluster. Composition root only: parse the command line, read the
-// trace, build the cluster, run the experiment (packing.h), print the tables. docs/simulator.md
-// is the user's guide.
+// placement quality and queueing without a cluster. Composition root only: parse the command
+// line, read the workload, build the cluster, run the experiment (packing.h for `pack`, replay.h
+// for `replay`), print the tables. docs/simulator.md is the user's guide.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "cluster.h"
 #include "packing.h"
+#include "replay.h"
 #include "scheduling/placement.h"
+#include "svg_chart.h"
 #include "trace.h"
+#include "workload_gen.h"
 
 namespace hangar::sim {
 namespace {
@@ -170,6 +174,172 @@ int RunPack(const PackOptions& options) {
   return 0;
 }
 
+struct ReplayFlags {
+  std::string trace;
+  std::string jobs;
+  int64_t synthetic = 0;
+  uint64_t seed = 1;
+  double load = 0;  // 0: keep the workload's own times
+  std::vector<std::string> policies = {"fifo", "fifo-easy", "sjf", "hangar"};
+  double half_life_days = 7;
+  double burst_limit = 1.0;
+  double known_fraction = 0.6;
+  bool all_known = false;
+  double deadline_fraction = 0.1;
+  double checkpoint_grace_s = 0;
+  double max_duration_s = 0;
+  double window_s = 3600;
+  double chart_hours = 0;
+  double pass_interval_s = 0;
+  bool no_skip = false;
+  double cluster_fraction = 1.0;
+  std::string json;
+  std::string svg;
+};
+
+Micros SecondsToMicros(double s) { return Micros(std::llround(s * 1e6)); }
+
+Result<void> WriteFile(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text;
+    return {};
+  }
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) return std::unexpected(Error::Unavailable("cannot write " + path));
+  return {};
+}
+
+int RunReplay(const ReplayFlags& flags) {
+  const int sources = !flags.trace.empty() + !flags.jobs.empty() + (flags.synthetic > 0);
+  if (sources != 1) {
+    return Fail(Error::Invalid("give exactly one of --trace, --jobs and --synthetic N"));
+  }
+  if (flags.load < 0 || flags.load > 100) {
+    return Fail(Error::Invalid(fmt::format("--load {} is outside [0, 100]", flags.load)));
+  }
+  if (!(flags.known_fraction >= 0 && flags.known_fraction <= 1) ||
+      !(flags.deadline_fraction >= 0 && flags.deadline_fraction <= 1)) {
+    return Fail(Error::Invalid("--known-fraction and --deadline-fraction must be in [0, 1]"));
+  }
+  if (!(flags.burst_limit > 0 && flags.burst_limit <= 1) || !(flags.half_life_days > 0) ||
+      !(flags.window_s > 0)) {
+    return Fail(
+        Error::Invalid("--burst-limit must be in (0, 1], --half-life-days and --window-s above 0"));
+  }
+  std::vector<ReplayPolicy> policies;
+  for (const std::string& name : flags.policies) {
+    auto policy = ParseReplayPolicy(name);
+    if (!policy) return Fail(policy.error());
+    policies.push_back(std::move(*policy));
+  }
+  if (!(flags.cluster_fraction > 0 && flags.cluster_fraction <= 1)) {
+    return Fail(Error::Invalid("--cluster-fraction must be in (0, 1]"));
+  }
+  // The openb cluster, each node shape's count scaled by --cluster-fraction (rounded; shapes
+  // that round to 0 nodes are left out).
+  std::vector<NodeShape> shapes(OpenbNodeShapes().begin(), OpenbNodeShapes().end());
+  for (NodeShape& shape : shapes) {
+    shape.count = static_cast<int32_t>(std::llround(shape.count * flags.cluster_fraction));
+  }
+  auto built = BuildCluster(shapes, OpenbGpuModels());
+  if (!built) return Fail(built.error());
+  const scheduling::ClusterSnapshot cluster = std::move(*built);
+  const int64_t capacity = scheduling::MeasureCapacity(cluster).total_milli;
+
+  const auto load_start = std::chrono::steady_clock::now();
+  JobSet set;
+  std::string source;
+  if (!flags.trace.empty()) {
+    auto pods = ReadTrace(flags.trace);
+    if (!pods) return Fail(pods.error());
+    auto jobs = FromTrace(*pods, cluster, SecondsToMicros(flags.max_duration_s));
+    if (!jobs) return Fail(jobs.error());
+    set = std::move(*jobs);
+    source = fmt::format(
+        "trace {} ({} pods; dropped: {} never ran, {} zero run time, {} CPU-only; {} run times "
+        "capped)",
+        flags.trace, pods->size(), set.dropped_never_ran, set.dropped_zero_duration,
+        set.dropped_cpu_only, set.capped_durations);
+  } else if (!flags.jobs.empty()) {
+    auto jobs = ReadJobsCsv(flags.jobs);
+    if (!jobs) return Fail(jobs.error());
+    set = std::move(*jobs);
+    source = "jobs " + flags.jobs;
+  } else {
+    set = GenerateSynthetic(SyntheticOptions{.jobs = flags.synthetic, .seed = flags.seed});
+    source = fmt::format("synthetic, {} jobs, seed {}", flags.synthetic, flags.seed);
+  }
+  const std::optional<double> native_load = OfferedLoad(set, capacity);
+  if (flags.load > 0) {
+    auto factor = ScaleToLoad(set, capacity, flags.load);
+    if (!factor) return Fail(factor.error());
+  }
+  ApplyRunTimeLimitRule(
+      set, flags.all_known ? 1000 : static_cast<int>(std::lround(flags.known_fraction * 1000)));
+  ApplyDeadlineRule(set, static_cast<int>(std::lround(flags.deadline_fraction * 1000)));
+  const double load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+
+  ReplayOptions options;
+  options.half_life = SecondsToMicros(flags.half_life_days * 86400);
+  options.fairness_window = SecondsToMicros(flags.window_s);
+  options.burst_limit_fraction = flags.burst_limit;
+  if (flags.checkpoint_grace_s > 0)
+    options.checkpoint_grace = SecondsToMicros(flags.checkpoint_grace_s);
+  options.pass_interval = SecondsToMicros(flags.pass_interval_s);
+  options.skip_passes = !flags.no_skip;
+  if (flags.chart_hours > 0) options.chart_end = SecondsToMicros(flags.chart_hours * 3600);
+
+  const double span_h =
+      set.jobs.empty()
+          ? 0
+          : static_cast<double>((set.jobs.back().submit - set.jobs.front().submit).count()) / 3.6e9;
+  fmt::print(
+      "hangar-sim replay: {}\n{} jobs, {} tenants; openb cluster, {} nodes, {} GPUs; offered "
+      "load {} (native {}), arrivals over {:.2f} h; limits known for {}; deadline rule {:.0f} %; "
+      "preemption by {}; fair-share half-life {} d; burst limit {:.0f} % of capacity; workload "
+      "prepared in {:.2f} s; pass interval {}\n\n",
+      source, set.jobs.size(), set.tenants.size(), cluster.nodes.size(), capacity / 1000,
+      flags.load > 0 ? fmt::format("{:.2f}", flags.load) : "as given",
+      native_load ? fmt::format("{:.4f}", *native_load) : "n/a", span_h,
+      flags.all_known ? "all jobs" : fmt::format("{:.0f} % of jobs", flags.known_fraction * 100),
+      flags.deadline_fraction * 100,
+      options.checkpoint_grace ? fmt::format("checkpoint, {} s grace", flags.checkpoint_grace_s)
+                               : "requeue",
+      flags.half_life_days, flags.burst_limit * 100, load_seconds,
+      flags.pass_interval_s > 0 ? fmt::format("{} s", flags.pass_interval_s) : "none (exact)");
+
+  std::vector<ReplayResult> results;
+  for (const ReplayPolicy& policy : policies) {
+    auto result = Replay(set, cluster, policy, options);
+    if (!result) return Fail(result.error());
+    results.push_back(std::move(*result));
+  }
+  fmt::print("{}", FormatReplayTables(results));
+  std::fflush(stdout);
+  if (!flags.json.empty()) {
+    std::string context = fmt::format(
+        R"({{"source": "{}", "jobs": {}, "tenants": {}, "gpus": {}, "load": {}, "seed": {}}})",
+        XmlEscape(source), set.jobs.size(), set.tenants.size(), capacity / 1000, flags.load,
+        flags.seed);
+    if (auto written = WriteFile(flags.json, FormatReplayJson(results, context)); !written) {
+      return Fail(written.error());
+    }
+  }
+  if (!flags.svg.empty()) {
+    std::vector<ChartSeries> series;
+    for (ReplayResult& r : results) series.push_back({r.policy, std::move(r.series)});
+    std::string title =
+        fmt::format("hangar-sim replay: {} jobs, load {}", set.jobs.size(),
+                    flags.load > 0 ? fmt::format("{:.2f}", flags.load) : "as given");
+    if (auto written = WriteFile(flags.svg, RenderChart(series, title)); !written) {
+      return Fail(written.error());
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace hangar::sim
 
@@ -196,7 +366,65 @@ int main(int argc, char** argv) {
                    "fgd: the trace shuffled, topped up by draws with replacement (as the Go "
                    "simulator); iid: draws with replacement only")
       ->capture_default_str();
+
+  hangar::sim::ReplayFlags replay;
+  CLI::App* replay_cmd = app.add_subcommand(
+      "replay",
+      "time-based replay: jobs arrive in virtual time and run for their durations under each "
+      "policy (fifo, fifo-easy, sjf, hangar); prints queueing, JCT, allocation and fairness");
+  replay_cmd->add_option("--trace", replay.trace, "openb_pod_list_*.csv (alibaba/clusterdata)");
+  replay_cmd->add_option("--jobs", replay.jobs, "a job CSV in hangar-sim's format");
+  replay_cmd->add_option("--synthetic", replay.synthetic, "generate N synthetic jobs");
+  replay_cmd->add_option("--seed", replay.seed, "seed of --synthetic")->capture_default_str();
+  replay_cmd
+      ->add_option("--load", replay.load,
+                   "scale inter-arrival times to this offered load (GPU-time offered per unit of "
+                   "time / GPU capacity); 0 keeps the workload's times")
+      ->capture_default_str();
+  replay_cmd->add_option("--policies", replay.policies, "fifo,fifo-easy,sjf,hangar")
+      ->delimiter(',')
+      ->capture_default_str();
+  replay_cmd->add_option("--half-life-days", replay.half_life_days, "fair-share usage half-life")
+      ->capture_default_str();
+  replay_cmd
+      ->add_option("--burst-limit", replay.burst_limit,
+                   "each tenant's burst limit, as a fraction of cluster capacity (hangar)")
+      ->capture_default_str();
+  replay_cmd
+      ->add_option("--known-fraction", replay.known_fraction,
+                   "share of jobs declaring a run-time limit (duration rounded up to the hour)")
+      ->capture_default_str();
+  replay_cmd->add_flag("--all-known", replay.all_known, "every job declares a run-time limit");
+  replay_cmd
+      ->add_option("--deadline-fraction", replay.deadline_fraction,
+                   "share of jobs without one that get a deadline (submit + 2 x duration + 30 min)")
+      ->capture_default_str();
+  replay_cmd
+      ->add_option("--checkpoint-grace", replay.checkpoint_grace_s,
+                   "seconds; above 0: victims checkpoint (keep progress) instead of requeueing")
+      ->capture_default_str();
+  replay_cmd
+      ->add_option("--max-duration", replay.max_duration_s,
+                   "seconds; above 0: cap trace run times (counted in the header)")
+      ->capture_default_str();
+  replay_cmd->add_option("--window-s", replay.window_s, "fairness entitlement window, seconds")
+      ->capture_default_str();
+  replay_cmd->add_option("--chart-hours", replay.chart_hours,
+                         "chart time range; 0: twice the arrival span");
+  replay_cmd
+      ->add_option("--pass-interval", replay.pass_interval_s,
+                   "seconds; above 0: scheduling passes only at multiples of this (a cycle)")
+      ->capture_default_str();
+  replay_cmd
+      ->add_option("--cluster-fraction", replay.cluster_fraction,
+                   "shrink the openb cluster: each node shape's count times this, rounded")
+      ->capture_default_str();
+  replay_cmd->add_flag("--no-skip", replay.no_skip,
+                       "run a pass after every instant with pending work (for checking the skip)");
+  replay_cmd->add_option("--json", replay.json, "write the results as JSON to FILE (- : stdout)");
+  replay_cmd->add_option("--svg", replay.svg, "write a chart of queue length and allocation");
   CLI11_PARSE(app, argc, argv);
   if (pack_cmd->parsed()) return hangar::sim::RunPack(pack);
+  if (replay_cmd->parsed()) return hangar::sim::RunReplay(replay);
   return 1;
 }
