@@ -89,14 +89,23 @@ Result<uint64_t> ParseSeed(std::string_view text, std::string_view whole) {
 }  // namespace
 
 std::string_view PolicyName(Policy policy) {
-  return policy == Policy::kBestFit ? "best-fit" : "random";
+  switch (policy) {
+    case Policy::kBestFit:
+      return "best-fit";
+    case Policy::kFgd:
+      return "fgd";
+    case Policy::kRandom:
+      return "random";
+  }
+  return "unknown";
 }
 
 Result<Policy> ParsePolicy(std::string_view name) {
-  if (name == "best-fit") return Policy::kBestFit;
-  if (name == "random") return Policy::kRandom;
+  for (Policy p : {Policy::kBestFit, Policy::kFgd, Policy::kRandom}) {
+    if (name == PolicyName(p)) return p;
+  }
   return std::unexpected(
-      Error::Invalid(fmt::format("policy \"{}\": expected best-fit or random", name)));
+      Error::Invalid(fmt::format("policy \"{}\": expected best-fit, fgd or random", name)));
 }
 
 std::string_view SamplingName(Sampling sampling) {
@@ -206,6 +215,13 @@ Result<PackResult> Pack(ClusterSnapshot cluster, std::span<const TracePod> pods,
     requests.push_back(std::move(r));
   }
   std::mt19937_64 policy_rng(seed ^ kPolicyStream);
+  // The core's policies place through a Placer, which keeps its own copy of the cluster with its
+  // index; `cluster` stays the experiment's books (the same Apply on both keeps them equal).
+  std::optional<scheduling::Placer> placer;
+  if (policy == Policy::kBestFit) placer.emplace(cluster);
+  if (policy == Policy::kFgd) {
+    placer.emplace(cluster, scheduling::WorkloadMix::FromRequests(requests));
+  }
   PackResult result;
   result.capacity_milli = scheduling::MeasureCapacity(cluster).total_milli;
   auto fraction = [&](int64_t milli) {
@@ -217,9 +233,12 @@ Result<PackResult> Pack(ClusterSnapshot cluster, std::span<const TracePod> pods,
     ++result.pods_submitted;
     result.arrived_milli += pods[index].TotalGpuMilli();
     std::optional<Slices> slices;
-    if (policy == Policy::kBestFit) {
-      auto placed = scheduling::Place(cluster, request);
-      if (placed) slices = std::move(*placed);
+    if (placer) {
+      auto placed = placer->Place(request);
+      if (placed) {
+        placer->Apply(*placed, request);
+        slices = std::move(*placed);
+      }
     } else {
       slices = PlaceRandomly(cluster, request, policy_rng);
     }

@@ -7,8 +7,8 @@
 // The experiment in steps (docs/simulator.md describes it for users):
 //   1. SampleWorkload: per seed, the submission order of trace pods, up to load x capacity.
 //   2. Pack: each pod becomes a scheduling::Request (RequestFor), is placed by the policy
-//      (scheduling::Place for best-fit, PlaceRandomly for the random baseline) and applied with
-//      scheduling::Apply; a pod that does not fit is skipped.
+//      (a scheduling::Placer for best-fit, the same with the trace's workload mix for fgd,
+//      PlaceRandomly for the random baseline) and applied; a pod that does not fit is skipped.
 //
 // Randomness: std::mt19937_64 seeded with the seed, drawn through UniformBelow (rejection
 // sampling), so a seed gives the same sample on every platform and standard library. It does not
@@ -33,10 +33,13 @@
 namespace hangar::sim {
 
 enum class Policy : uint8_t {
-  kBestFit,  // scheduling::Place: the core's best-fit, fragmentation-aware placement
+  kBestFit,  // scheduling::Placer: the core's best-fit placement
   kRandom,   // a uniformly random node among those where the pod fits now
+  // scheduling::Placer with a WorkloadMix: the core's fragmentation-aware placement (in the
+  // spirit of FGD; scheduling/fragmentation.h), the mix being the trace's pods, each once.
+  kFgd,
 };
-std::string_view PolicyName(Policy policy);  // "best-fit", "random"
+std::string_view PolicyName(Policy policy);  // "best-fit", "random", "fgd"
 Result<Policy> ParsePolicy(std::string_view name);
 
 enum class Sampling : uint8_t {

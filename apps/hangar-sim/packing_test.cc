@@ -67,6 +67,33 @@ TEST(PackingTest, ParsesSeeds) {
   EXPECT_FALSE(ParseSeeds("-3"));
 }
 
+TEST(PackingTest, ParsesPolicies) {
+  for (Policy policy : {Policy::kBestFit, Policy::kFgd, Policy::kRandom}) {
+    EXPECT_EQ(*ParsePolicy(PolicyName(policy)), policy);
+  }
+  EXPECT_EQ(PolicyName(Policy::kFgd), "fgd");
+  EXPECT_FALSE(ParsePolicy("first-fit"));
+}
+
+TEST(PackingTest, FgdKeepsSharesUsableWhereBestFitStrandsThem) {
+  // One node, GPUs 0 and 1. The trace is mostly 600-milli pods, so the mix expects them. A 400
+  // arrives when GPU 0 has 700 free and GPU 1 is idle: best fit puts it on GPU 0 (300 left, of
+  // no use to a 600), fgd on GPU 1 (600 left). Then two 600s arrive: fgd fits both.
+  const GpuModel models[] = {{"X", 16384}};
+  const NodeShape shapes[] = {{"X", 2, 64000, 65536, 1}};
+  std::vector<TracePod> pods = {Pod("first", 1, 300), Pod("small", 1, 400), Pod("a", 1, 600),
+                                Pod("b", 1, 600)};
+  for (int i = 0; i < 8; ++i) pods.push_back(Pod("mix" + std::to_string(i), 1, 600));
+  const std::vector<uint32_t> order = {0, 1, 2, 3};
+  auto best_fit = Pack(*BuildCluster(shapes, models), pods, order, Policy::kBestFit, 1);
+  auto fgd = Pack(*BuildCluster(shapes, models), pods, order, Policy::kFgd, 1);
+  ASSERT_TRUE(best_fit && fgd);
+  EXPECT_EQ(best_fit->pods_placed, 3);  // 300 + 400 on GPU 0, a on GPU 1; b does not fit
+  EXPECT_EQ(best_fit->allocated_milli, 1300);
+  EXPECT_EQ(fgd->pods_placed, 4);  // 300 + b on GPU 0, 400 + a on GPU 1
+  EXPECT_EQ(fgd->allocated_milli, 1900);
+}
+
 TEST(PackingTest, UniformBelowIsBoundedAndCoversTheRange) {
   std::mt19937_64 rng(1);
   std::set<uint64_t> seen;
@@ -240,7 +267,7 @@ TEST(PackingTest, CpuOnlyPodsTakeCpuThatGpuPodsThenLack) {
   const GpuModel models[] = {{"X", 16384}};
   const NodeShape shapes[] = {{"X", 2, 2000, 65536, 1}};
   std::vector<TracePod> pods = {Pod("cpu", 0, 0, 1500), Pod("gpu", 1, 1000, 1000)};
-  for (Policy policy : {Policy::kBestFit, Policy::kRandom}) {
+  for (Policy policy : {Policy::kBestFit, Policy::kFgd, Policy::kRandom}) {
     auto result = Pack(*BuildCluster(shapes, models), pods, InOrder(2), policy, 1);
     ASSERT_TRUE(result);
     EXPECT_EQ(result->pods_placed, 1) << PolicyName(policy);
@@ -301,7 +328,7 @@ TEST(PackingTest, PackIsDeterministicPerSeedAndKeepsItsBooks) {
   for (int i = 0; i < 3; ++i) cluster.nodes.push_back(cluster.nodes[i % 2]);
   auto order = SampleWorkload(pods, 10'000, 5, Sampling::kIid);
   ASSERT_TRUE(order);
-  for (Policy policy : {Policy::kBestFit, Policy::kRandom}) {
+  for (Policy policy : {Policy::kBestFit, Policy::kFgd, Policy::kRandom}) {
     auto a = Pack(cluster, pods, *order, policy, 5);
     auto b = Pack(cluster, pods, *order, policy, 5);
     ASSERT_TRUE(a && b);
