@@ -1,6 +1,8 @@
 // The event-driven replay. See replay.h for the loop and docs/simulator.md for the metrics.
 #include "replay.h"
 
+#include "scheduling/fragmentation.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -77,6 +79,13 @@ class Simulation {
       : set_(set), policy_(policy), options_(options), state_(set.jobs.size()) {
     input_.cluster = cluster;
     input_.options = policy.options;
+    if (policy.fragmentation_aware) {
+      std::vector<scheduling::Request> requests;
+      requests.reserve(set.jobs.size());
+      for (const auto& job : set.jobs) requests.push_back(job.request);
+      input_.options.packing_mix =
+          std::make_shared<scheduling::WorkloadMix>(scheduling::WorkloadMix::FromRequests(requests));
+    }
     capacity_ = scheduling::MeasureCapacity(cluster).total_milli;
     const size_t tenants = std::max<size_t>(set.tenants.size(), 1);
     guarantee_ = capacity_ / static_cast<int64_t>(tenants);
@@ -468,17 +477,33 @@ class Simulation {
     return free;
   }
 
-  // Whether some waiting job's GPUs are free now: a share fits on a GPU with that much free, n
-  // x g whole GPUs on n nodes with g idle GPUs each. CPU, memory, types and quotas are ignored.
+  // Whether some waiting job could start on the free capacity now: its GPUs, GPU types, CPU and
+  // memory fit (scheduling::Place), whatever the policy's order, quotas and reservations say. A
+  // cheap GPU-count check rules most jobs out first, and at most kMaxFitChecks distinct request
+  // shapes are placed per instant.
   void UpdateFitFlag() {
     fit_ = false;
     if (allocated_ >= capacity_) return;
     FreeGpus free = MeasureFreeGpus();
+    constexpr size_t kMaxFitChecks = 16;
+    std::vector<const scheduling::Request*> checked;
+    auto same = [](const scheduling::Request& a, const scheduling::Request& b) {
+      return a.gpus_per_node == b.gpus_per_node && a.gpu_milli == b.gpu_milli &&
+             a.nodes == b.nodes && a.cpu_milli == b.cpu_milli && a.memory_mib == b.memory_mib &&
+             a.gpu_types == b.gpu_types;
+    };
     for (const Workload& w : input_.pending) {
-      if (w.request.gpus_per_node > 0 && free.Fits(w.request)) {
+      if (w.request.gpus_per_node == 0 || !free.Fits(w.request)) continue;
+      if (std::any_of(checked.begin(), checked.end(),
+                      [&](const scheduling::Request* r) { return same(*r, w.request); })) {
+        continue;
+      }
+      if (scheduling::Place(input_.cluster, w.request)) {
         fit_ = true;
         return;
       }
+      checked.push_back(&w.request);
+      if (checked.size() >= kMaxFitChecks) return;
     }
   }
 
@@ -645,11 +670,13 @@ std::string Json(double v) {
 
 }  // namespace
 
-Result<ReplayPolicy> ParseReplayPolicy(std::string_view name) {
+Result<ReplayPolicy> ParseReplayPolicy(std::string_view full_name) {
   using scheduling::Backfill;
   using scheduling::Ordering;
+  // A base policy, then optional "+modifier"s for ablations: "hangar+no-preemption".
+  std::string_view name = full_name.substr(0, full_name.find('+'));
   ReplayPolicy p;
-  p.name = std::string(name);
+  p.name = std::string(full_name);
   if (name == "fifo") {
     p.options.ordering = Ordering::kFifo;
     p.options.backfill = Backfill::kNone;
@@ -668,6 +695,32 @@ Result<ReplayPolicy> ParseReplayPolicy(std::string_view name) {
   } else {
     return std::unexpected(Error::Invalid(
         fmt::format("unknown policy \"{}\": expected fifo, fifo-easy, sjf or hangar", name)));
+  }
+  for (size_t at = full_name.find('+'); at != std::string_view::npos;) {
+    size_t next = full_name.find('+', at + 1);
+    std::string_view modifier = full_name.substr(at + 1, next == std::string_view::npos
+                                                             ? std::string_view::npos
+                                                             : next - at - 1);
+    if (modifier == "no-preemption") {
+      p.options.preemption = false;
+    } else if (modifier == "no-quotas") {
+      p.quotas = false;
+    } else if (modifier == "fgd") {
+      p.fragmentation_aware = true;
+    } else if (modifier == "greedy") {
+      p.options.backfill = Backfill::kGreedy;
+    } else if (modifier == "fifo-order") {
+      p.options.ordering = Ordering::kFifo;
+    } else if (modifier.starts_with("reservations=") && modifier.size() > 13 &&
+               modifier.substr(13).find_first_not_of("0123456789") == std::string_view::npos) {
+      p.options.reservations = std::stoi(std::string(modifier.substr(13)));
+    } else {
+      return std::unexpected(Error::Invalid(fmt::format(
+          "unknown policy modifier \"{}\" in \"{}\": expected no-preemption, no-quotas, fgd, "
+          "greedy, fifo-order or reservations=N",
+          modifier, full_name)));
+    }
+    at = next;
   }
   return p;
 }

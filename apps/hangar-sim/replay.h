@@ -43,11 +43,17 @@ struct ReplayPolicy {
   scheduling::Options options;
   bool exact_run_times = false;  // every job declares its exact duration (the SJF oracle)
   bool quotas = false;           // the scheduler sees guarantees and burst limits
+  // Placement minimises fragmentation against the mix of the job set's request shapes (the
+  // shapes a site would learn from its own history) instead of plain best fit.
+  bool fragmentation_aware = false;
 };
 
 // "fifo": kFifo, no backfill, no preemption. "fifo-easy": kFifo, EASY backfill, no preemption.
 // "sjf": kShortestFirst, greedy backfill, no preemption, exact run times. "hangar": the core's
-// defaults (kFairShare, EASY, preemption) with the quota tree. Errors: kInvalidArgument.
+// defaults (kFairShare, EASY, preemption) with the quota tree. Modifiers after '+' change one
+// part, for ablations: no-preemption, no-quotas, fgd (fragmentation-aware placement), greedy,
+// fifo-order, reservations=N ("hangar+no-preemption+fgd").
+// Errors: kInvalidArgument.
 Result<ReplayPolicy> ParseReplayPolicy(std::string_view name);
 
 struct ReplayOptions {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -190,6 +191,8 @@ struct Queue {
   std::optional<Timestamp> over_budget_since;
 };
 
+struct WorkloadMix;  // fragmentation.h
+
 // Decayed usage `elapsed` later with a half-life: usage * 2^(-elapsed / half_life).
 double DecayUsage(double usage, Micros elapsed, Micros half_life);
 
@@ -225,6 +228,9 @@ struct Options {
   // Work whose deadline is this close (deadline - run-time limit - now) goes before fair share
   // and age within its priority, earliest deadline first.
   Micros deadline_boost = std::chrono::hours(1);
+  // The work the cluster expects (request shapes and how often each comes): with it, placement
+  // minimises fragmentation against it (placement.md); without it, plain best fit.
+  std::shared_ptr<const WorkloadMix> packing_mix;
 };
 
 // ---- Decisions -------------------------------------------------------------------------------

@@ -598,8 +598,17 @@ Placer::Placer(ClusterSnapshot cluster) : cluster_(std::move(cluster)) {
   by_idle_.resize(most_gpus + 1);
   by_free_share_.resize(kWholeGpu + 1);
   filings_.resize(n);
-  versions_.resize(n);
-  for (uint32_t i = 0; i < n; ++i) File(i);
+  versions_.assign(n, 1);  // memo entries start at version 0: never valid
+}
+
+// The index is built on first need, not in the constructor: a pass that places a handful of
+// requests (most passes of an event-driven replay) is cheaper scanning the nodes than filing
+// every node in ordered sets. Scans and the index give the same answers.
+void Placer::EnsureIndex() const {
+  if (indexed_) return;
+  auto* self = const_cast<Placer*>(this);  // a cache, as could_ever_fit_: see the header
+  for (uint32_t i = 0; i < cluster_.nodes.size(); ++i) self->File(i);
+  indexed_ = true;
 }
 
 Placer::Placer(ClusterSnapshot cluster, const WorkloadMix& mix) : Placer(std::move(cluster)) {
@@ -645,8 +654,15 @@ void Placer::Unfile(uint32_t n) {
 
 void Placer::Refresh(const Slices& slices) {
   for (const auto& s : slices) {
-    Unfile(s.node);
-    File(s.node);
+    if (indexed_) {
+      Unfile(s.node);
+      File(s.node);
+    } else {
+      ++versions_[s.node];
+      if (fragmentation_) {
+        node_fragmentation_[s.node] = fragmentation_->Fragmentation(cluster_.nodes[s.node]);
+      }
+    }
   }
 }
 
@@ -753,11 +769,12 @@ std::expected<Slices, Reason> Placer::PlaceAmong(const Request& r,
   Scoring scoring{.fragmentation = fragmentation_ ? &*fragmentation_ : nullptr,
                   .node_fragmentation = fragmentation_ ? &node_fragmentation_ : nullptr};
   if (fragmentation_) scoring.memo = IncreaseMemo{MemoFor(r), versions_.data()};
-  if (!Indexable(r)) {
+  if (!Indexable(r) || (!indexed_ && ++scans_ <= kScansBeforeIndex)) {
     return PlaceByScan(
         cluster_, r, scoring, [&](uint32_t n) { return allowed == nullptr || (*allowed)[n]; },
         [&](size_t placed) { return Unplaced(r, placed); });
   }
+  EnsureIndex();
   std::vector<uint32_t> taken;  // gang members' nodes so far
   Slices slices;
   for (int32_t member = 0; member < r.nodes; ++member) {

@@ -115,6 +115,9 @@ class Placer {
   // Why `request` cannot be placed: as the free functions say it, with the count of nodes that
   // could ever hold a member memoised per request shape (it does not change with Apply).
   Reason Unplaced(const Request& request, size_t placed) const;
+  // Files every node; the first indexable placements after construction scan instead.
+  void EnsureIndex() const;
+  static constexpr int kScansBeforeIndex = 16;
   void File(uint32_t node);
   void Unfile(uint32_t node);
   void Refresh(const Slices& slices);
@@ -129,6 +132,8 @@ class Placer {
   // Schedulable nodes as (GPU count, free CPU, node), for CPU-only work.
   std::set<std::tuple<uint32_t, int64_t, uint32_t>> by_cpu_;
   std::vector<Filing> filings_;
+  mutable bool indexed_ = false;
+  mutable int scans_ = 0;
   // NodeCouldEverFit counts by the request fields it reads; a cache, hence mutable: a Placer is
   // not safe for concurrent use, const methods included.
   mutable std::map<std::vector<int64_t>, size_t> could_ever_fit_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "scheduling/fragmentation.h"
 #include "scheduling/placement.h"
 
 namespace hangar::scheduling {
@@ -199,7 +200,8 @@ Pass::Pass(const Input& input)
     : in_(input),
       opt_(input.options),
       tree_(input.queues.empty() ? std::vector<Queue>{Queue{.id = "root"}} : input.queues),
-      placer_(input.cluster),
+      placer_(input.options.packing_mix ? Placer(input.cluster, *input.options.packing_mix)
+                                        : Placer(input.cluster)),
       victim_(input.running.size(), false),
       claimed_(input.running.size(), false) {
   paths_.resize(tree_.size());
