@@ -193,6 +193,7 @@ struct ReplayFlags {
   double pass_interval_s = 0;
   bool no_skip = false;
   double cluster_fraction = 1.0;
+  bool any_gpu_type = false;
   std::string json;
   std::string svg;
 };
@@ -258,9 +259,15 @@ int RunReplay(const ReplayFlags& flags) {
     set = std::move(*jobs);
     source = fmt::format(
         "trace {} ({} pods; dropped: {} never ran, {} zero run time, {} CPU-only; {} run times "
-        "capped)",
+        "capped{})",
         flags.trace, pods->size(), set.dropped_never_ran, set.dropped_zero_duration,
-        set.dropped_cpu_only, set.capped_durations);
+        set.dropped_cpu_only, set.capped_durations,
+        flags.any_gpu_type ? "; GPU models ignored" : "");
+    // A shrunk cluster keeps few nodes of each model (small shapes round to none), so the
+    // trace's model constraints would make queues of one model beside idle GPUs of another.
+    if (flags.any_gpu_type) {
+      for (Job& job : set.jobs) job.request.gpu_types.clear();
+    }
   } else if (!flags.jobs.empty()) {
     auto jobs = ReadJobsCsv(flags.jobs);
     if (!jobs) return Fail(jobs.error());
@@ -420,6 +427,8 @@ int main(int argc, char** argv) {
       ->add_option("--cluster-fraction", replay.cluster_fraction,
                    "shrink the openb cluster: each node shape's count times this, rounded")
       ->capture_default_str();
+  replay_cmd->add_flag("--any-gpu-type", replay.any_gpu_type,
+                       "trace: drop the pods' GPU model constraints (any GPU will do)");
   replay_cmd->add_flag("--no-skip", replay.no_skip,
                        "run a pass after every instant with pending work (for checking the skip)");
   replay_cmd->add_option("--json", replay.json, "write the results as JSON to FILE (- : stdout)");
