@@ -106,10 +106,15 @@ Input Build(const Options3& o, uint64_t seed) {
   // Running work, placed by the core's own placement until 9,000 GPUs are in use.
   Placer placer(in.cluster);
   int64_t busy = 0;
-  for (int r = 0; busy < int64_t{o.busy_gpus} * kWholeGpu; ++r) {
+  // Until the target, or until the cluster is as full as random work gets it.
+  for (int r = 0, misses = 0; busy < int64_t{o.busy_gpus} * kWholeGpu && misses < 1000; ++r) {
     Workload w = workload("run-" + std::to_string(r));
     auto slices = placer.Place(w.request);
-    if (!slices) continue;
+    if (!slices) {
+      ++misses;
+      continue;
+    }
+    misses = 0;
     placer.Apply(*slices, w.request);
     busy += w.request.TotalGpuMilli();
     Allocation a{.workload = std::move(w), .slices = std::move(*slices)};
@@ -169,7 +174,8 @@ BENCHMARK(BM_FullPass)
     ->Args({10'000, 1})
     ->Unit(benchmark::kMillisecond);
 
-// All 10,000 GPUs busy with preemptible priority-0 work; one priority-200 job of 8 GPUs.
+// The cluster as full as random work gets it, all preemptible priority-0 work; one
+// priority-200 job of 8 GPUs.
 void BM_PreemptionDecision(benchmark::State& state) {
   Input in = Build(Options3{.busy_gpus = 10'000, .pending = 0}, 7);
   for (auto& a : in.running) {
