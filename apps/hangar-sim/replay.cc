@@ -1,8 +1,6 @@
 // The event-driven replay. See replay.h for the loop and docs/simulator.md for the metrics.
 #include "replay.h"
 
-#include "scheduling/fragmentation.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include <tuple>
 
 #include "metrics.h"
+#include "scheduling/fragmentation.h"
 #include "scheduling/placement.h"
 #include "scheduling/scheduler.h"
 
@@ -79,12 +78,20 @@ class Simulation {
       : set_(set), policy_(policy), options_(options), state_(set.jobs.size()) {
     input_.cluster = cluster;
     input_.options = policy.options;
+    for (const scheduling::Node& node : cluster.nodes) {
+      for (const scheduling::Gpu& gpu : node.gpus) {
+        if (gpu.healthy && !gpu.mig && gpu.free_milli > 0 &&
+            gpu.free_milli < scheduling::kWholeGpu) {
+          partial_free_ += gpu.free_milli;
+        }
+      }
+    }
     if (policy.fragmentation_aware) {
       std::vector<scheduling::Request> requests;
       requests.reserve(set.jobs.size());
       for (const auto& job : set.jobs) requests.push_back(job.request);
-      input_.options.packing_mix =
-          std::make_shared<scheduling::WorkloadMix>(scheduling::WorkloadMix::FromRequests(requests));
+      input_.options.packing_mix = std::make_shared<scheduling::WorkloadMix>(
+          scheduling::WorkloadMix::FromRequests(requests));
     }
     capacity_ = scheduling::MeasureCapacity(cluster).total_milli;
     const size_t tenants = std::max<size_t>(set.tenants.size(), 1);
@@ -205,10 +212,30 @@ class Simulation {
     last_t_ = t;
   }
 
+  // Free shares on partly used GPUs (0 < free < 1000) of the GPUs `slices` touch: what only
+  // shared-GPU requests can use. Kept current across Apply and Release for the fragmentation
+  // figure without a scan of the cluster per instant.
+  int64_t PartialFree(const std::vector<scheduling::Allocation::Slice>& slices) const {
+    int64_t sum = 0;
+    for (const auto& slice : slices) {
+      const scheduling::Node& node = input_.cluster.nodes[slice.node];
+      for (uint16_t g : slice.gpus) {
+        const scheduling::Gpu& gpu = node.gpus[g];
+        if (gpu.healthy && !gpu.mig && gpu.free_milli > 0 &&
+            gpu.free_milli < scheduling::kWholeGpu) {
+          sum += gpu.free_milli;
+        }
+      }
+    }
+    return sum;
+  }
+
   void Integrate(int64_t a, int64_t b) {
     const double dt = static_cast<double>(b - a);
     measured_ += dt;
     allocated_integral_ += static_cast<double>(allocated_) * dt;
+    free_integral_ += static_cast<double>(capacity_ - allocated_) * dt;
+    partial_free_integral_ += static_cast<double>(partial_free_) * dt;
     if (!input_.pending.empty()) {
       waiting_ += dt;
       idle_waiting_ += static_cast<double>(capacity_ - allocated_) * dt;
@@ -272,7 +299,9 @@ class Simulation {
 
   // Gives back the capacity a running job holds.
   void Stop(uint32_t j, const Allocation& a) {
+    partial_free_ -= PartialFree(a.slices);
     scheduling::Release(input_.cluster, a.slices, a.workload.request);
+    partial_free_ += PartialFree(a.slices);
     allocated_ -= Milli(j);
     held_[Tenant(j)] -= Milli(j);
     ++state_[j].epoch;  // any completion or stop event still queued is stale now
@@ -329,7 +358,9 @@ class Simulation {
       a.slices = std::move(p.slices);
       a.started_at = kStart + Micros(t);
       a.borrowed = p.borrowed;
+      partial_free_ -= PartialFree(a.slices);
       scheduling::Apply(input_.cluster, a.slices, a.workload.request);
+      partial_free_ += PartialFree(a.slices);
       JobState& s = state_[j];
       s.waited += Micros(t) - s.pending_since.time_since_epoch();
       s.started_at = a.started_at;
@@ -549,6 +580,7 @@ class Simulation {
       r.idle_while_waiting = idle_waiting_ / (cap * waiting_);
       r.idle_while_fit = idle_fit_ / (cap * waiting_);
     }
+    if (free_integral_ > 0) r.fragmented_free = partial_free_integral_ / free_integral_;
     if (allocated_integral_ > 0) r.borrowed_gpu_time = borrowed_integral_ / allocated_integral_;
     r.jain = Fairness();
     r.preemptions = preemptions_;
@@ -636,6 +668,9 @@ class Simulation {
   std::vector<int64_t> held_;    // per tenant: GPU share running (or stopping)
   std::vector<int64_t> demand_;  // per tenant: held + pending requests
   bool fit_ = false;
+  int64_t partial_free_ = 0;  // see PartialFree
+  double free_integral_ = 0;
+  double partial_free_integral_ = 0;
 
   int64_t last_t_ = 0;
   int64_t window_begin_ = 0;
@@ -698,9 +733,8 @@ Result<ReplayPolicy> ParseReplayPolicy(std::string_view full_name) {
   }
   for (size_t at = full_name.find('+'); at != std::string_view::npos;) {
     size_t next = full_name.find('+', at + 1);
-    std::string_view modifier = full_name.substr(at + 1, next == std::string_view::npos
-                                                             ? std::string_view::npos
-                                                             : next - at - 1);
+    std::string_view modifier = full_name.substr(
+        at + 1, next == std::string_view::npos ? std::string_view::npos : next - at - 1);
     if (modifier == "no-preemption") {
       p.options.preemption = false;
     } else if (modifier == "no-quotas") {
@@ -746,18 +780,18 @@ std::string FormatReplayTables(const std::vector<ReplayResult>& results) {
         r.makespan_s / 3600);
   }
   out +=
-      "\n| policy | GPU alloc | time waiting | idle while waiting | idle while one fits | Jain | "
-      "tenant-time over quota | borrowed GPU-time | deadlines missed | preemptions | lost GPU-h | "
-      "killed at limit | passes | Schedule s | wall s |\n"
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+      "\n| policy | GPU alloc | time waiting | idle while waiting | idle while one fits | "
+      "fragmented free | Jain | tenant-time over quota | borrowed GPU-time | deadlines missed | "
+      "preemptions | lost GPU-h | killed at limit | passes | Schedule s | wall s |\n"
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const ReplayResult& r : results) {
     out += fmt::format(
-        "| {} | {:.2f} % | {:.1f} % | {:.2f} % | {:.2f} % | {:.3f} | {:.1f} % | {:.1f} % | {}/{} | "
-        "{} | {:.1f} | {} | {} | {:.2f} | {:.2f} |\n",
+        "| {} | {:.2f} % | {:.1f} % | {:.2f} % | {:.2f} % | {:.2f} % | {:.3f} | {:.1f} % | "
+        "{:.1f} % | {}/{} | {} | {:.1f} | {} | {} | {:.2f} | {:.2f} |\n",
         r.policy, r.gpu_allocation * 100, r.waiting_fraction * 100, r.idle_while_waiting * 100,
-        r.idle_while_fit * 100, r.jain, r.tenant_time_over_quota * 100, r.borrowed_gpu_time * 100,
-        r.deadline_missed, r.deadline_jobs, r.preemptions, r.lost_gpu_hours, r.killed_at_limit,
-        r.passes, r.schedule_seconds, r.wall_seconds);
+        r.idle_while_fit * 100, r.fragmented_free * 100, r.jain, r.tenant_time_over_quota * 100,
+        r.borrowed_gpu_time * 100, r.deadline_missed, r.deadline_jobs, r.preemptions,
+        r.lost_gpu_hours, r.killed_at_limit, r.passes, r.schedule_seconds, r.wall_seconds);
   }
   return out;
 }
@@ -773,17 +807,19 @@ std::string FormatReplayJson(const std::vector<ReplayResult>& results, std::stri
     out += fmt::format(
         R"({}{{"policy": "{}", "jobs": {}, "completed": {}, "rejected": {}, "never_started": {}, )"
         R"("killed_at_limit": {}, "gpu_allocation": {}, "waiting_fraction": {}, )"
-        R"("idle_while_waiting": {}, "idle_while_fit": {}, "tenant_time_over_quota": {}, )"
+        R"("idle_while_waiting": {}, "idle_while_fit": {}, "fragmented_free": {}, )"
+        R"("tenant_time_over_quota": {}, )"
         R"("borrowed_gpu_time": {}, "jain": {}, "jct_s": {}, "wait_s": {}, "makespan_s": {}, )"
         R"("deadline_jobs": {}, "deadline_missed": {}, "preemptions": {}, "lost_gpu_hours": {}, )"
         R"("instants": {}, "passes": {}, "skipped_passes": {}, "schedule_seconds": {}, )"
         R"("wall_seconds": {}}})",
         i == 0 ? "" : ", ", r.policy, r.jobs, r.completed, r.rejected, r.never_started,
         r.killed_at_limit, Json(r.gpu_allocation), Json(r.waiting_fraction),
-        Json(r.idle_while_waiting), Json(r.idle_while_fit), Json(r.tenant_time_over_quota),
-        Json(r.borrowed_gpu_time), Json(r.jain), dist(r.jct), dist(r.wait), Json(r.makespan_s),
-        r.deadline_jobs, r.deadline_missed, r.preemptions, Json(r.lost_gpu_hours), r.instants,
-        r.passes, r.skipped_passes, Json(r.schedule_seconds), Json(r.wall_seconds));
+        Json(r.idle_while_waiting), Json(r.idle_while_fit), Json(r.fragmented_free),
+        Json(r.tenant_time_over_quota), Json(r.borrowed_gpu_time), Json(r.jain), dist(r.jct),
+        dist(r.wait), Json(r.makespan_s), r.deadline_jobs, r.deadline_missed, r.preemptions,
+        Json(r.lost_gpu_hours), r.instants, r.passes, r.skipped_passes, Json(r.schedule_seconds),
+        Json(r.wall_seconds));
   }
   out += "]}\n";
   return out;

@@ -106,7 +106,8 @@ struct ReplayResult {
   double gpu_allocation = 0;          // allocated / capacity
   double waiting_fraction = 0;        // of the window, with at least one job waiting
   double idle_while_waiting = 0;      // mean idle share of capacity over the times a job waits
-  double idle_while_fit = 0;          // ... and a waiting job's GPUs are free (fits, GPUs only)
+  double idle_while_fit = 0;          // ... and a waiting job could start on the free capacity
+  double fragmented_free = 0;         // free capacity on partly used GPUs / all free capacity
   double tenant_time_over_quota = 0;  // mean over tenants of the window share above guarantee
   double borrowed_gpu_time = 0;       // GPU-time held above the holder's guarantee / all GPU-time
   double jain = 1;        // over tenants: GPU-time received / max-min entitled (per window, summed)

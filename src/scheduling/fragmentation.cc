@@ -105,10 +105,15 @@ double FragmentationModel::Evaluate(const Node& node, int64_t cpu_free, int64_t 
   }
   if (free_total == 0) return 0;
   std::sort(frees.begin(), frees.end(), std::greater<>());
-  // Instances of a shape that `available` of a resource allows; asking for none: unlimited.
+  // Instances of a shape that `available` of a resource allows, fractional: a floor would make
+  // the score a step function of CPU and memory, blind to a placement's cost until the step is
+  // crossed, and tie nodes that are not equally close to stranding their GPUs (on the FGD
+  // protocol the floor gave 95.23 / 95.33 %, the fraction 95.33 / 95.42 %). Asking for none:
+  // unlimited.
   auto instances = [](int64_t available, int64_t ask) {
-    return ask <= 0 ? std::numeric_limits<double>::infinity()
-                    : static_cast<double>(std::max<int64_t>(available, 0) / ask);
+    return ask <= 0
+               ? std::numeric_limits<double>::infinity()
+               : static_cast<double>(std::max<int64_t>(available, 0)) / static_cast<double>(ask);
   };
   double usable = 0;
   // Walk 1-GPU demands from the largest share down, so `offered` grows as more GPUs qualify.

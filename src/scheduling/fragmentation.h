@@ -8,8 +8,9 @@
 //   - what its GPUs offer t: for a share d < 1000 (or one whole GPU, d = 1000), the free share
 //     of each GPU with at least d free (as FGD counts it); for k > 1 whole GPUs, every idle GPU
 //     when at least k are idle, else nothing;
-//   - what its CPU and memory let t use: floor(free CPU / t's CPU) instances of t, likewise for
-//     memory, times the GPU share each instance takes.
+//   - what its CPU and memory let t use: free CPU / t's CPU instances of t (a fraction, not
+//     rounded down, so the measure moves with every core taken), likewise for memory, times
+//     the GPU share each instance takes.
 // A node's fragmentation is its free GPU capacity minus the expected usable part over the mix:
 //   F(node) = free(node) - sum_t weight_t * usable_t(node),  with weights summing to 1,
 // in milli-GPUs. So GPUs that CPU or memory will strand count as fragmented before they are

@@ -43,8 +43,12 @@ TEST(FragmentationTest, HandWorkedFigures) {
             {1000, 1000, 300, 600},
             8000,
             2900 - (0.25 * 1000 + 0.25 * 1000 + 0.5 * 2000)},
-           {"CPU for one A, no B", {1000, 1000, 300, 600}, 6000, 2900 - (0.25 * 500 + 0.5 * 2000)},
-           {"CPU for neither A nor B", {1000, 1000, 300, 600}, 2000, 2900 - 0.5 * 2000},
+           // Instances are fractional: 6 cores are 1.5 A (750 of GPU) or 0.75 B (750).
+           {"CPU for 1.5 A or 0.75 B",
+            {1000, 1000, 300, 600},
+            6000,
+            2900 - (0.25 * 750 + 0.25 * 750 + 0.5 * 2000)},
+           {"no CPU: neither A nor B", {1000, 1000, 300, 600}, 0, 2900 - 0.5 * 2000},
            {"one idle GPU: C cannot use it",
             {1000, 0, 300, 600},
             64000,
@@ -55,10 +59,10 @@ TEST(FragmentationTest, HandWorkedFigures) {
     FragmentationModel model(ThreeShapes());
     EXPECT_DOUBLE_EQ(model.Fragmentation(GpuNode(c.free, c.cpu)), c.fragmentation) << c.name;
   }
-  // Memory caps like CPU: 100 GiB lets one B of 64 GiB and no more.
+  // Memory caps like CPU: 100 GiB are 1.5625 B of 64 GiB, 1,562.5 of the 2,000 free.
   WorkloadMix b_only{.shapes = {{.gpus = 1, .memory_mib = 65536}}};
   EXPECT_DOUBLE_EQ(FragmentationModel(b_only).Fragmentation(GpuNode({1000, 1000}, 0, 102400)),
-                   1000);
+                   437.5);
 }
 
 TEST(FragmentationTest, AfterCountsTheRequestsGpusCpuAndMemory) {
@@ -69,10 +73,10 @@ TEST(FragmentationTest, AfterCountsTheRequestsGpusCpuAndMemory) {
   EXPECT_DOUBLE_EQ(model.FragmentationAfter(node, share, std::vector<uint16_t>{3}), 600);
   // On GPU 2 (300 -> 0): usable A 2,600, B 2,000, C 2,000: 450.
   EXPECT_DOUBLE_EQ(model.FragmentationAfter(node, share, std::vector<uint16_t>{2}), 450);
-  // Taking 58 cores leaves 6: one A, no B.
+  // Taking 58 cores leaves 6: 1.5 A or 0.75 B, 750 of GPU either way.
   share.cpu_milli = 58000;
   EXPECT_DOUBLE_EQ(model.FragmentationAfter(node, share, std::vector<uint16_t>{2}),
-                   2600 - (0.25 * 500 + 0.5 * 2000));
+                   2600 - (0.25 * 750 + 0.25 * 750 + 0.5 * 2000));
   // MIG GPUs and unhealthy GPUs are not counted.
   node.gpus[0].mig = true;
   node.gpus[1].healthy = false;
