@@ -365,8 +365,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   pack_cmd->add_option("--load", pack.load, "GPU requested, as a multiple of cluster capacity")
       ->capture_default_str();
-  pack_cmd->add_option("--policy", pack.policies,
-                       "best-fit, fgd, random, or a list: best-fit,fgd,random")
+  pack_cmd
+      ->add_option("--policy", pack.policies,
+                   "best-fit, fgd, random, or a list: best-fit,fgd,random")
       ->delimiter(',')
       ->capture_default_str();
   pack_cmd

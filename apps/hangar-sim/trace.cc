@@ -18,21 +18,6 @@ constexpr std::array<std::string_view, 11> kColumns = {
     "name", "cpu_milli", "memory_mib",    "num_gpu",       "gpu_milli",     "gpu_spec",
     "qos",  "pod_phase", "creation_time", "deletion_time", "scheduled_time"};
 
-// Splits on every `separator`; the trace has no quoting, and a quote is rejected by the caller.
-std::vector<std::string_view> SplitFields(std::string_view line, char separator = ',') {
-  std::vector<std::string_view> fields;
-  size_t start = 0;
-  while (true) {
-    size_t comma = line.find(separator, start);
-    if (comma == std::string_view::npos) {
-      fields.push_back(line.substr(start));
-      return fields;
-    }
-    fields.push_back(line.substr(start, comma - start));
-    start = comma + 1;
-  }
-}
-
 // Builds "source:line: message" errors, so every failure points at the row to look at.
 class LineErrors {
  public:
@@ -139,6 +124,21 @@ Result<TracePod> ParseRow(std::string_view line, const LineErrors& fail) {
 }
 
 }  // namespace
+
+// Splits on every `separator`; the trace has no quoting, and a quote is rejected by the caller.
+std::vector<std::string_view> SplitFields(std::string_view line, char separator) {
+  std::vector<std::string_view> fields;
+  size_t start = 0;
+  while (true) {
+    size_t comma = line.find(separator, start);
+    if (comma == std::string_view::npos) {
+      fields.push_back(line.substr(start));
+      return fields;
+    }
+    fields.push_back(line.substr(start, comma - start));
+    start = comma + 1;
+  }
+}
 
 std::string_view QosName(Qos qos) {
   switch (qos) {

@@ -47,6 +47,10 @@ struct TracePod {
   int64_t TotalGpuMilli() const { return static_cast<int64_t>(num_gpu) * gpu_milli; }
 };
 
+// The fields of one CSV line, split on every `separator`. The formats hangar-sim reads have no
+// quoting; a caller that meets a quote rejects the line.
+std::vector<std::string_view> SplitFields(std::string_view line, char separator = ',');
+
 // Parses the whole text of a trace file. `source` names it in error messages ("trace.csv:17:
 // ..."). A final newline is optional; CRLF line ends are accepted. Errors: kMalformed, naming
 // the line number (1-based, the header is line 1).

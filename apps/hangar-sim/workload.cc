@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "trace.h"
+
 namespace hangar::sim {
 namespace {
 
@@ -26,20 +28,6 @@ constexpr std::array<std::string_view, 10> kCsvColumns = {
     "nodes", "tenant",   "priority",   "limit_s", "deadline_s"};
 
 constexpr int64_t kMaxSeconds = int64_t{1} << 40;  // keeps microsecond arithmetic far from overflow
-
-std::vector<std::string_view> Split(std::string_view line) {
-  std::vector<std::string_view> fields;
-  size_t start = 0;
-  while (true) {
-    size_t comma = line.find(',', start);
-    if (comma == std::string_view::npos) {
-      fields.push_back(line.substr(start));
-      return fields;
-    }
-    fields.push_back(line.substr(start, comma - start));
-    start = comma + 1;
-  }
-}
 
 // "source:line: field <name> (column <n>): why".
 class FieldErrors {
@@ -155,7 +143,7 @@ Result<JobSet> ParseJobsCsv(std::string_view text, std::string_view source) {
     FieldErrors fail(source, line_number);
     if (!line.empty() && line.front() == '#') continue;
     if (!header_seen) {
-      auto header = Split(line);
+      auto header = SplitFields(line);
       if (header.size() != kCsvColumns.size() ||
           !std::equal(header.begin(), header.end(), kCsvColumns.begin())) {
         return std::unexpected(fail.Line(
@@ -169,7 +157,7 @@ Result<JobSet> ParseJobsCsv(std::string_view text, std::string_view source) {
     if (line.find('"') != std::string_view::npos) {
       return std::unexpected(fail.Line("quoted fields are not supported"));
     }
-    auto f = Split(line);
+    auto f = SplitFields(line);
     if (f.size() != kCsvColumns.size()) {
       return std::unexpected(
           fail.Line(fmt::format("expected {} fields, got {}", kCsvColumns.size(), f.size())));

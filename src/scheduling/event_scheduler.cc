@@ -9,63 +9,13 @@
 #include <unordered_map>
 #include <utility>
 
+#include "scheduling/quota_tree.h"
+
 namespace hangar::scheduling {
 namespace {
 
 constexpr int64_t kNoLimit = INT64_MAX;  // a run-time limit that is not known
 constexpr Timestamp kForever = Timestamp::max();
-
-std::string Gpus(int64_t milli) {
-  if (milli % kWholeGpu == 0) return std::to_string(milli / kWholeGpu);
-  std::string s =
-      std::to_string(milli / kWholeGpu) + "." + std::to_string(1000 + milli % kWholeGpu).substr(1);
-  while (s.back() == '0') s.pop_back();
-  return s;
-}
-
-// The ancestors of `q`, itself first, the root last (as Schedule).
-std::vector<uint32_t> PathToRoot(const std::vector<Queue>& queues, uint32_t q) {
-  std::vector<uint32_t> path;
-  for (uint32_t at = q;; at = queues[at].parent) {
-    path.push_back(at);
-    if (at == 0 || queues[at].parent == at || path.size() > queues.size()) break;
-  }
-  return path;
-}
-
-// Fair-tree position of each queue, exactly as Schedule computes it (scheduler.cc).
-std::vector<uint32_t> FairOrder(const std::vector<Queue>& queues,
-                                const std::vector<std::vector<uint32_t>>& paths) {
-  size_t n = queues.size();
-  std::vector<double> subtree(n, 0);
-  for (uint32_t q = 0; q < n; ++q) {
-    for (uint32_t a : paths[q]) subtree[a] += queues[q].decayed_usage;
-  }
-  std::vector<std::vector<uint32_t>> children(n);
-  for (uint32_t q = 1; q < n; ++q) {
-    if (queues[q].parent != q) children[queues[q].parent].push_back(q);
-  }
-  std::vector<uint32_t> rank(n, 0);
-  for (auto& kids : children) {
-    std::sort(kids.begin(), kids.end(), [&](uint32_t a, uint32_t b) {
-      double sa = subtree[a] / std::max(queues[a].weight, 1e-9);
-      double sb = subtree[b] / std::max(queues[b].weight, 1e-9);
-      return sa != sb ? sa < sb : a < b;
-    });
-    for (uint32_t i = 0; i < kids.size(); ++i) rank[kids[i]] = i;
-  }
-  std::vector<std::vector<uint32_t>> keys(n);
-  for (uint32_t q = 0; q < n; ++q) {
-    for (auto it = paths[q].rbegin(); it != paths[q].rend(); ++it) keys[q].push_back(rank[*it]);
-  }
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return keys[a] != keys[b] ? keys[a] < keys[b] : a < b; });
-  std::vector<uint32_t> position(n);
-  for (uint32_t i = 0; i < n; ++i) position[order[i]] = i;
-  return position;
-}
 
 void AppendBytes(std::string& key, const void* data, size_t size) {
   key.append(static_cast<const char*>(data), size);
@@ -333,7 +283,7 @@ EventScheduler::Impl::Impl(const Input& input)
 void EventScheduler::Impl::ComputeTree() {
   paths_.assign(tree_.size(), {});
   for (uint32_t q = 0; q < tree_.size(); ++q) paths_[q] = PathToRoot(tree_, q);
-  fair_ = FairOrder(tree_, paths_);
+  fair_ = FairTreePositions(tree_, paths_);
   usage_.assign(tree_.size(), 0);
   budget_blocked_.assign(tree_.size(), false);
 }
@@ -394,11 +344,11 @@ Reason EventScheduler::Impl::QuotaReason(int blocker, int64_t milli) const {
   const Queue& q = tree_[blocker];
   if (q.limit_milli && usage_[blocker] + milli > *q.limit_milli) {
     return Reason{ReasonCode::kQuotaExceeded,
-                  "queue " + q.id + " is at its limit: " + Gpus(usage_[blocker]) + " of " +
-                      Gpus(*q.limit_milli) + " GPUs in use, this needs " + Gpus(milli)};
+                  "queue " + q.id + " is at its limit: " + FormatGpus(usage_[blocker]) + " of " +
+                      FormatGpus(*q.limit_milli) + " GPUs in use, this needs " + FormatGpus(milli)};
   }
   return Reason{ReasonCode::kQuotaExceeded, "queue " + q.id + " would exceed its guaranteed " +
-                                                Gpus(q.guaranteed_milli) +
+                                                FormatGpus(q.guaranteed_milli) +
                                                 " GPUs and borrowing is off"};
 }
 

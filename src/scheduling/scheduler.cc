@@ -8,67 +8,14 @@
 
 #include "scheduling/fragmentation.h"
 #include "scheduling/placement.h"
+#include "scheduling/quota_tree.h"
 
 namespace hangar::scheduling {
 namespace {
 
 constexpr Timestamp kForever = Timestamp::max();
 
-std::string Gpus(int64_t milli) {
-  if (milli % kWholeGpu == 0) return std::to_string(milli / kWholeGpu);
-  std::string s =
-      std::to_string(milli / kWholeGpu) + "." + std::to_string(1000 + milli % kWholeGpu).substr(1);
-  while (s.back() == '0') s.pop_back();
-  return s;
-}
-
 std::string Time(Timestamp t) { return FormatRfc3339(t); }
-
-// The ancestors of `q`, itself first, the root last.
-std::vector<uint32_t> PathToRoot(const std::vector<Queue>& queues, uint32_t q) {
-  std::vector<uint32_t> path;
-  for (uint32_t at = q;; at = queues[at].parent) {
-    path.push_back(at);
-    if (at == 0 || queues[at].parent == at || path.size() > queues.size()) break;
-  }
-  return path;
-}
-
-// Fair-tree order of the leaves: at each level, siblings rank by decayed usage (their subtree's)
-// per unit of weight, least first; a queue's key is the ranks along its path from the root, and
-// keys compare lexicographically. Returns each queue's position in that order.
-std::vector<uint32_t> FairOrder(const std::vector<Queue>& queues,
-                                const std::vector<std::vector<uint32_t>>& paths) {
-  size_t n = queues.size();
-  std::vector<double> subtree(n, 0);
-  for (uint32_t q = 0; q < n; ++q) {
-    for (uint32_t a : paths[q]) subtree[a] += queues[q].decayed_usage;
-  }
-  std::vector<std::vector<uint32_t>> children(n);
-  for (uint32_t q = 1; q < n; ++q) {
-    if (queues[q].parent != q) children[queues[q].parent].push_back(q);
-  }
-  std::vector<uint32_t> rank(n, 0);
-  for (auto& kids : children) {
-    std::sort(kids.begin(), kids.end(), [&](uint32_t a, uint32_t b) {
-      double sa = subtree[a] / std::max(queues[a].weight, 1e-9);
-      double sb = subtree[b] / std::max(queues[b].weight, 1e-9);
-      return sa != sb ? sa < sb : a < b;
-    });
-    for (uint32_t i = 0; i < kids.size(); ++i) rank[kids[i]] = i;
-  }
-  std::vector<std::vector<uint32_t>> keys(n);
-  for (uint32_t q = 0; q < n; ++q) {
-    for (auto it = paths[q].rbegin(); it != paths[q].rend(); ++it) keys[q].push_back(rank[*it]);
-  }
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return keys[a] != keys[b] ? keys[a] < keys[b] : a < b; });
-  std::vector<uint32_t> position(n);
-  for (uint32_t i = 0; i < n; ++i) position[order[i]] = i;
-  return position;
-}
 
 // Requests with the same shape fit or fail alike; within a pass capacity only shrinks and
 // reservations only add, so a shape that failed once fails again and is not searched for twice.
@@ -274,7 +221,7 @@ void Pass::ComputeOrder() {
     int64_t a, b, c, d;
     uint32_t index;
   };
-  std::vector<uint32_t> fair = FairOrder(tree_, paths_);
+  std::vector<uint32_t> fair = FairTreePositions(tree_, paths_);
   std::vector<Key> keys(in_.pending.size());
   brief_.resize(in_.pending.size());
   std::unordered_map<Shape, uint32_t, ShapeHash, ShapeEqual> shape_ids;
@@ -385,8 +332,9 @@ std::optional<Reason> Pass::QuotaGate(uint32_t index, bool& borrows) {
     const Queue& q = tree_[a];
     if (q.limit_milli && usage_[a] + milli > *q.limit_milli) {
       return Reason{ReasonCode::kQuotaExceeded,
-                    "queue " + q.id + " is at its limit: " + Gpus(usage_[a]) + " of " +
-                        Gpus(*q.limit_milli) + " GPUs in use, this needs " + Gpus(milli)};
+                    "queue " + q.id + " is at its limit: " + FormatGpus(usage_[a]) + " of " +
+                        FormatGpus(*q.limit_milli) + " GPUs in use, this needs " +
+                        FormatGpus(milli)};
     }
     // Queues with a guarantee lend and borrow; the root's capacity is the cluster's.
     if (a != 0 && q.guaranteed_milli > 0 && usage_[a] + milli > q.guaranteed_milli && !borrows) {
@@ -397,7 +345,7 @@ std::optional<Reason> Pass::QuotaGate(uint32_t index, bool& borrows) {
   if (borrows && !opt_.allow_borrowing) {
     const Queue& q = tree_[lender];
     return Reason{ReasonCode::kQuotaExceeded, "queue " + q.id + " would exceed its guaranteed " +
-                                                  Gpus(q.guaranteed_milli) +
+                                                  FormatGpus(q.guaranteed_milli) +
                                                   " GPUs and borrowing is off"};
   }
   return std::nullopt;
