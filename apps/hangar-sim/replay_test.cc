@@ -99,6 +99,44 @@ TEST(ReplayTest, MeasuresAllocationAndIdleCapacityWhileWorkWaits) {
   EXPECT_DOUBLE_EQ(r.idle_while_fit, 0);        // but B needs all 4: nothing waiting fits
 }
 
+TEST(ReplayTest, PolicyModifiersChangeOnePartEach) {
+  auto p = ParseReplayPolicy("hangar+no-preemption+fgd+reservations=3");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->name, "hangar+no-preemption+fgd+reservations=3");
+  EXPECT_FALSE(p->options.preemption);
+  EXPECT_TRUE(p->fragmentation_aware);
+  EXPECT_EQ(p->options.reservations, 3);
+  EXPECT_TRUE(p->quotas);
+  auto greedy = ParseReplayPolicy("fifo-easy+greedy+no-quotas");
+  ASSERT_TRUE(greedy.has_value());
+  EXPECT_EQ(greedy->options.backfill, scheduling::Backfill::kGreedy);
+  EXPECT_FALSE(greedy->quotas);
+  for (std::string_view bad : {"hangar+turbo", "hangar+reservations=x", "nope+greedy"}) {
+    auto error = ParseReplayPolicy(bad);
+    ASSERT_FALSE(error.has_value()) << bad;
+    EXPECT_NE(error.error().message().find(std::string(bad.substr(0, bad.find('+')))),
+              std::string::npos)
+        << error.error().message();
+  }
+  // The modifier reaches the core: strict fifo keeps C behind B, fifo+greedy starts it at once.
+  ReplayResult strict = MustReplay(HeadOfLineWorkload(), OneNode(4), "fifo");
+  ReplayResult relaxed = MustReplay(HeadOfLineWorkload(), OneNode(4), "fifo+greedy");
+  EXPECT_LT(relaxed.wait.mean, strict.wait.mean);
+}
+
+TEST(ReplayTest, FragmentedFreeCountsSharesLeftOnPartlyUsedGpus) {
+  // One 4-GPU node; a job holding a quarter of one GPU for 100 s, alone: the free capacity is
+  // 3.75 GPUs, of which 0.75 sits on the partly used GPU, for the whole window.
+  JobSet set;
+  set.tenants = {"t"};
+  Job shared = MakeJob("shared", 0, 100, 1, 100);
+  shared.request.gpu_milli = 250;
+  Job later = MakeJob("later", 100, 10, 1, 10);  // closes the window at 100 s
+  set.jobs = {shared, later};
+  ReplayResult r = MustReplay(set, OneNode(4), "fifo");
+  EXPECT_NEAR(r.fragmented_free, 0.75 / 3.75, 1e-9);
+}
+
 TEST(ReplayTest, EveryJobEndsAccountedFor) {
   JobSet set = GenerateSynthetic({.jobs = 300, .seed = 3});
   ASSERT_TRUE(ScaleToLoad(set, 16'000, 1.1).has_value());
