@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cluster.h"
+#include "common/markup.h"
 #include "packing.h"
 #include "replay.h"
 #include "scheduling/placement.h"
@@ -328,7 +329,7 @@ int RunReplay(const ReplayFlags& flags) {
   if (!flags.json.empty()) {
     std::string context = fmt::format(
         R"({{"source": "{}", "jobs": {}, "tenants": {}, "gpus": {}, "load": {}, "seed": {}}})",
-        XmlEscape(source), set.jobs.size(), set.tenants.size(), capacity / 1000, flags.load,
+        EscapeMarkup(source), set.jobs.size(), set.tenants.size(), capacity / 1000, flags.load,
         flags.seed);
     if (auto written = WriteFile(flags.json, FormatReplayJson(results, context)); !written) {
       return Fail(written.error());

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <functional>
 
+#include "common/markup.h"
+
 namespace hangar::sim {
 namespace {
 
@@ -44,32 +46,6 @@ struct Panel {
 
 }  // namespace
 
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string RenderChart(std::span<const ChartSeries> series, std::string_view title) {
   double x_max = 0;
   double pending_max = 0;
@@ -88,7 +64,7 @@ std::string RenderChart(std::span<const ChartSeries> series, std::string_view ti
       "viewBox=\"0 0 {0} {1}\" font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect x=\"0\" y=\"0\" width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n"
       "<text x=\"{2}\" y=\"22\" font-size=\"15\">{3}</text>\n",
-      kWidth, height, kLeft, XmlEscape(title));
+      kWidth, height, kLeft, EscapeMarkup(title));
   const std::array<Panel, 2> panels = {{
       {kTop, NiceMax(pending_max), "jobs waiting", [](const SeriesPoint& p) { return p.pending; }},
       {kTop + kPanelHeight + kGap, 100, "GPU allocation (%)",
@@ -103,7 +79,7 @@ std::string RenderChart(std::span<const ChartSeries> series, std::string_view ti
         "<text x=\"16\" y=\"{4}\" transform=\"rotate(-90 16 {4})\" "
         "text-anchor=\"middle\">{5}</text>\n",
         kLeft, panel.top, bottom, kLeft + plot_width, panel.top + kPanelHeight / 2,
-        XmlEscape(panel.y_label));
+        EscapeMarkup(panel.y_label));
     for (int i = 0; i <= 5; ++i) {
       const double v = panel.y_max * i / 5;
       const double y = bottom - kPanelHeight * i / 5;
@@ -122,7 +98,7 @@ std::string RenderChart(std::span<const ChartSeries> series, std::string_view ti
       out += fmt::format(
           "<polyline data-series=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" "
           "points=\"",
-          XmlEscape(s.name), kColours[k % kColours.size()]);
+          EscapeMarkup(s.name), kColours[k % kColours.size()]);
       for (size_t i = 0; i < s.points.size(); ++i) {
         const SeriesPoint& p = s.points[i];
         const double x = kLeft + plot_width * (p.t_s / 3600) / x_max;
@@ -139,7 +115,7 @@ std::string RenderChart(std::span<const ChartSeries> series, std::string_view ti
     out += fmt::format(
         "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" stroke-width=\"3\"/>"
         "<text x=\"{4}\" y=\"{5}\">{6}</text>\n",
-        x, y, x + 24, kColours[k % kColours.size()], x + 30, y + 4, XmlEscape(series[k].name));
+        x, y, x + 24, kColours[k % kColours.size()], x + 30, y + 4, EscapeMarkup(series[k].name));
   }
   out += "</svg>\n";
   return out;

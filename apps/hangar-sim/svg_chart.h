@@ -23,7 +23,4 @@ struct ChartSeries {
 // data-series="<name>"; an empty series list gives empty panels with axes.
 std::string RenderChart(std::span<const ChartSeries> series, std::string_view title);
 
-// Escapes &, <, >, " and ' for XML text and attributes.
-std::string XmlEscape(std::string_view text);
-
 }  // namespace hangar::sim

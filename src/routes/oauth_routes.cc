@@ -9,6 +9,7 @@
 
 #include "common/crypto.h"
 #include "common/json_codec.h"
+#include "common/markup.h"
 #include "identity/views.h"
 #include "routes/routes.h"
 
@@ -25,32 +26,6 @@ using identity::TokenService;
 
 namespace {
 
-std::string Escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 http::Response Html(const RequestContext& ctx, unsigned status, std::string_view title,
                     std::string_view body) {
   http::Response r{static_cast<http::bhttp::status>(status), ctx.request().version()};
@@ -62,29 +37,30 @@ http::Response Html(const RequestContext& ctx, unsigned status, std::string_view
   r.set("X-Frame-Options", "DENY");
   r.set("Referrer-Policy", "no-referrer");
   r.body() = std::string("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">") +
-             "<meta name=\"viewport\" content=\"width=device-width\"><title>" + Escape(title) +
-             " · Hangar</title><style>" +
+             "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
+             EscapeMarkup(title) + " · Hangar</title><style>" +
              "body{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 "
              "1rem;color:#222}label{display:block;margin:.8rem 0 .2rem}input{width:100%;"
              "padding:.5rem;box-sizing:border-box}button{margin-top:1rem;padding:.5rem 1rem}"
              ".error{color:#b00020}.code{font-size:1.6rem;letter-spacing:.2rem}</style></head>"
              "<body><h1>" +
-             Escape(title) + "</h1>" + std::string(body) + "</body></html>";
+             EscapeMarkup(title) + "</h1>" + std::string(body) + "</body></html>";
   r.prepare_payload();
   return r;
 }
 
 std::string Hidden(std::string_view name, std::string_view value) {
-  return "<input type=\"hidden\" name=\"" + Escape(name) + "\" value=\"" + Escape(value) + "\">";
+  return "<input type=\"hidden\" name=\"" + EscapeMarkup(name) + "\" value=\"" +
+         EscapeMarkup(value) + "\">";
 }
 
 std::string CredentialFields(std::string_view org = "", std::string_view email = "") {
   return "<label for=\"organization\">Organisation</label><input id=\"organization\" "
          "name=\"organization\" required autocomplete=\"organization\" value=\"" +
-         Escape(org) +
+         EscapeMarkup(org) +
          "\"><label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" "
          "required autocomplete=\"username\" value=\"" +
-         Escape(email) +
+         EscapeMarkup(email) +
          "\"><label for=\"password\">Password</label><input id=\"password\" name=\"password\" "
          "type=\"password\" required autocomplete=\"current-password\">";
 }
@@ -153,12 +129,12 @@ std::optional<std::pair<std::string, std::string>> BasicCredentials(const Reques
 std::string AuthorizeForm(const std::map<std::string, std::string>& params, std::string_view error,
                           std::string_view org = "", std::string_view email = "") {
   std::string client = Get(params, "client_id");
-  std::string html = "<p>Sign in to let <b>" + Escape(client) + "</b> act for you";
+  std::string html = "<p>Sign in to let <b>" + EscapeMarkup(client) + "</b> act for you";
   std::string scope = Get(params, "scope");
   html += scope.empty() || scope == "*"
               ? std::string(" with all your permissions.</p>")
-              : " with the permissions <code>" + Escape(scope) + "</code>.</p>";
-  if (!error.empty()) html += "<p class=\"error\">" + Escape(error) + "</p>";
+              : " with the permissions <code>" + EscapeMarkup(scope) + "</code>.</p>";
+  if (!error.empty()) html += "<p class=\"error\">" + EscapeMarkup(error) + "</p>";
   html += "<form method=\"post\" action=\"/oauth/authorize\">";
   for (const char* name : {"response_type", "client_id", "redirect_uri", "code_challenge",
                            "code_challenge_method", "scope", "state"}) {
@@ -173,11 +149,11 @@ std::string DeviceForm(std::string_view user_code, std::string_view error,
   std::string html =
       "<p>Check that this code matches the one your terminal shows, then sign in to approve "
       "it.</p>";
-  if (!error.empty()) html += "<p class=\"error\">" + Escape(error) + "</p>";
+  if (!error.empty()) html += "<p class=\"error\">" + EscapeMarkup(error) + "</p>";
   html +=
       "<form method=\"post\" action=\"/oauth/device\"><label for=\"user_code\">Code</label>"
       "<input id=\"user_code\" name=\"user_code\" class=\"code\" required value=\"" +
-      Escape(user_code) + "\">" + CredentialFields(org, email) +
+      EscapeMarkup(user_code) + "\">" + CredentialFields(org, email) +
       "<button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button> "
       "<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>";
   return html;
@@ -187,7 +163,7 @@ std::string InvitationForm(std::string_view token, std::string_view error) {
   std::string html =
       "<p>Choose a password of at least 12 characters to activate your account."
       " A passphrase of several words is best.</p>";
-  if (!error.empty()) html += "<p class=\"error\">" + Escape(error) + "</p>";
+  if (!error.empty()) html += "<p class=\"error\">" + EscapeMarkup(error) + "</p>";
   html += "<form method=\"post\" action=\"/login\">" + Hidden("invitation", token) +
           "<label for=\"password\">New password</label><input id=\"password\" name=\"password\" "
           "type=\"password\" required minlength=\"12\" autocomplete=\"new-password\">"
@@ -373,8 +349,9 @@ void AddOAuthRoutes(gateway::Router& router, TokenService& tokens,
                          !s) {
                        // Never redirect to an unchecked redirect_uri (RFC 6749 §4.1.2.1): show the
                        // error.
-                       return Html(ctx, 400, "Cannot sign in",
-                                   "<p class=\"error\">" + Escape(ErrorText(s.error())) + "</p>");
+                       return Html(
+                           ctx, 400, "Cannot sign in",
+                           "<p class=\"error\">" + EscapeMarkup(ErrorText(s.error())) + "</p>");
                      }
                      return Html(ctx, 200, "Sign in", AuthorizeForm(params, ""));
                    },
@@ -394,8 +371,9 @@ void AddOAuthRoutes(gateway::Router& router, TokenService& tokens,
                              Get(form, "redirect_uri"), Get(form, "code_challenge"),
                              Get(form, "code_challenge_method"), Get(form, "scope"));
                          !s) {
-                       return Html(ctx, 400, "Cannot sign in",
-                                   "<p class=\"error\">" + Escape(ErrorText(s.error())) + "</p>");
+                       return Html(
+                           ctx, 400, "Cannot sign in",
+                           "<p class=\"error\">" + EscapeMarkup(ErrorText(s.error())) + "</p>");
                      }
                      auto user = tokens.SignIn(Get(form, "organization"), Get(form, "email"),
                                                Get(form, "password"), OriginOf(ctx));
@@ -502,7 +480,7 @@ void AddOAuthRoutes(gateway::Router& router, TokenService& tokens,
                             InvitationForm(Get(form, "invitation"), ErrorText(user.error())));
               }
               return Html(ctx, 200, "Account active",
-                          "<p>Welcome, " + Escape(user->email) +
+                          "<p>Welcome, " + EscapeMarkup(user->email) +
                               ". Run <code>hangar login</code> or sign in from the portal.</p>");
             },
             .operation_id = "loginSubmit",

@@ -47,21 +47,6 @@ std::optional<std::string> ShapeKey(const Request& r) {
   return k;
 }
 
-// Whether one slice fits where it is on `node` (the node as expected at a reservation's start).
-bool SliceFits(const Node& node, const Allocation::Slice& s, const Request& r) {
-  if (node.cpu_milli_free < r.cpu_milli || node.memory_mib_free < r.memory_mib) return false;
-  for (uint16_t g : s.gpus) {
-    const Gpu& gpu = node.gpus[g];
-    if (r.mig_slices > 0) {
-      auto mask = static_cast<uint8_t>(((1u << r.mig_slices) - 1) << s.mig_start);
-      if ((gpu.mig_free & mask) != mask) return false;
-    } else if (gpu.free_milli < s.gpu_milli) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // Takes one slice off a node copy (the reserved nodes' expected state).
 void TakeSlice(Node& node, const Allocation::Slice& s, const Request& r) {
   for (uint16_t g : s.gpus) {
@@ -567,7 +552,7 @@ bool EventScheduler::Impl::MayEverFit(const Request& r) const {
 bool EventScheduler::Impl::Compatible(const Slices& slices, const Request& r) const {
   for (const auto& s : slices) {
     for (const auto& [n, node] : held_->future) {
-      if (n == s.node && !SliceFits(node, s, r)) return false;
+      if (n == s.node && !SliceFitsInPlace(node, s, r)) return false;
     }
   }
   return true;

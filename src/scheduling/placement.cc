@@ -488,6 +488,20 @@ int LargestMigProfile(uint8_t mig_free) {
   return 0;
 }
 
+bool SliceFitsInPlace(const Node& node, const Allocation::Slice& slice, const Request& r) {
+  if (node.cpu_milli_free < r.cpu_milli || node.memory_mib_free < r.memory_mib) return false;
+  for (uint16_t g : slice.gpus) {
+    const Gpu& gpu = node.gpus[g];
+    if (r.mig_slices > 0) {
+      const uint8_t mask = MigMask(r.mig_slices, slice.mig_start);
+      if ((gpu.mig_free & mask) != mask) return false;
+    } else if (gpu.free_milli < slice.gpu_milli) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool NodeCouldEverFit(const ClusterSnapshot& /*cluster*/, const Node& node, const Request& r) {
   if (!LabelsMatch(node, r.required_labels) || node.cuda_version < r.min_cuda_version) {
     return false;

@@ -163,6 +163,11 @@ std::expected<Slices, Reason> Place(const ClusterSnapshot& cluster, const Reques
 // depends on the work running).
 bool NodeCouldEverFit(const ClusterSnapshot& cluster, const Node& node, const Request& request);
 
+// Whether one `slice` of `request` fits exactly where it is on `node` as the node is now: the
+// slice's GPUs have its share (or its MIG slices) free, and the node the request's CPU and
+// memory. For checking a placement against a cluster as expected later (a reservation's start).
+bool SliceFitsInPlace(const Node& node, const Allocation::Slice& slice, const Request& request);
+
 // Takes the capacity of `slices` off the snapshot (GPU shares or MIG slices, CPU, memory, and
 // the request's group onto each node's groups), or gives it back: Release removes the last
 // occurrence of the group, so Release right after Apply restores the snapshot exactly.

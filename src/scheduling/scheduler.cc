@@ -63,20 +63,9 @@ struct ShapeEqual {
 
 // Whether `slices` fit exactly where they are on `cluster` (for the state at a reservation).
 bool FitsInPlace(const ClusterSnapshot& cluster, const Slices& slices, const Request& r) {
-  for (const auto& s : slices) {
-    const Node& node = cluster.nodes[s.node];
-    if (node.cpu_milli_free < r.cpu_milli || node.memory_mib_free < r.memory_mib) return false;
-    for (uint16_t g : s.gpus) {
-      const Gpu& gpu = node.gpus[g];
-      if (r.mig_slices > 0) {
-        auto mask = static_cast<uint8_t>(((1u << r.mig_slices) - 1) << s.mig_start);
-        if ((gpu.mig_free & mask) != mask) return false;
-      } else if (gpu.free_milli < s.gpu_milli) {
-        return false;
-      }
-    }
-  }
-  return true;
+  return std::all_of(slices.begin(), slices.end(), [&](const Allocation::Slice& s) {
+    return SliceFitsInPlace(cluster.nodes[s.node], s, r);
+  });
 }
 
 // One pass over the pending work, with its working state.
