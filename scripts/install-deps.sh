@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libpq-dev libssl-dev zlib1g-dev libargon2-dev
-  libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
+  libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 for arg in "$@"; do
