@@ -441,6 +441,9 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
                        R"({"name":"B-GPU","vendor":"nvidia","architecture":"hopper",
                            "product_name":"B GPU","memory_mib":1,"compute_capability":"9.0",
                            "hourly_price_micros":1})");
+  auto job_b = b_post("/api/v1/jobs", R"({"project":")" + S(project.at("id")) +
+                                          R"(","command":["true"],"hold":true})");
+  std::string job = "/api/v1/jobs/" + S(job_b.at("id"));
 
   // Tenant A's admin (the bootstrap key of "default") tries every B id on every verb.
   std::vector<std::pair<verb, std::string>> attempts = {
@@ -467,6 +470,12 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
       {verb::delete_, "/api/v1/nodes/join-tokens/" + S(token_b.at("id"))},
       {verb::get, "/api/v1/gpu-types/" + S(type_b.at("id"))},
       {verb::patch, "/api/v1/gpu-types/" + S(type_b.at("id"))},
+      {verb::get, job},
+      {verb::get, job + "/logs"},
+      {verb::post, job + "/cancel"},
+      {verb::post, job + "/hold"},
+      {verb::post, job + "/release"},
+      {verb::post, job + "/requeue"},
   };
   // A user admin of tenant A (not the platform administrator) also gets 404 for B's organisation.
   InviteAndActivate(admin_key_, "tenant-a-admin@example.com", "admin");
@@ -489,17 +498,19 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
   // B's objects stayed as they were.
   EXPECT_EQ(Client().Send(verb::get, "/api/v1/teams/" + S(team.at("id")), b).result_int(), 200u);
   EXPECT_EQ(Client().Send(verb::get, "/api/v1/roles/custom", b).result_int(), 200u);
+  EXPECT_EQ(S(Json200(Client().Send(verb::get, job, b)).at("state")), "held");
   // Lists do not mix tenants.
   auto me_a = Json200(Client().Send(verb::get, "/api/v1/whoami", a_user));
   std::string org_a = S(me_a.at("organization_id"));
-  for (const char* list :
-       {"/api/v1/teams", "/api/v1/projects", "/api/v1/service-accounts", "/api/v1/api-keys",
-        "/api/v1/role-bindings", "/api/v1/users", "/api/v1/gpu-types", "/api/v1/access-review"}) {
+  for (const char* list : {"/api/v1/teams", "/api/v1/projects", "/api/v1/service-accounts",
+                           "/api/v1/api-keys", "/api/v1/role-bindings", "/api/v1/users",
+                           "/api/v1/gpu-types", "/api/v1/access-review", "/api/v1/jobs"}) {
     auto r = Client().Send(verb::get, list, a_user);
     EXPECT_EQ(r.result_int(), 200u) << list;
     EXPECT_EQ(r.body().find("globex"), std::string::npos) << list;
     EXPECT_EQ(r.body().find(S(team.at("id"))), std::string::npos) << list;
     EXPECT_EQ(r.body().find(S(sa.at("id"))), std::string::npos) << list;
+    EXPECT_EQ(r.body().find(S(job_b.at("id"))), std::string::npos) << list;
   }
   // A's audit log holds A's own requests (its failed attempts name B's ids, which A sent), never
   // B's records; B's log holds none of A's.

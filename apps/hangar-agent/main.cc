@@ -13,8 +13,10 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/executor.h"
 #include "agent/gpu_probe.h"
 #include "agent/state.h"
+#include "agent/workload_runner.h"
 #include "client/api_client.h"
 #include "common/clock.h"
 #include "common/json_codec.h"
@@ -142,18 +144,27 @@ int main(int argc, char** argv) {
     stop.Stop();
   });
 
+  // Workloads run under <state dir>/workloads and survive an agent restart (Executor::Recover).
+  std::filesystem::path state_path =
+      state_dir.empty() ? agent::DefaultStateDir() : std::filesystem::path(state_dir);
+  agent::Executor executor(state_path / "workloads", clock);
+  agent::WorkloadRunner runner({.server_url = server}, executor, clock);
+  if (Status s = runner.Start(); !s) return Fail(s.error());
+
   agent::AgentOptions options{
       .server_url = server,
       .join_token = join_token.empty() ? std::nullopt : std::optional<std::string>(join_token),
       .name = name,
       .hostname = Hostname(),
       .labels = std::move(label_map),
-      .state_dir = state_dir.empty() ? agent::DefaultStateDir() : std::filesystem::path(state_dir),
-      .seed = std::random_device{}()};
+      .state_dir = state_path,
+      .seed = std::random_device{}(),
+      .on_identity = [&runner](const auto& identity) { runner.SetIdentity(identity); }};
   spdlog::info("hangar-agent {} starting: node {}, server {}, {} GPU probe", HANGAR_VERSION, name,
                server, (*probe)->name());
   agent::Agent agent(std::move(options), **client, **probe, clock, stop);
   Status result = agent.Run();
+  runner.Stop();
   pthread_kill(signal_waiter.native_handle(), SIGUSR1);
   signal_waiter.join();
   if (!result) return Fail(result.error());

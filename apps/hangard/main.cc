@@ -25,6 +25,8 @@
 #include "routes/routes.h"
 #include "store/repos.h"
 #include "store/store.h"
+#include "workloads/job_service.h"
+#include "workloads/scheduler_loop.h"
 
 extern char** environ;
 
@@ -237,9 +239,21 @@ int Run(int argc, char** argv) {
                             {.heartbeat_interval = cfg->heartbeat_interval,
                              .node_unreachable_after = cfg->node_unreachable_after});
 
+  // Workloads: the scheduler loop wakes on submits and run ends; agents long-poll for their
+  // assignments and are woken through the node signals.
+  workloads::NodeSignals node_signals;
+  workloads::QueueBoard queue_board;
+  workloads::SchedulerLoop* scheduler_ptr = nullptr;
+  workloads::JobService jobs(**store, clock, authorizer, node_signals, queue_board, [&] {
+    if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
+  });
+  workloads::SchedulerLoop scheduler(**store, clock, jobs, node_signals, queue_board);
+  scheduler_ptr = &scheduler;
+
   gateway::Router router;
   events::EventService events(**store);
   routes::AddFleetRoutes(router, fleet);
+  routes::AddWorkloadRoutes(router, jobs);
   routes::AddEventRoutes(router, events);
   routes::AddIdentityRoutes(router, directory, access, clock);
   routes::AddOAuthRoutes(router, tokens, directory);
@@ -280,8 +294,8 @@ int Run(int argc, char** argv) {
        .request_timeout =
            std::chrono::duration_cast<std::chrono::milliseconds>(cfg->request_timeout),
        .idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->idle_timeout),
-       .shutdown_grace =
-           std::chrono::duration_cast<std::chrono::milliseconds>(cfg->shutdown_grace)},
+       .shutdown_grace = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->shutdown_grace),
+       .on_stop = [&node_signals] { node_signals.Shutdown(); }},
       gateway);
   auto bound = server.Start();
   if (!bound) return Fail(bound.error());
@@ -295,12 +309,14 @@ int Run(int argc, char** argv) {
   Micros tick = std::min(cfg->heartbeat_interval, cfg->node_unreachable_after / 4);
   Reconciler reconciler(fleet, tokens, **store, clock, tick);
   reconciler.Start();
+  scheduler.Start();
   server.StopOnSignals();
   // Written last: whoever waits for the port file (scripts, tests) may signal us at once.
   if (!cfg->port_file.empty()) {
     std::ofstream(cfg->port_file) << *bound << "\n";
   }
   server.Run();
+  scheduler.Stop();
   reconciler.Stop();
   spdlog::info("hangard stopped");
   return 0;

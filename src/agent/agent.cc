@@ -113,6 +113,7 @@ Result<Agent::Step> Agent::Register() {
                    .credential = res->credential};
   HANGAR_TRY(SaveState(options_.state_dir, state));
   state_ = std::move(state);
+  if (options_.on_identity) options_.on_identity(state_);
   interval_ = Interval(res->heartbeat_interval_seconds);
   spdlog::info("registered as node {} ({}) with {} GPUs; heartbeat every {} s", state_->node_id,
                state_->node_name, req.gpus.size(), interval_.count() / 1'000'000.0);
@@ -150,6 +151,7 @@ Result<Agent::Step> Agent::Heartbeat() {
 Status Agent::HandleRevoked() {
   HANGAR_TRY(ClearState(options_.state_dir));
   state_.reset();
+  if (options_.on_identity) options_.on_identity(state_);
   if (!options_.join_token || options_.join_token->empty()) {
     return std::unexpected(
         Error::Unauthenticated("the server revoked this node's credential (it may have been "
@@ -164,6 +166,7 @@ Status Agent::Run() {
   HANGAR_ASSIGN_OR_RETURN(auto saved, LoadState(options_.state_dir));
   if (saved && saved->server_url == options_.server_url) {
     state_ = std::move(saved);
+    if (options_.on_identity) options_.on_identity(state_);
     spdlog::info("resuming as node {} ({}) from {}", state_->node_id, state_->node_name,
                  options_.state_dir.string());
   } else if (saved) {

@@ -29,6 +29,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -73,6 +74,10 @@ struct AgentOptions {
   std::chrono::microseconds backoff_initial = std::chrono::seconds(1);
   std::chrono::microseconds backoff_max = std::chrono::seconds(60);
   uint64_t seed = 0;  // for backoff jitter
+  // Called (on the agent's thread) whenever the node's identity is known or lost: after
+  // resuming saved state, after registering, and with nullopt when the credential was revoked.
+  // The workload runner uses it to talk to the server as this node.
+  std::function<void(const std::optional<AgentState>&)> on_identity;
 };
 
 // What the loop has done so far, for tests and logs. Atomic so other threads may watch.

@@ -2,7 +2,8 @@
 // client::ApiClient. apps/hangar/main.cc only hands it argv, the streams and the environment.
 //
 // Commands: gpus list|get, nodes list|get|cordon|uncordon|label, gpu-types list|create|update,
-// events list, join-tokens create|list|delete, whoami, orgs, teams, projects, users,
+// events list, join-tokens create|list|delete, jobs submit|list|get|cancel|hold|release|
+// requeue|logs, whoami, orgs, teams, projects, users,
 // service-accounts, api-keys, roles, permissions, role-bindings, access-review, audit list,
 // login, logout, config set-context|use-context|get-contexts|current-context, version. Exit codes
 // are listed in output.h and docs/cli.md.

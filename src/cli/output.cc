@@ -257,6 +257,27 @@ std::string Render(const std::vector<api::Project>& items, OutputFormat format) 
       });
 }
 
+std::string Render(const std::vector<api::Job>& items, OutputFormat format) {
+  return RenderList<api::Job>(items, format,
+                              {"ID", "NAME", "STATE", "GPUS", "NODE", "EXIT", "REASON", "CREATED"},
+                              [](const api::Job& j) -> std::vector<std::string> {
+                                std::string gpus = std::to_string(j.resources.gpus.value_or(1));
+                                if (j.resources.gpu_type) gpus += "x" + *j.resources.gpu_type;
+                                std::string exit = j.signal ? "signal " + std::to_string(*j.signal)
+                                                   : j.exit_code ? std::to_string(*j.exit_code)
+                                                                 : "-";
+                                std::string reason = j.queue ? j.queue->reason : j.state_reason;
+                                return {j.id,
+                                        j.name,
+                                        std::string(json::EnumName(j.state)),
+                                        gpus,
+                                        OrDash(j.node_id.value_or("")),
+                                        exit,
+                                        OrDash(reason),
+                                        j.created_at};
+                              });
+}
+
 std::string Render(const std::vector<api::User>& items, OutputFormat format) {
   return RenderList<api::User>(items, format,
                                {"ID", "EMAIL", "NAME", "STATE", "LOCKED", "LAST LOGIN"},

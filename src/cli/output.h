@@ -13,6 +13,7 @@
 
 #include "api/identity_types.h"
 #include "api/types.h"
+#include "api/workload_types.h"
 #include "client/api_client.h"
 #include "common/error.h"
 
@@ -47,6 +48,8 @@ std::string Render(const std::vector<api::Permission>& items, OutputFormat forma
 std::string Render(const std::vector<api::RoleBinding>& items, OutputFormat format);
 std::string Render(const std::vector<api::AccessReviewEntry>& items, OutputFormat format);
 std::string Render(const std::vector<api::WhoAmI>& items, OutputFormat format);
+// Jobs: ID, NAME, STATE, GPUS, NODE, EXIT, REASON (why it waits or ended), CREATED.
+std::string Render(const std::vector<api::Job>& items, OutputFormat format);
 // Audit records (events of type hangar.audit.*): TIME, ACTOR, OUTCOME, METHOD, PATH, STATUS from
 // each record's data; JSON and YAML as the events themselves.
 std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format);

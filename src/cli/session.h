@@ -128,6 +128,8 @@ using Action = std::function<int()>;
 // whoami, orgs, teams, projects, users, service-accounts, api-keys, roles, permissions,
 // role-bindings, access-review, audit (identity_commands.cc).
 void AddIdentityCommands(CLI::App& app, Session& s, Action& action);
+// jobs submit|list|get|cancel|hold|release|requeue|logs (job_commands.cc).
+void AddJobCommands(CLI::App& app, Session& s, Action& action);
 // login, logout (auth_commands.cc).
 void AddAuthCommands(CLI::App& app, Session& s, Action& action);
 

@@ -104,6 +104,12 @@ struct RoleTag {
 struct RoleBindingTag {
   static constexpr std::string_view kPrefix = "rb", kNoun = "role binding";
 };
+struct JobTag {
+  static constexpr std::string_view kPrefix = "job", kNoun = "job";
+};
+struct InstanceTag {
+  static constexpr std::string_view kPrefix = "inst", kNoun = "instance";
+};
 struct RequestTag {
   static constexpr std::string_view kPrefix = "req", kNoun = "request";
 };
@@ -116,6 +122,8 @@ using ApiKeyId = Id<ApiKeyTag>;
 using JoinTokenId = Id<JoinTokenTag>;
 using EventId = Id<EventTag>;
 using RequestId = Id<RequestTag>;
+using JobId = Id<JobTag>;
+using InstanceId = Id<InstanceTag>;
 using TeamId = Id<TeamTag>;
 using ProjectId = Id<ProjectTag>;
 using UserId = Id<UserTag>;

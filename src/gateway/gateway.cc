@@ -381,6 +381,7 @@ Status Gateway::CheckQueryParameters(const Route& route, const RequestContext& c
       for (const auto& p : CommonListParameters()) known |= (p == name);
       if (const auto* f = route.list->Find(name)) known |= f->filterable;
     }
+    for (const auto& p : route.query_params) known |= (p.name == name);
     if (!known) e.AddField("query:" + name, "is not a parameter of " + route.path);
   }
   if (!e.violations().empty()) {

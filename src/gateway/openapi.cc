@@ -118,6 +118,9 @@ bj::object BuildOpenApi(const Router& router, const ApiInfo& info) {
     if (route.list != nullptr) {
       for (auto& p : ListParameters(*route.list)) params.push_back(std::move(p));
     }
+    for (const auto& f : route.query_params) {
+      params.push_back(Param(f.name, "query", FieldSchema(f), f.description, false));
+    }
     if (route.method == verb::post && route.idempotent_post) {
       params.push_back(Param("Idempotency-Key", "header", StringSchema(),
                              "Repeat a POST safely: the same key and body within 24 h replays "

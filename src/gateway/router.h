@@ -141,6 +141,8 @@ struct Route {
   bool idempotent_post = true;            // POST honours Idempotency-Key
   bool hidden = false;                    // not in the OpenAPI document (docs assets)
   bool any_query = false;  // takes query parameters it validates itself (OAuth's pages)
+  // Other query parameters the route takes (not lists'); the handler parses their values.
+  std::vector<store::ListField> query_params;
 };
 
 struct RouteMatch {

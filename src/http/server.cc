@@ -552,6 +552,7 @@ void Server::Impl::RunIoThread() {
 
 void Server::Impl::Stop() {
   if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
+  if (options_.on_stop) options_.on_stop();
   asio::post(control_, [this] { BeginDrain(); });
 }
 

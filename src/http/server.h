@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -78,6 +79,9 @@ struct ServerOptions {
   size_t gzip_min_bytes = 1024;
   int gzip_level = kDefaultGzipLevel;  // zlib 1 (fastest) .. 9 (smallest)
   bool access_log = true;              // one spdlog info line per request
+  // Called once when Stop() begins (any thread): lets long-running handlers (long polls)
+  // return early so the drain does not wait for them. Must not block.
+  std::function<void()> on_stop;
 };
 
 class Server {

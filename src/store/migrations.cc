@@ -302,6 +302,61 @@ std::vector<Migration> BuildMigrations() {
                  " revoked_at BIGINT NOT NULL)"),
           Shared("CREATE INDEX revoked_tokens_revoked ON revoked_tokens (revoked_at)"),
       }});
+  m.push_back(Migration{
+      4,
+      "workloads",
+      {
+          // One row per job (later also per instance): what was asked (`spec`, JSON, never
+          // changed) and where it stands (state, placement, outcome).
+          Shared("CREATE TABLE workloads ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " kind {text} NOT NULL,"
+                 " project_id {text} NOT NULL,"
+                 " team_id {text} NOT NULL,"
+                 " name {text} NOT NULL,"
+                 " state {text} NOT NULL,"
+                 " priority_class {text} NOT NULL,"
+                 " spec TEXT NOT NULL,"
+                 " array_id {text},"
+                 " array_index BIGINT,"
+                 " attempt BIGINT NOT NULL,"
+                 " failures BIGINT NOT NULL,"
+                 " node_id {text},"
+                 " gpu_indexes TEXT NOT NULL,"
+                 " desired {text} NOT NULL,"
+                 " stop_reason {text} NOT NULL,"
+                 " exit_code BIGINT,"
+                 " exit_signal BIGINT,"
+                 " state_reason {text} NOT NULL,"
+                 " state_message TEXT NOT NULL,"
+                 " created_by {text} NOT NULL,"
+                 " scheduled_at BIGINT,"
+                 " started_at BIGINT,"
+                 " finished_at BIGINT,"
+                 " stop_requested_at BIGINT,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX workloads_org_created ON workloads (org_id, created_at, id)"),
+          Shared("CREATE INDEX workloads_state ON workloads (state, org_id)"),
+          Shared("CREATE INDEX workloads_node ON workloads (node_id, state)"),
+          // Output is append-only. byte_offset/byte_end locate the chunk in the run's raw
+          // stream (the text is that output made valid UTF-8), so a repeated upload is stored once.
+          Shared("CREATE TABLE workload_output ("
+                 " seq {serial},"
+                 " org_id {text} NOT NULL,"
+                 " workload_id {text} NOT NULL,"
+                 " attempt BIGINT NOT NULL,"
+                 " stream {text} NOT NULL,"
+                 " byte_offset BIGINT NOT NULL,"
+                 " byte_end BIGINT NOT NULL,"
+                 " text TEXT NOT NULL,"
+                 " time BIGINT NOT NULL)"),
+          Shared("CREATE INDEX workload_output_run ON workload_output"
+                 " (workload_id, attempt, stream, byte_offset)"),
+          Shared("CREATE INDEX workload_output_seq ON workload_output (workload_id, seq)"),
+      }});
   return m;
 }
 

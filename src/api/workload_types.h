@@ -1,0 +1,225 @@
+// The public API's types for workloads: batch jobs, their logs, and the agent's side of running
+// them (assignments and reports). Conventions as in api/types.h: Boost.Describe structs that
+// common/json_codec.h encodes and strictly decodes and the OpenAPI document is derived from.
+#pragma once
+
+#include <boost/describe.hpp>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/types.h"
+
+namespace hangar::api {
+
+// ---- Job states --------------------------------------------------------------------------------
+//
+// workloads/job_service.h draws the machine and names every transition:
+//
+//   pending <-> held        pending -> scheduled -> running -> succeeded | failed
+//   scheduled | running -> stopping -> cancelled | failed | pending (preempted, requeued)
+//
+BOOST_DEFINE_ENUM_CLASS(JobState, pending, held, scheduled, running, stopping, succeeded, failed,
+                        cancelled)
+// Priority classes, lowest first. Higher classes are scheduled first and may preempt lower ones
+// whose preemption policy allows it.
+BOOST_DEFINE_ENUM_CLASS(PriorityClass, low, normal, high)
+// What happens to a running job that higher-priority or entitled work needs the GPUs of:
+// `never` (it is not preemptible), `requeue` (stopped and queued again), `checkpoint` (sent
+// SIGTERM, given checkpoint_grace_seconds, then requeued).
+BOOST_DEFINE_ENUM_CLASS(PreemptionPolicy, never, requeue, checkpoint)
+// What happens to a job whose node stops answering: queued again, or failed.
+BOOST_DEFINE_ENUM_CLASS(NodeLossPolicy, requeue, fail)
+// A dependency's condition on the other job's outcome (Slurm's afterok / afterany / afternotok).
+BOOST_DEFINE_ENUM_CLASS(DependencyCondition, after_ok, after_any, after_failure)
+
+// What a job needs to run. Defaults: one whole GPU of any type, on one node.
+struct JobResources {
+  std::optional<int64_t> gpus;          // GPUs on the node, 0..64 (0: a CPU-only job)
+  std::optional<std::string> gpu_type;  // a catalogue name ("H100-80GB"); any type when absent
+  std::optional<int64_t> gpu_milli;     // a share of one GPU, 1..1000 milli-GPUs (gpus must be 1)
+  std::optional<int64_t> min_gpu_memory_mib;
+  std::optional<std::string> min_cuda_version;  // "12.2": the node's driver must support it
+  std::optional<int64_t> cpu_milli;             // CPU, in thousandths of a core
+  std::optional<int64_t> memory_mib;
+};
+BOOST_DESCRIBE_STRUCT(JobResources, (),
+                      (gpus, gpu_type, gpu_milli, min_gpu_memory_mib, min_cuda_version, cpu_milli,
+                       memory_mib))
+
+struct JobDependency {
+  std::string job;                               // "job_…", in the same organisation
+  std::optional<DependencyCondition> condition;  // default after_ok
+};
+BOOST_DESCRIBE_STRUCT(JobDependency, (), (job, condition))
+
+// POST /api/v1/jobs
+struct SubmitJobRequest {
+  std::string project;                     // a project id ("proj_…") or name
+  std::optional<std::string> name;         // a label for people; defaults to the command's name
+  std::vector<std::string> command;        // argv; run without a shell (use ["sh", "-c", "…"])
+  std::optional<Labels> environment;       // added to the job's environment
+  std::optional<std::string> working_dir;  // on the node; default: a fresh per-job directory
+  std::optional<JobResources> resources;
+  std::optional<Labels> node_selector;              // labels the node must have
+  std::optional<PriorityClass> priority_class;      // default normal
+  std::optional<int64_t> time_limit_seconds;        // stopped (failed) when it runs longer
+  std::optional<std::string> deadline;              // RFC 3339: scheduled earliest-deadline first
+  std::optional<std::string> start_after;           // RFC 3339: not started before
+  std::optional<PreemptionPolicy> preemption;       // default requeue
+  std::optional<int64_t> checkpoint_grace_seconds;  // for preemption=checkpoint and stops
+  std::optional<int64_t> retries;                   // failed attempts retried, 0..10
+  std::optional<NodeLossPolicy> on_node_loss;       // default requeue
+  std::optional<std::vector<JobDependency>> dependencies;
+  std::optional<bool> hold;           // submitted held: not started until released
+  std::optional<int64_t> array_size;  // 1..1000 similar jobs, HANGAR_ARRAY_INDEX=0..n-1
+};
+BOOST_DESCRIBE_STRUCT(SubmitJobRequest, (),
+                      (project, name, command, environment, working_dir, resources, node_selector,
+                       priority_class, time_limit_seconds, deadline, start_after, preemption,
+                       checkpoint_grace_seconds, retries, on_node_loss, dependencies, hold,
+                       array_size))
+
+// Why a job is not running yet, from the scheduler's last pass.
+struct JobQueueInfo {
+  std::string reason;   // a code: insufficient_gpus, quota_exceeded, held, dependency_pending…
+  std::string message;  // the same in words, with hints
+  std::optional<int64_t> position;             // 1-based place in the organisation's queue
+  std::optional<std::string> estimated_start;  // RFC 3339, when a reservation predicts it
+  std::string evaluated_at;                    // when the scheduler last looked
+};
+BOOST_DESCRIBE_STRUCT(JobQueueInfo, (), (reason, message, position, estimated_start, evaluated_at))
+
+struct Job {
+  std::string id;
+  std::string project_id;
+  std::string name;
+  JobState state = JobState::pending;
+  std::vector<std::string> command;
+  Labels environment;
+  std::string working_dir;
+  JobResources resources;
+  Labels node_selector;
+  PriorityClass priority_class = PriorityClass::normal;
+  std::optional<int64_t> time_limit_seconds;
+  std::optional<std::string> deadline;
+  std::optional<std::string> start_after;
+  PreemptionPolicy preemption = PreemptionPolicy::requeue;
+  int64_t checkpoint_grace_seconds = 0;
+  int64_t retries = 0;
+  NodeLossPolicy on_node_loss = NodeLossPolicy::requeue;
+  std::vector<JobDependency> dependencies;
+  std::optional<std::string> array_id;  // the first job of its array
+  std::optional<int64_t> array_index;
+  int64_t attempt = 0;  // 1 once first started; grows on each retry or requeue
+  std::optional<std::string> node_id;
+  std::vector<int64_t> gpu_indexes;  // on the node, as CUDA_VISIBLE_DEVICES lists them
+  std::optional<int64_t> exit_code;
+  std::optional<int64_t> signal;
+  std::string state_reason;  // a code: why it is in this state (preempted, time_limit, node_lost…)
+  std::string state_message;          // the same in words
+  std::optional<JobQueueInfo> queue;  // pending and held jobs: why they wait
+  std::string created_by;
+  std::optional<std::string> scheduled_at;
+  std::optional<std::string> started_at;
+  std::optional<std::string> finished_at;
+  std::string created_at;
+  std::string updated_at;
+  std::string etag;
+  Links links;
+};
+BOOST_DESCRIBE_STRUCT(Job, (),
+                      (id, project_id, name, state, command, environment, working_dir, resources,
+                       node_selector, priority_class, time_limit_seconds, deadline, start_after,
+                       preemption, checkpoint_grace_seconds, retries, on_node_loss, dependencies,
+                       array_id, array_index, attempt, node_id, gpu_indexes, exit_code, signal,
+                       state_reason, state_message, queue, created_by, scheduled_at, started_at,
+                       finished_at, created_at, updated_at, etag, links))
+
+struct JobList {
+  std::vector<Job> items;
+  std::string next_page_token;
+};
+BOOST_DESCRIBE_STRUCT(JobList, (), (items, next_page_token))
+
+// One chunk of a job's output.
+struct LogLine {
+  int64_t seq = 0;     // increasing per job: pass as ?after= to read on
+  std::string stream;  // stdout | stderr
+  int64_t attempt = 0;
+  std::string time;  // when the server received it
+  std::string text;
+};
+BOOST_DESCRIBE_STRUCT(LogLine, (), (seq, stream, attempt, time, text))
+
+struct LogPage {
+  std::vector<LogLine> items;
+  int64_t next_after = 0;  // pass as ?after= for what follows
+};
+BOOST_DESCRIBE_STRUCT(LogPage, (), (items, next_after))
+
+// ---- Agent protocol: assignments and reports ---------------------------------------------------
+
+// What the server wants a node to run (or stop). An assignment is identified by its
+// `run_id` = "<workload id>-a<attempt>": a retried job is a new run, never a restart of the old.
+struct Assignment {
+  std::string run_id;
+  std::string workload_id;
+  int64_t attempt = 0;
+  std::string desired;  // "run" or "stop"
+  std::vector<std::string> command;
+  Labels environment;
+  std::string working_dir;
+  std::vector<int64_t> gpu_indexes;
+  int64_t stop_grace_seconds = 0;  // SIGTERM, then SIGKILL after this long
+};
+BOOST_DESCRIBE_STRUCT(Assignment, (),
+                      (run_id, workload_id, attempt, desired, command, environment, working_dir,
+                       gpu_indexes, stop_grace_seconds))
+
+// GET /api/v1/agent/nodes/{id}/assignments?wait_seconds=&known=
+struct AssignmentList {
+  std::vector<Assignment> items;
+  std::string revision;  // pass back as ?known= to wait for the next change
+};
+BOOST_DESCRIBE_STRUCT(AssignmentList, (), (items, revision))
+
+// What happened to one run on the node.
+struct RunReport {
+  std::string run_id;
+  std::string state;  // "running", "exited" or "lost"
+  std::optional<int64_t> exit_code;
+  std::optional<int64_t> signal;
+  std::optional<std::string> started_at;
+  std::optional<std::string> ended_at;
+  std::optional<std::string> message;
+};
+BOOST_DESCRIBE_STRUCT(RunReport, (),
+                      (run_id, state, exit_code, signal, started_at, ended_at, message))
+
+// Output the agent read from a run since its last upload.
+struct RunOutput {
+  std::string run_id;
+  std::string stream;  // stdout | stderr
+  int64_t offset = 0;  // where the chunk starts and ends in the raw stream, in bytes:
+  int64_t end = 0;     // a repeated upload is stored once
+  std::string text;    // the bytes as valid UTF-8 (invalid sequences and NUL replaced)
+};
+BOOST_DESCRIBE_STRUCT(RunOutput, (), (run_id, stream, offset, end, text))
+
+// POST /api/v1/agent/nodes/{id}/reports
+struct NodeReport {
+  std::vector<RunReport> runs;
+  std::vector<RunOutput> output;
+};
+BOOST_DESCRIBE_STRUCT(NodeReport, (), (runs, output))
+
+struct NodeReportAnswer {
+  // Finished runs the server has recorded (with their output): the agent may forget them.
+  std::vector<std::string> forget;
+};
+BOOST_DESCRIBE_STRUCT(NodeReportAnswer, (), (forget))
+
+}  // namespace hangar::api

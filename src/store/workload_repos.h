@@ -1,0 +1,88 @@
+// Typed repositories for workloads (jobs now, instances later) and their output. Same rules as
+// store/repos.h: functions run in the caller's transaction, lookups by id take the OrgId.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/workload_types.h"
+#include "store/repos.h"
+
+namespace hangar::store {
+
+// One workload as stored. `spec_json` is the submitted request (api::SubmitJobRequest as
+// normalised by the service) and never changes; the rest is where the workload stands.
+struct WorkloadRecord {
+  std::string id;  // "job_…"
+  OrgId org_id;
+  std::string kind = "job";
+  ProjectId project_id;
+  TeamId team_id;
+  std::string name;
+  api::JobState state = api::JobState::pending;
+  api::PriorityClass priority_class = api::PriorityClass::normal;
+  std::string spec_json;
+  std::optional<std::string> array_id;
+  std::optional<int64_t> array_index;
+  int64_t attempt = 0;   // runs started so far (each placement starts a new one)
+  int64_t failures = 0;  // runs that failed: retried while failures <= retries
+  std::optional<NodeId> node_id;
+  std::vector<int64_t> gpu_indexes;
+  std::string desired = "run";  // "run" | "stop": what the node's agent should do
+  std::string stop_reason;  // why it is being stopped: cancelled, preempted, time_limit, requeue
+  std::optional<int64_t> exit_code;
+  std::optional<int64_t> signal;
+  std::string state_reason;
+  std::string state_message;
+  std::string created_by;
+  std::optional<Timestamp> scheduled_at;
+  std::optional<Timestamp> started_at;
+  std::optional<Timestamp> finished_at;
+  std::optional<Timestamp> stop_requested_at;
+  int64_t version = 1;
+  Timestamp created_at;
+  Timestamp updated_at;
+};
+
+struct OutputRecord {
+  int64_t seq = 0;
+  std::string workload_id;
+  int64_t attempt = 0;
+  std::string stream;
+  int64_t byte_offset = 0;  // where the chunk starts and ends in the run's raw output
+  int64_t byte_end = 0;
+  std::string text;  // that output as valid UTF-8
+  Timestamp time;
+};
+
+// Jobs: filter by state, project_id, node_id, name, priority_class, array_id; sort by
+// created_at or name.
+const ListSpec& JobListSpec();
+
+Status InsertWorkload(Tx& tx, const WorkloadRecord& w);
+Result<std::optional<WorkloadRecord>> GetWorkload(Tx& tx, const OrgId& org, std::string_view id);
+Result<Page<WorkloadRecord>> ListJobs(Tx& tx, const OrgId& org, const ListQuery& query);
+// Writes every mutable field if the stored version is w.version, and stores version + 1.
+// kPreconditionFailed when it changed since read; kNotFound when absent.
+Status UpdateWorkload(Tx& tx, const WorkloadRecord& w);
+// Every organisation's workloads that are not finished (pending, held, scheduled, running,
+// stopping), by organisation then id: the scheduler's input.
+Result<std::vector<WorkloadRecord>> ListUnfinishedWorkloads(Tx& tx);
+// The workloads placed on `node` that are not finished (scheduled, running, stopping): the
+// node's assignments.
+Result<std::vector<WorkloadRecord>> ListNodeWorkloads(Tx& tx, const OrgId& org, const NodeId& node);
+// Every organisation's unfinished workloads placed on a node that is now unreachable.
+Result<std::vector<WorkloadRecord>> ListWorkloadsOnUnreachableNodes(Tx& tx);
+// Running workloads (every organisation) that started before `started_before`: candidates
+// for their time limit.
+Result<std::vector<WorkloadRecord>> ListRunningStartedBefore(Tx& tx, Timestamp started_before);
+
+// Appends a run's output unless the stream's stored end is already at or past chunk.byte_end (a
+// repeated upload). Returns the raw bytes newly stored (0 for a repeat).
+Result<int64_t> AppendOutput(Tx& tx, const OrgId& org, const OutputRecord& chunk);
+// A workload's output with seq > after, oldest first, at most `limit` chunks.
+Result<std::vector<OutputRecord>> ReadOutput(Tx& tx, const OrgId& org, std::string_view workload_id,
+                                             int64_t after, int64_t limit);
+
+}  // namespace hangar::store

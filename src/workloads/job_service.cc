@@ -1,0 +1,639 @@
+#include "workloads/job_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "common/crypto.h"
+#include "common/json_codec.h"
+#include "store/identity_repos.h"
+#include "workloads/job_spec.h"
+#include "workloads/views.h"
+
+namespace hangar::workloads {
+
+namespace {
+
+using api::JobState;
+using identity::Principal;
+using identity::ResourceScope;
+
+constexpr std::string_view kSource = "/api/v1/jobs";
+
+ResourceScope ScopeOf(const store::WorkloadRecord& r) {
+  return ResourceScope::Project(r.org_id, r.team_id, r.project_id);
+}
+
+std::string_view AllowedActions(JobState state) {
+  switch (state) {
+    case JobState::pending:
+      return "cancel, hold";
+    case JobState::held:
+      return "cancel, release";
+    case JobState::scheduled:
+    case JobState::running:
+      return "cancel, requeue";
+    case JobState::stopping:
+      return "cancel";
+    case JobState::succeeded:
+    case JobState::failed:
+    case JobState::cancelled:
+      return "requeue";
+  }
+  return "";
+}
+
+Error IllegalAction(const store::WorkloadRecord& r, std::string_view action) {
+  std::string allowed(AllowedActions(r.state));
+  return Error::Conflict("cannot " + std::string(action) + " job " + r.id + ": it is " +
+                         std::string(json::EnumName(r.state)))
+      .Hint("a " + std::string(json::EnumName(r.state)) + " job allows: " + allowed);
+}
+
+bool IsFinished(JobState s) {
+  return s == JobState::succeeded || s == JobState::failed || s == JobState::cancelled;
+}
+
+// Moves a placed job towards stopping: the agent gets desired=stop at its next poll.
+Status RequestStop(store::Tx& tx, store::WorkloadRecord& r, std::string reason, std::string message,
+                   Timestamp now, const std::string& actor) {
+  r.desired = "stop";
+  r.stop_reason = reason;
+  if (!r.stop_requested_at) r.stop_requested_at = now;
+  return TransitionJob(tx, r, JobState::stopping, std::move(reason), std::move(message), now,
+                       actor);
+}
+
+// Back to the queue: the placement is released (the next attempt may land elsewhere).
+Status BackToQueue(store::Tx& tx, store::WorkloadRecord& r, std::string reason, std::string message,
+                   Timestamp now, const std::string& actor) {
+  r.node_id.reset();
+  r.gpu_indexes.clear();
+  r.desired = "run";
+  r.stop_reason.clear();
+  r.stop_requested_at.reset();
+  r.scheduled_at.reset();
+  r.started_at.reset();
+  return TransitionJob(tx, r, JobState::pending, std::move(reason), std::move(message), now, actor);
+}
+
+Status Finish(store::Tx& tx, store::WorkloadRecord& r, JobState state, std::string reason,
+              std::string message, Timestamp now, const std::string& actor) {
+  r.finished_at = now;
+  r.desired = "run";
+  return TransitionJob(tx, r, state, std::move(reason), std::move(message), now, actor);
+}
+
+std::string DescribeExit(const std::optional<int64_t>& code, const std::optional<int64_t>& sig) {
+  if (sig) return "killed by signal " + std::to_string(*sig);
+  if (code) return "exited with code " + std::to_string(*code);
+  return "ended";
+}
+
+// How one run ended, as the agent reported it.
+struct RunEnd {
+  std::optional<int64_t> exit_code;
+  std::optional<int64_t> signal;
+  bool lost = false;  // the agent could not tell (restarted, and the process was gone)
+  std::string message;
+};
+
+// The job's next state after its current run ended (see the table in the header).
+Status EndRun(store::Tx& tx, store::WorkloadRecord& r, const api::SubmitJobRequest& spec,
+              const RunEnd& end, Timestamp now, const std::string& actor) {
+  r.exit_code = end.exit_code;
+  r.signal = end.signal;
+  std::string how = end.lost ? "was lost: " + end.message : DescribeExit(end.exit_code, end.signal);
+  if (r.state == JobState::stopping) {
+    if (r.stop_reason == "cancelled") {
+      return Finish(tx, r, JobState::cancelled, "cancelled", "cancelled; the run " + how, now,
+                    actor);
+    }
+    if (r.stop_reason == "time_limit") {
+      return Finish(tx, r, JobState::failed, "time_limit",
+                    "stopped at its time limit of " +
+                        std::to_string(spec.time_limit_seconds.value_or(0)) + " s; the run " + how,
+                    now, actor);
+    }
+    std::string reason = r.stop_reason.empty() ? "requeued" : r.stop_reason;
+    return BackToQueue(tx, r, reason, reason + "; attempt " + std::to_string(r.attempt) + " " + how,
+                       now, actor);
+  }
+  if (end.lost) {
+    if (spec.on_node_loss.value_or(api::NodeLossPolicy::requeue) == api::NodeLossPolicy::fail) {
+      return Finish(tx, r, JobState::failed, "lost",
+                    "attempt " + std::to_string(r.attempt) + " " + how, now, actor);
+    }
+    return BackToQueue(tx, r, "lost", "attempt " + std::to_string(r.attempt) + " " + how, now,
+                       actor);
+  }
+  if (end.exit_code && *end.exit_code == 0 && !end.signal) {
+    return Finish(tx, r, JobState::succeeded, "completed", "exited with code 0", now, actor);
+  }
+  ++r.failures;
+  int64_t retries = spec.retries.value_or(0);
+  if (r.failures <= retries) {
+    return BackToQueue(tx, r, "retrying",
+                       "attempt " + std::to_string(r.attempt) + " " + how + "; retry " +
+                           std::to_string(r.failures) + " of " + std::to_string(retries),
+                       now, actor);
+  }
+  return Finish(tx, r, JobState::failed, end.signal ? "signal" : "exit_code",
+                how + (retries > 0 ? " (no retries left)" : ""), now, actor);
+}
+
+std::string SanitizeOutput(std::string text) {
+  // PostgreSQL text cannot hold NUL; JSON decoding already guaranteed valid UTF-8.
+  for (char& c : text) {
+    if (c == '\0') c = '?';
+  }
+  return text;
+}
+
+std::optional<Timestamp> OptParse(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  return ParseRfc3339(*text);
+}
+
+}  // namespace
+
+// ---- Shared helpers
+// ------------------------------------------------------------------------------
+
+std::string RunIdOf(const store::WorkloadRecord& record) {
+  return record.id + "-a" + std::to_string(record.attempt);
+}
+
+std::optional<std::pair<std::string, int64_t>> ParseRunId(std::string_view run_id) {
+  size_t dash = run_id.rfind("-a");
+  if (dash == std::string_view::npos) return std::nullopt;
+  int64_t attempt = 0;
+  auto digits = run_id.substr(dash + 2);
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), attempt);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || attempt < 1) {
+    return std::nullopt;
+  }
+  return std::pair{std::string(run_id.substr(0, dash)), attempt};
+}
+
+Status TransitionJob(store::Tx& tx, store::WorkloadRecord& r, JobState state, std::string reason,
+                     std::string message, Timestamp now, const std::string& actor) {
+  r.state = state;
+  r.state_reason = std::move(reason);
+  r.state_message = std::move(message);
+  r.updated_at = now;
+  HANGAR_TRY(store::UpdateWorkload(tx, r));
+  ++r.version;
+  FakeClock at(now);  // the event id carries the transition's time
+  return store::AppendEvent(
+      tx, store::EventRecord{.id = EventId::Generate(at),
+                             .org_id = r.org_id,
+                             .type = "hangar.job." + std::string(json::EnumName(state)),
+                             .source = std::string(kSource),
+                             .subject = r.id,
+                             .time = now,
+                             .data_json = json::Serialize(ToApiJob(r)),
+                             .actor = actor});
+}
+
+// ---- JobService --------------------------------------------------------------------------------
+
+JobService::JobService(store::Store& store, const Clock& clock, identity::Authorizer& authorizer,
+                       NodeSignals& signals, const QueueBoard& board,
+                       std::function<void()> wake_scheduler, JobOptions options)
+    : store_(store),
+      clock_(clock),
+      authorizer_(authorizer),
+      signals_(signals),
+      board_(board),
+      wake_scheduler_(std::move(wake_scheduler)),
+      options_(options) {}
+
+JobView JobService::ViewOf(store::WorkloadRecord record) const {
+  JobView view;
+  if (auto spec = SpecOf(record)) view.spec = std::move(*spec);
+  if (record.state == JobState::pending || record.state == JobState::held) {
+    view.queue = board_.Find(record.org_id.str(), record.id);
+  }
+  view.record = std::move(record);
+  return view;
+}
+
+Status JobService::Authorize(const Principal& who, std::string_view permission,
+                             const store::WorkloadRecord& record) {
+  return authorizer_.RequireOnObject(who, permission, "jobs:read", ScopeOf(record),
+                                     Error::NotFound("job " + record.id + " not found"));
+}
+
+Result<std::vector<JobView>> JobService::Submit(const Principal& who,
+                                                const api::SubmitJobRequest& request) {
+  Timestamp now = clock_.Now();
+  HANGAR_ASSIGN_OR_RETURN(api::SubmitJobRequest spec, NormalizeJobRequest(request, now));
+
+  // Resolve what the request names, and check the caller may use it, before writing.
+  std::optional<store::ProjectRecord> project;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    if (auto id = ProjectId::Parse(spec.project)) {
+      HANGAR_ASSIGN_OR_RETURN(project, store::GetProject(tx, who.org_id, *id));
+    } else {
+      HANGAR_ASSIGN_OR_RETURN(project, store::FindProjectByName(tx, who.org_id, spec.project));
+    }
+    return Ok();
+  }));
+  auto unknown_project = [&] {
+    return Error::Invalid("the job is not valid")
+        .Field("/project", "no project with that id or name")
+        .Hint("list the projects you can use: hangar projects list");
+  };
+  if (!project) return std::unexpected(unknown_project());
+  HANGAR_TRY(authorizer_.RequireOnObject(
+      who, "jobs:create", "projects:read",
+      ResourceScope::Project(who.org_id, project->team_id, project->id), unknown_project()));
+  spec.project = project->id.str();
+
+  Error invalid = Error::Invalid("the job is not valid");
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    if (spec.resources->gpu_type) {
+      store::ListQuery q{.equals = {{"name", *spec.resources->gpu_type}}, .limit = 1};
+      HANGAR_ASSIGN_OR_RETURN(auto types, store::ListGpuTypes(tx, who.org_id, q));
+      if (types.items.empty()) {
+        invalid.AddField("/resources/gpu_type", "no GPU type of that name in the catalogue");
+      }
+    }
+    for (size_t i = 0; i < spec.dependencies->size(); ++i) {
+      const auto& d = (*spec.dependencies)[i];
+      HANGAR_ASSIGN_OR_RETURN(auto other, store::GetWorkload(tx, who.org_id, d.job));
+      bool visible = false;
+      if (other) {
+        HANGAR_ASSIGN_OR_RETURN(auto decision,
+                                authorizer_.Check(who, "jobs:read", ScopeOf(*other)));
+        visible = decision.allowed;
+      }
+      if (!visible) {
+        invalid.AddField("/dependencies/" + std::to_string(i) + "/job", "no such job");
+      }
+    }
+    return Ok();
+  }));
+  if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
+
+  std::string spec_json = json::Serialize(spec);
+  std::vector<store::WorkloadRecord> created;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    created.clear();
+    std::optional<std::string> array_id;
+    for (int64_t i = 0; i < *spec.array_size; ++i) {
+      store::WorkloadRecord r{
+          .id = JobId::Generate(clock_).str(),
+          .org_id = who.org_id,
+          .kind = "job",
+          .project_id = project->id,
+          .team_id = project->team_id,
+          .name = *spec.array_size > 1 ? *spec.name + "[" + std::to_string(i) + "]" : *spec.name,
+          .state = *spec.hold ? JobState::held : JobState::pending,
+          .priority_class = *spec.priority_class,
+          .spec_json = spec_json,
+          .state_reason = *spec.hold ? "held" : "submitted",
+          .state_message = *spec.hold ? "submitted on hold: release it to queue it" : "queued",
+          .created_by = who.ActorId(),
+          .created_at = now,
+          .updated_at = now};
+      if (*spec.array_size > 1) {
+        if (!array_id) array_id = r.id;
+        r.array_id = array_id;
+        r.array_index = i;
+      }
+      HANGAR_TRY(store::InsertWorkload(tx, r));
+      HANGAR_TRY(
+          store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
+                                                    .org_id = r.org_id,
+                                                    .type = "hangar.job.submitted",
+                                                    .source = std::string(kSource),
+                                                    .subject = r.id,
+                                                    .time = now,
+                                                    .data_json = json::Serialize(ToApiJob(r, spec)),
+                                                    .actor = who.ActorId()}));
+      created.push_back(std::move(r));
+    }
+    return Ok();
+  }));
+  wake_scheduler_();
+  std::vector<JobView> out;
+  out.reserve(created.size());
+  for (auto& r : created) out.push_back(JobView{std::move(r), spec, std::nullopt});
+  return out;
+}
+
+Result<JobView> JobService::Get(const Principal& who, const JobId& id) {
+  std::optional<store::WorkloadRecord> record;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(record, store::GetWorkload(tx, who.org_id, id.str()));
+    return Ok();
+  }));
+  if (!record || record->kind != "job") {
+    return std::unexpected(Error::NotFound("job " + id.str() + " not found"));
+  }
+  HANGAR_TRY(Authorize(who, "jobs:read", *record));
+  return ViewOf(std::move(*record));
+}
+
+Result<store::Page<JobView>> JobService::List(const Principal& who, const store::ListQuery& query) {
+  HANGAR_ASSIGN_OR_RETURN(bool any, authorizer_.HoldsAnywhere(who, "jobs:read"));
+  if (!any) {
+    return std::unexpected(Error::PermissionDenied("permission jobs:read is required")
+                               .Hint("ask an administrator for a role that includes jobs:read"));
+  }
+  store::Page<store::WorkloadRecord> page;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(page, store::ListJobs(tx, who.org_id, query));
+    return Ok();
+  }));
+  store::Page<JobView> out{.next_page_token = page.next_page_token};
+  for (auto& r : page.items) {
+    HANGAR_ASSIGN_OR_RETURN(auto d, authorizer_.Check(who, "jobs:read", ScopeOf(r)));
+    if (d.allowed) out.items.push_back(ViewOf(std::move(r)));
+  }
+  return out;
+}
+
+Result<JobView> JobService::Cancel(const Principal& who, const JobId& id,
+                                   std::optional<int64_t> if_match_version) {
+  return Act(who, id, if_match_version, "cancel");
+}
+Result<JobView> JobService::Hold(const Principal& who, const JobId& id,
+                                 std::optional<int64_t> if_match_version) {
+  return Act(who, id, if_match_version, "hold");
+}
+Result<JobView> JobService::Release(const Principal& who, const JobId& id,
+                                    std::optional<int64_t> if_match_version) {
+  return Act(who, id, if_match_version, "release");
+}
+Result<JobView> JobService::Requeue(const Principal& who, const JobId& id,
+                                    std::optional<int64_t> if_match_version) {
+  return Act(who, id, if_match_version, "requeue");
+}
+
+Result<JobView> JobService::Act(const Principal& who, const JobId& id,
+                                std::optional<int64_t> if_match_version, std::string_view action) {
+  HANGAR_ASSIGN_OR_RETURN(JobView current, Get(who, id));
+  HANGAR_TRY(Authorize(who, "jobs:update", current.record));
+  store::WorkloadRecord r;
+  bool ring_node = false;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(auto loaded, store::GetWorkload(tx, who.org_id, id.str()));
+    if (!loaded) return std::unexpected(Error::NotFound("job " + id.str() + " not found"));
+    r = std::move(*loaded);
+    if (if_match_version && *if_match_version != r.version) {
+      return std::unexpected(
+          Error(ErrorCode::kPreconditionFailed, "job " + r.id + " changed since it was read")
+              .Hint("read it again and retry with the new etag"));
+    }
+    Timestamp now = clock_.Now();
+    std::string actor = who.ActorId();
+    ring_node = false;
+    if (action == "cancel") {
+      switch (r.state) {
+        case JobState::pending:
+        case JobState::held:
+          return Finish(tx, r, JobState::cancelled, "cancelled", "cancelled before it started", now,
+                        actor);
+        case JobState::scheduled:
+        case JobState::running:
+        case JobState::stopping:
+          ring_node = true;
+          return RequestStop(tx, r, "cancelled", "cancelled: stopping the run", now, actor);
+        default:
+          return std::unexpected(IllegalAction(r, action));
+      }
+    }
+    if (action == "hold") {
+      if (r.state == JobState::held) return Ok();
+      if (r.state != JobState::pending) return std::unexpected(IllegalAction(r, action));
+      return TransitionJob(tx, r, JobState::held, "held", "held: release it to queue it", now,
+                           actor);
+    }
+    if (action == "release") {
+      if (r.state == JobState::pending) return Ok();
+      if (r.state != JobState::held) return std::unexpected(IllegalAction(r, action));
+      return TransitionJob(tx, r, JobState::pending, "released", "released: queued", now, actor);
+    }
+    // requeue
+    if (r.state == JobState::scheduled || r.state == JobState::running) {
+      ring_node = true;
+      return RequestStop(tx, r, "requeued", "requeued: stopping the run", now, actor);
+    }
+    if (!IsFinished(r.state)) return std::unexpected(IllegalAction(r, action));
+    r.exit_code.reset();
+    r.signal.reset();
+    r.failures = 0;
+    r.finished_at.reset();
+    return BackToQueue(tx, r, "requeued", "requeued by " + actor, now, actor);
+  }));
+  if (ring_node && r.node_id) signals_.Ring(r.node_id->str());
+  wake_scheduler_();
+  return ViewOf(std::move(r));
+}
+
+Result<std::vector<store::OutputRecord>> JobService::Output(const Principal& who, const JobId& id,
+                                                            int64_t after, int64_t limit) {
+  HANGAR_ASSIGN_OR_RETURN(JobView job, Get(who, id));
+  std::vector<store::OutputRecord> out;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(out, store::ReadOutput(tx, who.org_id, id.str(), after, limit));
+    return Ok();
+  }));
+  return out;
+}
+
+// ---- Agents ------------------------------------------------------------------------------------
+
+Result<api::AssignmentList> JobService::Assignments(const Principal& who, const NodeId& node,
+                                                    const std::string& known, Micros wait) {
+  if (!who.IsNode(node)) {
+    return std::unexpected(
+        Error::PermissionDenied("only the node's own credential may read its assignments"));
+  }
+  wait = std::min(wait, options_.max_assignment_wait);
+  auto read = [&]() -> Result<api::AssignmentList> {
+    std::vector<store::WorkloadRecord> records;
+    HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+      HANGAR_ASSIGN_OR_RETURN(records, store::ListNodeWorkloads(tx, who.org_id, node));
+      return Ok();
+    }));
+    api::AssignmentList list;
+    for (const auto& r : records) {
+      HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(r));
+      api::Assignment a{.run_id = RunIdOf(r),
+                        .workload_id = r.id,
+                        .attempt = r.attempt,
+                        .desired = r.desired,
+                        .command = spec.command,
+                        .environment = spec.environment.value_or(api::Labels{}),
+                        .working_dir = spec.working_dir.value_or(""),
+                        .gpu_indexes = r.gpu_indexes,
+                        .stop_grace_seconds = spec.checkpoint_grace_seconds.value_or(10)};
+      a.environment["HANGAR_JOB_ID"] = r.id;
+      a.environment["HANGAR_JOB_NAME"] = r.name;
+      a.environment["HANGAR_PROJECT_ID"] = r.project_id.str();
+      a.environment["HANGAR_ATTEMPT"] = std::to_string(r.attempt);
+      if (r.array_id) {
+        a.environment["HANGAR_ARRAY_ID"] = *r.array_id;
+        a.environment["HANGAR_ARRAY_INDEX"] = std::to_string(r.array_index.value_or(0));
+      }
+      list.items.push_back(std::move(a));
+    }
+    list.revision = Sha256Hex(json::Serialize(list.items)).substr(0, 16);
+    return list;
+  };
+  uint64_t seen = signals_.Count(node.str());
+  HANGAR_ASSIGN_OR_RETURN(auto list, read());
+  if (known.empty() || list.revision != known || wait <= Micros(0)) return list;
+  if (!signals_.WaitForChange(node.str(), seen, wait)) return list;
+  return read();
+}
+
+Result<api::NodeReportAnswer> JobService::Report(const Principal& who, const NodeId& node,
+                                                 const api::NodeReport& report) {
+  if (!who.IsNode(node)) {
+    return std::unexpected(
+        Error::PermissionDenied("only the node's own credential may report its runs"));
+  }
+  Error invalid = Error::Invalid("the report is not valid");
+  for (size_t i = 0; i < report.runs.size(); ++i) {
+    const auto& run = report.runs[i];
+    if (!ParseRunId(run.run_id)) {
+      invalid.AddField("/runs/" + std::to_string(i) + "/run_id", "is not a run id");
+    }
+    if (run.state != "running" && run.state != "exited" && run.state != "lost") {
+      invalid.AddField("/runs/" + std::to_string(i) + "/state", "must be running, exited or lost");
+    }
+  }
+  for (size_t i = 0; i < report.output.size(); ++i) {
+    const auto& out = report.output[i];
+    std::string p = "/output/" + std::to_string(i);
+    if (!ParseRunId(out.run_id)) invalid.AddField(p + "/run_id", "is not a run id");
+    if (out.stream != "stdout" && out.stream != "stderr") {
+      invalid.AddField(p + "/stream", "must be stdout or stderr");
+    }
+    if (out.offset < 0 || out.end < out.offset) {
+      invalid.AddField(p + "/end", "offset and end must satisfy 0 <= offset <= end");
+    }
+  }
+  if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
+
+  api::NodeReportAnswer answer;
+  bool freed = false;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    answer.forget.clear();
+    freed = false;
+    Timestamp now = clock_.Now();
+    std::string actor = who.ActorId();
+    // Output first, so a run's last lines are stored before its end is.
+    for (const auto& out : report.output) {
+      auto [id, attempt] = *ParseRunId(out.run_id);
+      HANGAR_ASSIGN_OR_RETURN(auto r, store::GetWorkload(tx, who.org_id, id));
+      // Only the node that ran the attempt may add to its output.
+      bool ours = r && ((r->node_id == node && attempt == r->attempt) || attempt < r->attempt);
+      if (!ours) continue;
+      HANGAR_TRY(store::AppendOutput(tx, who.org_id,
+                                     store::OutputRecord{.workload_id = id,
+                                                         .attempt = attempt,
+                                                         .stream = out.stream,
+                                                         .byte_offset = out.offset,
+                                                         .byte_end = out.end,
+                                                         .text = SanitizeOutput(out.text),
+                                                         .time = now}));
+    }
+    for (const auto& run : report.runs) {
+      auto [id, attempt] = *ParseRunId(run.run_id);
+      HANGAR_ASSIGN_OR_RETURN(auto r, store::GetWorkload(tx, who.org_id, id));
+      bool current = r && r->node_id == node && r->attempt == attempt &&
+                     (r->state == JobState::scheduled || r->state == JobState::running ||
+                      r->state == JobState::stopping);
+      if (!current) {
+        // An old attempt, or one the server already moved on from: nothing to record.
+        if (run.state != "running") answer.forget.push_back(run.run_id);
+        continue;
+      }
+      if (run.state == "running") {
+        if (r->state != JobState::scheduled) continue;
+        r->started_at = OptParse(run.started_at).value_or(now);
+        HANGAR_TRY(TransitionJob(tx, *r, JobState::running, "started", "running on " + node.str(),
+                                 now, actor));
+        continue;
+      }
+      HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(*r));
+      RunEnd end{.exit_code = run.exit_code,
+                 .signal = run.signal,
+                 .lost = run.state == "lost",
+                 .message = run.message.value_or("the agent lost track of it")};
+      if (!r->started_at) r->started_at = OptParse(run.started_at);
+      HANGAR_TRY(EndRun(tx, *r, spec, end, now, actor));
+      answer.forget.push_back(run.run_id);
+      freed = true;
+    }
+    return Ok();
+  }));
+  if (freed) {
+    signals_.Ring(node.str());
+    wake_scheduler_();
+  }
+  return answer;
+}
+
+// ---- Reconciler steps
+// ----------------------------------------------------------------------------
+
+Result<int> JobService::HandleLostNodes() {
+  int changed = 0;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    changed = 0;
+    HANGAR_ASSIGN_OR_RETURN(auto records, store::ListWorkloadsOnUnreachableNodes(tx));
+    Timestamp now = clock_.Now();
+    for (auto& r : records) {
+      HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(r));
+      std::string node = r.node_id ? r.node_id->str() : "?";
+      if (r.state == JobState::stopping && r.stop_reason == "cancelled") {
+        HANGAR_TRY(Finish(tx, r, JobState::cancelled, "cancelled",
+                          "cancelled; its node " + node + " stopped answering", now, ""));
+      } else if (spec.on_node_loss.value_or(api::NodeLossPolicy::requeue) ==
+                 api::NodeLossPolicy::fail) {
+        HANGAR_TRY(Finish(tx, r, JobState::failed, "node_lost",
+                          "its node " + node + " stopped answering (on_node_loss: fail)", now, ""));
+      } else {
+        HANGAR_TRY(BackToQueue(tx, r, "node_lost",
+                               "its node " + node + " stopped answering; requeued", now, ""));
+      }
+      ++changed;
+    }
+    return Ok();
+  }));
+  if (changed > 0) wake_scheduler_();
+  return changed;
+}
+
+Result<int> JobService::EnforceTimeLimits() {
+  Timestamp now = clock_.Now();
+  std::vector<NodeId> nodes;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    nodes.clear();
+    HANGAR_ASSIGN_OR_RETURN(auto records, store::ListRunningStartedBefore(tx, now));
+    for (auto& r : records) {
+      HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(r));
+      if (!spec.time_limit_seconds || !r.started_at ||
+          *r.started_at + std::chrono::seconds(*spec.time_limit_seconds) > now) {
+        continue;
+      }
+      HANGAR_TRY(RequestStop(
+          tx, r, "time_limit",
+          "reached its time limit of " + std::to_string(*spec.time_limit_seconds) + " s: stopping",
+          now, ""));
+      if (r.node_id) nodes.push_back(*r.node_id);
+    }
+    return Ok();
+  }));
+  for (const auto& n : nodes) signals_.Ring(n.str());
+  return static_cast<int>(nodes.size());
+}
+
+}  // namespace hangar::workloads

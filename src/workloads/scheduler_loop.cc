@@ -1,0 +1,414 @@
+#include "workloads/scheduler_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "common/json_codec.h"
+#include "scheduling/scheduler.h"
+#include "store/repos.h"
+#include "workloads/job_spec.h"
+#include "workloads/views.h"
+
+namespace hangar::workloads {
+
+namespace {
+
+using api::JobState;
+namespace sch = scheduling;
+
+// Every page of a list, for the snapshot.
+template <typename T, typename ListFn>
+Result<std::vector<T>> ReadAll(store::Tx& tx, const OrgId& org, ListFn list) {
+  std::vector<T> all;
+  store::ListQuery q{.limit = 1000};
+  while (true) {
+    HANGAR_ASSIGN_OR_RETURN(auto page, list(tx, org, q));
+    for (auto& item : page.items) all.push_back(std::move(item));
+    if (page.next_page_token.empty()) break;
+    q.page_token = page.next_page_token;
+  }
+  return all;
+}
+
+// One organisation's view for a pass, and the maps back from the core's indexes to records.
+struct OrgSnapshot {
+  OrgId org;
+  sch::Input input;
+  std::vector<store::WorkloadRecord> pending;      // parallel to input.pending
+  std::vector<store::WorkloadRecord> running;      // parallel to input.running
+  std::vector<std::vector<int64_t>> gpu_index_of;  // [node][position] -> the GPU's index
+};
+
+class SnapshotBuilder {
+ public:
+  explicit SnapshotBuilder(OrgSnapshot& s) : s_(s) {}
+
+  uint32_t Intern(const std::string& text) {
+    auto [it, added] =
+        strings_.try_emplace(text, static_cast<uint32_t>(s_.input.cluster.strings.size()));
+    if (added) s_.input.cluster.strings.push_back(text);
+    return it->second;
+  }
+  uint16_t TypeIndex(const std::string& name) {
+    auto [it, added] =
+        types_.try_emplace(name, static_cast<uint16_t>(s_.input.cluster.gpu_types.size()));
+    if (added) s_.input.cluster.gpu_types.push_back(name);
+    return it->second;
+  }
+  uint32_t QueueOf(const TeamId& team, const ProjectId& project) {
+    auto& queues = s_.input.queues;
+    if (queues.empty()) queues.push_back(sch::Queue{.id = "root"});
+    auto team_it = queue_index_.find(team.str());
+    if (team_it == queue_index_.end()) {
+      queues.push_back(sch::Queue{.id = team.str(), .parent = 0});
+      team_it = queue_index_.emplace(team.str(), queues.size() - 1).first;
+    }
+    auto project_it = queue_index_.find(project.str());
+    if (project_it == queue_index_.end()) {
+      queues.push_back(
+          sch::Queue{.id = project.str(), .parent = static_cast<uint32_t>(team_it->second)});
+      project_it = queue_index_.emplace(project.str(), queues.size() - 1).first;
+    }
+    return static_cast<uint32_t>(project_it->second);
+  }
+
+  void AddNodes(const std::vector<store::NodeRecord>& nodes,
+                const std::vector<store::GpuRecord>& gpus) {
+    std::map<std::string, std::vector<const store::GpuRecord*>> by_node;
+    for (const auto& g : gpus) by_node[g.node_id.str()].push_back(&g);
+    for (const auto& n : nodes) {
+      node_index_[n.id.str()] = static_cast<uint32_t>(s_.input.cluster.nodes.size());
+      sch::Node node{.id = n.id.str(),
+                     // Nodes do not report CPU and memory yet: requests for them are not limited.
+                     .cpu_milli_free = INT64_MAX / 4,
+                     .memory_mib_free = INT64_MAX / 4,
+                     .schedulable = n.state == api::NodeState::ready && !n.cordoned};
+      for (const auto& [k, v] : n.labels) node.labels.push_back({Intern(k), Intern(v)});
+      auto& list = by_node[n.id.str()];
+      std::sort(list.begin(), list.end(),
+                [](const auto* a, const auto* b) { return a->index < b->index; });
+      std::vector<int64_t> indexes;
+      for (const auto* g : list) {
+        node.gpus.push_back(sch::Gpu{
+            .type = TypeIndex(g->gpu_type_name.empty() ? g->product_name : g->gpu_type_name),
+            .memory_mib = static_cast<int32_t>(g->memory_mib),
+            .healthy = g->state == api::GpuState::ready});
+        indexes.push_back(g->index);
+        if (auto cuda = ParseCudaVersion(g->cuda_version)) {
+          node.cuda_version = std::max(node.cuda_version, *cuda);
+        }
+      }
+      s_.gpu_index_of.push_back(std::move(indexes));
+      s_.input.cluster.nodes.push_back(std::move(node));
+    }
+  }
+
+  sch::Workload WorkloadOf(const store::WorkloadRecord& r, const api::SubmitJobRequest& spec) {
+    sch::Workload w{.id = r.id,
+                    .queue = QueueOf(r.team_id, r.project_id),
+                    .priority = PriorityValue(r.priority_class),
+                    .submitted_at = r.created_at};
+    if (spec.time_limit_seconds) w.run_time_limit = std::chrono::seconds(*spec.time_limit_seconds);
+    const api::JobResources res = spec.resources.value_or(api::JobResources{});
+    int64_t gpus = res.gpus.value_or(1);
+    w.request.gpus_per_node = static_cast<int32_t>(gpus);
+    w.request.gpu_milli = gpus == 0 ? 0 : static_cast<int32_t>(res.gpu_milli.value_or(1000));
+    if (res.gpu_type) w.request.gpu_types.push_back(TypeIndex(*res.gpu_type));
+    w.request.min_gpu_memory_mib = static_cast<int32_t>(res.min_gpu_memory_mib.value_or(0));
+    if (res.min_cuda_version) {
+      w.request.min_cuda_version = ParseCudaVersion(*res.min_cuda_version).value_or(0);
+    }
+    w.request.cpu_milli = res.cpu_milli.value_or(0);
+    w.request.memory_mib = res.memory_mib.value_or(0);
+    for (const auto& [k, v] : spec.node_selector.value_or(api::Labels{})) {
+      w.request.required_labels.push_back({Intern(k), Intern(v)});
+    }
+    switch (spec.preemption.value_or(api::PreemptionPolicy::requeue)) {
+      case api::PreemptionPolicy::never:
+        w.preemption = sch::PreemptionPolicy::kNever;
+        break;
+      case api::PreemptionPolicy::requeue:
+        w.preemption = sch::PreemptionPolicy::kRequeue;
+        break;
+      case api::PreemptionPolicy::checkpoint:
+        w.preemption = sch::PreemptionPolicy::kCheckpoint;
+        break;
+    }
+    w.checkpoint_grace = std::chrono::seconds(spec.checkpoint_grace_seconds.value_or(0));
+    w.held = r.state == JobState::held;
+    if (spec.start_after) w.not_before = ParseRfc3339(*spec.start_after);
+    if (spec.deadline) w.deadline = ParseRfc3339(*spec.deadline);
+    for (const auto& d : spec.dependencies.value_or(std::vector<api::JobDependency>{})) {
+      sch::Dependency dep{.on = d.job};
+      switch (d.condition.value_or(api::DependencyCondition::after_ok)) {
+        case api::DependencyCondition::after_ok:
+          dep.condition = sch::Dependency::Condition::kAfterOk;
+          break;
+        case api::DependencyCondition::after_any:
+          dep.condition = sch::Dependency::Condition::kAfterAny;
+          break;
+        case api::DependencyCondition::after_failure:
+          dep.condition = sch::Dependency::Condition::kAfterFailure;
+          break;
+      }
+      w.dependencies.push_back(std::move(dep));
+    }
+    return w;
+  }
+
+  // Takes the run's GPUs off the free capacity; false when its node or GPUs are unknown.
+  bool AddRunning(const store::WorkloadRecord& r, const api::SubmitJobRequest& spec) {
+    if (!r.node_id) return false;
+    auto it = node_index_.find(r.node_id->str());
+    if (it == node_index_.end()) return false;
+    uint32_t node = it->second;
+    sch::Allocation a{.workload = WorkloadOf(r, spec),
+                      .started_at = r.started_at.value_or(r.scheduled_at.value_or(r.created_at)),
+                      .terminating = r.state == JobState::stopping};
+    sch::Allocation::Slice slice{.node = node, .gpu_milli = a.workload.request.gpu_milli};
+    const auto& indexes = s_.gpu_index_of[node];
+    for (int64_t gpu : r.gpu_indexes) {
+      auto pos = std::find(indexes.begin(), indexes.end(), gpu);
+      if (pos == indexes.end()) return false;
+      auto p = static_cast<uint16_t>(pos - indexes.begin());
+      slice.gpus.push_back(p);
+      auto& g = s_.input.cluster.nodes[node].gpus[p];
+      g.free_milli = std::max(0, g.free_milli - slice.gpu_milli);
+    }
+    a.slices.push_back(std::move(slice));
+    s_.input.running.push_back(std::move(a));
+    s_.running.push_back(r);
+    return true;
+  }
+
+ private:
+  OrgSnapshot& s_;
+  std::unordered_map<std::string, uint32_t> strings_;
+  std::unordered_map<std::string, uint16_t> types_;
+  std::unordered_map<std::string, size_t> queue_index_;
+  std::unordered_map<std::string, uint32_t> node_index_;
+};
+
+std::string DescribePlacement(const OrgSnapshot& s, const sch::Placement& p) {
+  std::string out;
+  for (const auto& slice : p.slices) {
+    out += "placed on " + s.input.cluster.nodes[slice.node].id;
+    if (!slice.gpus.empty()) {
+      out += " GPU";
+      out += slice.gpus.size() > 1 ? "s " : " ";
+      for (size_t i = 0; i < slice.gpus.size(); ++i) {
+        if (i > 0) out += ",";
+        out += std::to_string(s.gpu_index_of[slice.node][slice.gpus[i]]);
+      }
+    }
+  }
+  if (p.borrowed) out += " (borrowing idle capacity beyond its project's guarantee)";
+  if (p.backfilled) out += " (backfilled: it ends before the reserved work needs the GPUs)";
+  return out;
+}
+
+}  // namespace
+
+SchedulerLoop::SchedulerLoop(store::Store& store, const Clock& clock, JobService& jobs,
+                             NodeSignals& signals, QueueBoard& board, SchedulerLoopOptions options)
+    : store_(store),
+      clock_(clock),
+      jobs_(jobs),
+      signals_(signals),
+      board_(board),
+      options_(std::move(options)) {}
+
+SchedulerLoop::~SchedulerLoop() { Stop(); }
+
+void SchedulerLoop::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void SchedulerLoop::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SchedulerLoop::Wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+void SchedulerLoop::Loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    woken_ = false;
+    lock.unlock();
+    if (auto r = RunOnce(); !r) spdlog::warn("scheduler: {}", r.error().ToString());
+    lock.lock();
+    // Real time: the loop paces itself on the wall clock; what it decides uses clock_.
+    Micros wait = options_.tick;
+    if (wake_at_) {
+      wait = std::min(
+          wait, std::max(Micros(0), std::chrono::duration_cast<Micros>(*wake_at_ - clock_.Now())));
+    }
+    wake_.wait_for(lock, wait, [this] { return stopping_ || woken_; });
+  }
+}
+
+Result<PassSummary> SchedulerLoop::RunOnce() {
+  PassSummary summary;
+  if (auto r = jobs_.HandleLostNodes(); !r)
+    spdlog::warn("scheduler: lost nodes: {}", r.error().ToString());
+  if (auto r = jobs_.EnforceTimeLimits(); !r) {
+    spdlog::warn("scheduler: time limits: {}", r.error().ToString());
+  }
+
+  Timestamp now = clock_.Now();
+  std::vector<OrgSnapshot> snapshots;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    snapshots.clear();
+    HANGAR_ASSIGN_OR_RETURN(auto unfinished, store::ListUnfinishedWorkloads(tx));
+    std::map<std::string, std::vector<store::WorkloadRecord>> by_org;
+    for (auto& w : unfinished) by_org[w.org_id.str()].push_back(std::move(w));
+    for (auto& [org_text, workloads] : by_org) {
+      OrgId org = OrgId::FromTrusted(org_text);
+      OrgSnapshot& s = snapshots.emplace_back();
+      s.org = org;
+      s.input.now = now;
+      s.input.options = options_.scheduling;
+      SnapshotBuilder builder(s);
+      HANGAR_ASSIGN_OR_RETURN(auto nodes, ReadAll<store::NodeRecord>(tx, org, store::ListNodes));
+      HANGAR_ASSIGN_OR_RETURN(auto gpus, ReadAll<store::GpuRecord>(tx, org, store::ListGpus));
+      builder.AddNodes(nodes, gpus);
+      std::set<std::string> unfinished_ids;
+      for (const auto& w : workloads) unfinished_ids.insert(w.id);
+      std::set<std::string> outside;  // dependencies on finished work
+      for (const auto& w : workloads) {
+        auto spec = SpecOf(w);
+        if (!spec) {
+          spdlog::error("scheduler: job {} has an unreadable spec; skipped", w.id);
+          continue;
+        }
+        if (w.state == JobState::pending || w.state == JobState::held) {
+          s.input.pending.push_back(builder.WorkloadOf(w, *spec));
+          s.pending.push_back(w);
+          for (const auto& d : s.input.pending.back().dependencies) {
+            if (!unfinished_ids.contains(d.on)) outside.insert(d.on);
+          }
+        } else if (!builder.AddRunning(w, *spec)) {
+          spdlog::warn("scheduler: job {} holds GPUs its node no longer reports", w.id);
+        }
+      }
+      for (const auto& id : outside) {
+        HANGAR_ASSIGN_OR_RETURN(auto other, store::GetWorkload(tx, org, id));
+        if (!other) continue;
+        sch::Finished f{.id = id};
+        if (other->state == JobState::succeeded) {
+          f.outcome = sch::Finished::Outcome::kSucceeded;
+        } else if (other->state == JobState::failed) {
+          f.outcome = sch::Finished::Outcome::kFailed;
+        } else if (other->state == JobState::cancelled) {
+          f.outcome = sch::Finished::Outcome::kCancelled;
+        } else {
+          continue;
+        }
+        s.input.finished.push_back(std::move(f));
+      }
+    }
+    return Ok();
+  }));
+
+  std::optional<Timestamp> next_wake;
+  for (OrgSnapshot& s : snapshots) {
+    if (s.pending.empty()) {
+      board_.Publish(s.org.str(), {});
+      continue;
+    }
+    sch::Decisions decisions = sch::Schedule(s.input);
+    if (decisions.wake_at && (!next_wake || *decisions.wake_at < *next_wake)) {
+      next_wake = decisions.wake_at;
+    }
+    std::set<std::string> rung;
+    int placed = 0, preempted = 0, conflicts = 0;
+    Status applied = store_.Write([&](store::Tx& tx) -> Status {
+      rung.clear();
+      placed = preempted = conflicts = 0;
+      for (const auto& p : decisions.placements) {
+        const store::WorkloadRecord& snap = s.pending[p.workload];
+        HANGAR_ASSIGN_OR_RETURN(auto current, store::GetWorkload(tx, s.org, snap.id));
+        if (!current || current->version != snap.version || current->state != JobState::pending) {
+          ++conflicts;
+          continue;
+        }
+        store::WorkloadRecord& r = *current;
+        const auto& slice = p.slices.front();
+        r.node_id = NodeId::FromTrusted(s.input.cluster.nodes[slice.node].id);
+        r.gpu_indexes.clear();
+        for (uint16_t pos : slice.gpus) r.gpu_indexes.push_back(s.gpu_index_of[slice.node][pos]);
+        ++r.attempt;
+        r.scheduled_at = now;
+        r.desired = "run";
+        r.exit_code.reset();
+        r.signal.reset();
+        HANGAR_TRY(TransitionJob(tx, r, JobState::scheduled, "scheduled", DescribePlacement(s, p),
+                                 now, ""));
+        rung.insert(r.node_id->str());
+        ++placed;
+      }
+      for (const auto& pre : decisions.preemptions) {
+        const store::WorkloadRecord& snap = s.running[pre.running];
+        HANGAR_ASSIGN_OR_RETURN(auto current, store::GetWorkload(tx, s.org, snap.id));
+        if (!current ||
+            (current->state != JobState::scheduled && current->state != JobState::running)) {
+          continue;
+        }
+        store::WorkloadRecord& r = *current;
+        r.desired = "stop";
+        r.stop_reason = "preempted";
+        r.stop_requested_at = now;
+        std::string for_id = s.pending[pre.for_workload].id;
+        HANGAR_TRY(TransitionJob(tx, r, JobState::stopping, "preempted",
+                                 "preempted for " + for_id + ": " + pre.reason.message, now, ""));
+        if (r.node_id) rung.insert(r.node_id->str());
+        ++preempted;
+      }
+      return Ok();
+    });
+    if (!applied) return std::unexpected(applied.error());
+    for (const auto& node : rung) signals_.Ring(node);
+    summary.placed += placed;
+    summary.preempted += preempted;
+    summary.conflicts += conflicts;
+    summary.waiting += static_cast<int>(decisions.waiting.size());
+
+    QueueBoard::Entries entries;
+    std::unordered_map<uint32_t, Timestamp> estimates;
+    for (const auto& res : decisions.reservations) estimates[res.workload] = res.start;
+    int64_t position = 0;
+    std::string evaluated = FormatRfc3339(now);
+    for (const auto& [index, reason] : decisions.waiting) {
+      api::JobQueueInfo info{.reason = std::string(sch::ReasonName(reason.code)),
+                             .message = reason.message,
+                             .evaluated_at = evaluated};
+      if (s.pending[index].state == JobState::pending) info.position = ++position;
+      if (auto it = estimates.find(index); it != estimates.end()) {
+        info.estimated_start = FormatRfc3339(it->second);
+      }
+      entries.emplace(s.pending[index].id, std::move(info));
+    }
+    board_.Publish(s.org.str(), std::move(entries));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    wake_at_ = next_wake;
+  }
+  return summary;
+}
+
+}  // namespace hangar::workloads

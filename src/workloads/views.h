@@ -1,0 +1,25 @@
+// Views: workload records rendered as the public API's objects (api/workload_types.h). Shared
+// by the REST handlers and event payloads, so an event's `data` is what GET returns.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+
+#include "api/workload_types.h"
+#include "store/workload_repos.h"
+
+namespace hangar::workloads {
+
+// The stored spec of a workload (written by the service, so a failure is a corrupt row).
+Result<api::SubmitJobRequest> SpecOf(const store::WorkloadRecord& record);
+
+api::Job ToApiJob(const store::WorkloadRecord& record, const api::SubmitJobRequest& spec,
+                  std::optional<api::JobQueueInfo> queue = std::nullopt);
+// As above, decoding the spec; a corrupt spec renders the job without it.
+api::Job ToApiJob(const store::WorkloadRecord& record,
+                  std::optional<api::JobQueueInfo> queue = std::nullopt);
+
+api::LogLine ToApi(const store::OutputRecord& record);
+
+}  // namespace hangar::workloads
