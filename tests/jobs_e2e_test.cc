@@ -218,12 +218,19 @@ TEST_F(JobsE2eTest, DependenciesArraysHoldAndRelease) {
   EXPECT_EQ(outputs, (std::set<std::string>{"index=0\n", "index=1\n", "index=2\n"}));
 
   // Held work waits until released.
+  // Held work waits until released, and so does work that depends on it.
   std::string held = Submit(R"("command":["true"],"hold":true)");
+  std::string waiter = Submit(R"("command":["true"],"dependencies":[{"job":")" + held + R"("}])");
   EXPECT_EQ(S(Job(held).at("state")), "held");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(S(Job(held).at("queue").at("reason")), "held");
+  ASSERT_TRUE(WaitFor([&] {
+    auto q = Job(waiter).at("queue");
+    return q.is_object() && S(q.at("reason")) == "dependency_pending";
+  }));
   EXPECT_EQ(S(Job(held).at("state")), "held");
   EXPECT_EQ(Action(held, "release").result_int(), 200u);
   ASSERT_TRUE(WaitState(held, "succeeded"));
+  ASSERT_TRUE(WaitState(waiter, "succeeded"));
 }
 
 TEST_F(JobsE2eTest, AHighPriorityJobPreemptsALowPriorityOneWhichIsRequeued) {

@@ -241,7 +241,10 @@ int Run(int argc, char** argv) {
 
   // Workloads: the scheduler loop wakes on submits and run ends; agents long-poll for their
   // assignments and are woken through the node signals.
-  workloads::NodeSignals node_signals;
+  // Each waiting long poll holds a worker thread: at most half of them may wait, so requests
+  // always have workers left. Agents beyond that poll once a second.
+  int workers = cfg->worker_threads > 0 ? cfg->worker_threads : http::DefaultWorkerThreads();
+  workloads::NodeSignals node_signals(std::max(1, workers / 2));
   workloads::QueueBoard queue_board;
   workloads::SchedulerLoop* scheduler_ptr = nullptr;
   workloads::JobService jobs(**store, clock, authorizer, node_signals, queue_board, [&] {

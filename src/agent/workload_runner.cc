@@ -133,6 +133,7 @@ void WorkloadRunner::WatchLoop() {
     std::string target = "/api/v1/agent/nodes/" + client::UrlEncode(node) +
                          "/assignments?wait_seconds=" + std::to_string(options_.poll_wait.count());
     if (!known.empty()) target += "&known=" + client::UrlEncode(known);
+    auto asked_at = std::chrono::steady_clock::now();
     auto list = (*client)->Call<api::AssignmentList>(
         client::HttpRequest{.method = "GET", .target = target, .token = who->credential});
     if (!list) {
@@ -151,8 +152,14 @@ void WorkloadRunner::WatchLoop() {
       latest_ = std::move(*list);
       dirty_ = true;
     }
-    if (changed) wake_.notify_all();
     wake_.notify_all();
+    // An unchanged list that came back at once means the server could not hold the poll open
+    // (too many waiting): poll again after a pause instead of spinning.
+    if (!changed && std::chrono::steady_clock::now() - asked_at < std::chrono::milliseconds(500)) {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, options_.retry_delay, [this] { return stopping_; });
+      if (stopping_) return;
+    }
   }
 }
 

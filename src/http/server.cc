@@ -157,6 +157,8 @@ int DefaultIoThreads() {
 
 }  // namespace
 
+int DefaultWorkerThreads() { return std::max(4, 2 * DefaultIoThreads()); }
+
 // Owns the io_context, the worker pool, the listener and the set of live sessions.
 //
 // Shutdown, all on the control strand:
@@ -489,7 +491,7 @@ Server::Impl::Impl(ServerOptions options, RequestHandler& handler)
       grace_timer_(control_),
       workers_(static_cast<size_t>(options_.worker_threads > 0
                                        ? options_.worker_threads
-                                       : std::max(4, 2 * DefaultIoThreads()))) {}
+                                       : DefaultWorkerThreads())) {}
 
 Server::Impl::~Impl() {
   Stop();

@@ -84,6 +84,9 @@ struct ServerOptions {
   std::function<void()> on_stop;
 };
 
+// The worker pool's size when ServerOptions::worker_threads is 0: max(4, 2 * cores).
+int DefaultWorkerThreads();
+
 class Server {
  public:
   // `handler` must outlive the Server.

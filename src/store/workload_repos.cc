@@ -177,10 +177,10 @@ Status UpdateWorkload(Tx& tx, const WorkloadRecord& w) {
   return Ok();
 }
 
-Result<std::vector<WorkloadRecord>> ListUnfinishedWorkloads(Tx& tx) {
+Result<std::vector<WorkloadRecord>> ListActiveWorkloads(Tx& tx) {
   static const std::string sql =
       Concat({kWorkloadSelect, kWorkloadFrom,
-              " WHERE w.state IN ('pending', 'held', 'scheduled', 'running', 'stopping')"
+              " WHERE w.state IN ('pending', 'scheduled', 'running', 'stopping')"
               " ORDER BY w.org_id, w.id"});
   return QueryAll<WorkloadRecord>(tx, sql, {}, WorkloadFromRow);
 }

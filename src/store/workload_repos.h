@@ -66,9 +66,10 @@ Result<Page<WorkloadRecord>> ListJobs(Tx& tx, const OrgId& org, const ListQuery&
 // Writes every mutable field if the stored version is w.version, and stores version + 1.
 // kPreconditionFailed when it changed since read; kNotFound when absent.
 Status UpdateWorkload(Tx& tx, const WorkloadRecord& w);
-// Every organisation's workloads that are not finished (pending, held, scheduled, running,
-// stopping), by organisation then id: the scheduler's input.
-Result<std::vector<WorkloadRecord>> ListUnfinishedWorkloads(Tx& tx);
+// Every organisation's workloads that wait for capacity or hold it (pending, scheduled,
+// running, stopping), by organisation then id: the scheduler's input. Held workloads are left
+// out: they wait for a release, not for the scheduler.
+Result<std::vector<WorkloadRecord>> ListActiveWorkloads(Tx& tx);
 // The workloads placed on `node` that are not finished (scheduled, running, stopping): the
 // node's assignments.
 Result<std::vector<WorkloadRecord>> ListNodeWorkloads(Tx& tx, const OrgId& org, const NodeId& node);

@@ -212,8 +212,13 @@ JobService::JobService(store::Store& store, const Clock& clock, identity::Author
 JobView JobService::ViewOf(store::WorkloadRecord record) const {
   JobView view;
   if (auto spec = SpecOf(record)) view.spec = std::move(*spec);
-  if (record.state == JobState::pending || record.state == JobState::held) {
+  if (record.state == JobState::pending) {
     view.queue = board_.Find(record.org_id.str(), record.id);
+  } else if (record.state == JobState::held) {
+    // Held work waits for a release, not for the scheduler.
+    view.queue = api::JobQueueInfo{.reason = "held",
+                                   .message = "held: release it to queue it",
+                                   .evaluated_at = FormatRfc3339(record.updated_at)};
   }
   view.record = std::move(record);
   return view;

@@ -273,7 +273,7 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
   std::vector<OrgSnapshot> snapshots;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     snapshots.clear();
-    HANGAR_ASSIGN_OR_RETURN(auto unfinished, store::ListUnfinishedWorkloads(tx));
+    HANGAR_ASSIGN_OR_RETURN(auto unfinished, store::ListActiveWorkloads(tx));
     std::map<std::string, std::vector<store::WorkloadRecord>> by_org;
     for (auto& w : unfinished) by_org[w.org_id.str()].push_back(std::move(w));
     for (auto& [org_text, workloads] : by_org) {
@@ -308,6 +308,15 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
       for (const auto& id : outside) {
         HANGAR_ASSIGN_OR_RETURN(auto other, store::GetWorkload(tx, org, id));
         if (!other) continue;
+        if (other->state == JobState::held) {
+          // Held work is not read for the pass; one that others depend on is, so they wait
+          // for it rather than being told it is unknown.
+          if (auto spec = SpecOf(*other)) {
+            s.input.pending.push_back(builder.WorkloadOf(*other, *spec));
+            s.pending.push_back(std::move(*other));
+          }
+          continue;
+        }
         sch::Finished f{.id = id};
         if (other->state == JobState::succeeded) {
           f.outcome = sch::Finished::Outcome::kSucceeded;
