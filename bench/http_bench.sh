@@ -75,36 +75,9 @@ chmod 711 "$WORK"
 PIDS=()          # every background process started here
 AGENT_PIDS=()
 
-cleanup() {
-  local rc=$?
-  set +e
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  if [[ -n ${BENCH_KEEP_DIR:-} ]]; then
-    echo "http_bench: kept $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-# Polls `cmd` until it succeeds or `seconds` pass.
-wait_for() {
-  local seconds=$1; shift
-  local deadline=$(( SECONDS + seconds ))
-  until "$@"; do
-    (( SECONDS < deadline )) || return 1
-    sleep 0.2
-  done
-}
+BENCH_NAME=http_bench
+source "$BENCH_DIR/lib.sh"
+bench_traps
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -37,26 +37,9 @@ done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hangar-jobs-bench.XXXXXX")
 PIDS=()
-cleanup() {
-  local rc=$?
-  set +e
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  if [[ -n ${BENCH_KEEP_DIR:-} ]]; then echo "jobs_bench: kept $WORK" >&2; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-wait_for() {
-  local seconds=$1; shift
-  local deadline=$(( SECONDS + seconds ))
-  until "$@"; do (( SECONDS < deadline )) || return 1; sleep 0.1; done
-}
+BENCH_NAME=jobs_bench
+source "$BENCH_DIR/lib.sh"
+bench_traps
 
 start_hangard() {
   rm -f "$WORK/port"
