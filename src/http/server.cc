@@ -489,9 +489,8 @@ Server::Impl::Impl(ServerOptions options, RequestHandler& handler)
       control_(asio::make_strand(ioc_)),
       acceptor_(control_),
       grace_timer_(control_),
-      workers_(static_cast<size_t>(options_.worker_threads > 0
-                                       ? options_.worker_threads
-                                       : DefaultWorkerThreads())) {}
+      workers_(static_cast<size_t>(options_.worker_threads > 0 ? options_.worker_threads
+                                                               : DefaultWorkerThreads())) {}
 
 Server::Impl::~Impl() {
   Stop();
