@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "common/clock.h"
 #include "support/hangard_fixture.h"
 
 namespace hangar::testing {
@@ -328,6 +329,31 @@ TEST_F(JobsE2eTest, WorkOnALostNodeIsRequeuedOrFailedByItsPolicy) {
   ASSERT_TRUE(WaitState(fail, "failed", std::chrono::seconds(15)));
   EXPECT_EQ(S(Job(fail).at("state_reason")), "node_lost");
   EXPECT_EQ(ReadFile(marker), "1\n2\n");
+}
+
+TEST_F(JobsE2eTest, TimeLimitsStartTimesAndRawOutput) {
+  auto agent = StartAgent("n1", "2xH100-80GB");
+  // Over its limit it is stopped (SIGTERM ignored: SIGKILL after the grace) and fails. Its
+  // output is not valid UTF-8: the invalid byte arrives as U+FFFD.
+  std::string slow =
+      Submit(R"("command":["sh","-c","printf 'a\\377b\\n'; trap '' TERM; sleep 100"],)"
+             R"("time_limit_seconds":1,"checkpoint_grace_seconds":1)");
+  ASSERT_TRUE(WaitState(slow, "failed"));
+  auto job = Job(slow);
+  EXPECT_EQ(S(job.at("state_reason")), "time_limit");
+  EXPECT_EQ(job.at("signal").as_int64(), SIGKILL);
+  EXPECT_EQ(Logs(slow)["stdout"],
+            "a\xEF\xBF\xBD"
+            "b\n");
+
+  // Not started before start_after.
+  auto start_after = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  std::string at = FormatRfc3339(std::chrono::time_point_cast<Micros>(start_after));
+  std::string later = Submit(R"("command":["true"],"start_after":")" + at + R"(")");
+  ASSERT_TRUE(WaitFor([&] { return Job(later).at("queue").is_object(); }));
+  EXPECT_EQ(S(Job(later).at("queue").at("reason")), "start_time_in_future");
+  ASSERT_TRUE(WaitState(later, "succeeded"));
+  EXPECT_GE(S(Job(later).at("started_at")), at);
 }
 
 // A 201 means the job is on disk: hangard killed with SIGKILL right after acknowledging loses none.

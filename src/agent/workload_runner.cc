@@ -40,8 +40,6 @@ int SequenceLength(std::string_view s) {
   return n;
 }
 
-std::string RunIdOf(const api::Assignment& a) { return a.run_id; }
-
 }  // namespace
 
 Utf8Chunk ToValidUtf8(std::string_view raw, bool complete) {
@@ -189,7 +187,7 @@ void WorkloadRunner::WorkLoop() {
         // Start and stop what the list says.
         std::set<std::string> assigned;
         for (const auto& a : list->items) {
-          std::string run = RunIdOf(a);
+          const std::string& run = a.run_id;
           assigned.insert(run);
           if (a.desired == "run") {
             // A finished run may still be in a list that predates the server's record of
@@ -235,17 +233,18 @@ void WorkloadRunner::WorkLoop() {
           }
         }
       }
-      if (have_list_ && Report(*who)) ++stats_.reports;
+      // One Poll after the starts and stops above: what the report says is current.
+      if (have_list_ && Report(*who, executor_.Poll())) ++stats_.reports;
     }
     if (!Pause(options_.tick)) return;
   }
 }
 
-bool WorkloadRunner::Report(const AgentState& who) {
+bool WorkloadRunner::Report(const AgentState& who, const RunStatuses& statuses) {
   api::NodeReport report;
   std::vector<std::tuple<std::string, std::string, int64_t>> advances;  // run, stream, new offset
   size_t budget = options_.max_output_per_report;
-  for (const auto& [run, status] : executor_.Poll()) {
+  for (const auto& [run, status] : statuses) {
     bool ended = status.state == ProcessStatus::State::kExited ||
                  status.state == ProcessStatus::State::kLost;
     bool drained = true;

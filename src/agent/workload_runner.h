@@ -69,9 +69,10 @@ class WorkloadRunner {
  private:
   void WatchLoop();
   void WorkLoop();
-  // One reconcile-and-report round of the worker.
-  void Reconcile(const AgentState& who);
-  bool Report(const AgentState& who);
+  using RunStatuses = std::vector<std::pair<std::string, ProcessStatus>>;
+  // Posts what changed in `statuses` (from Executor::Poll) and the new output; true when a
+  // report was sent and answered.
+  bool Report(const AgentState& who, const RunStatuses& statuses);
   // Sleeps up to `d` or until woken; false when stopping.
   bool Pause(std::chrono::milliseconds d);
 

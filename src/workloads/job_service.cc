@@ -142,12 +142,20 @@ Status EndRun(store::Tx& tx, store::WorkloadRecord& r, const api::SubmitJobReque
                 how + (retries > 0 ? " (no retries left)" : ""), now, actor);
 }
 
-std::string SanitizeOutput(std::string text) {
-  // PostgreSQL text cannot hold NUL; JSON decoding already guaranteed valid UTF-8.
-  for (char& c : text) {
-    if (c == '\0') c = '?';
+// PostgreSQL text cannot hold NUL; JSON decoding already guaranteed valid UTF-8. The agent
+// sends none (it replaces them), so this only guards against other clients: U+FFFD as the
+// agent does.
+std::string SanitizeOutput(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\0') {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out += c;
+    }
   }
-  return text;
+  return out;
 }
 
 std::optional<Timestamp> OptParse(const std::optional<std::string>& text) {
