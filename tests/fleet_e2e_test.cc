@@ -146,9 +146,14 @@ TEST_F(FleetE2eTest, ListsPaginateWithCursorsAndLinkHeaders) {
 TEST_F(FleetE2eTest, PatchHonoursIfMatchAndMergePatchLabels) {
   auto agent = StartAgent("sim-node-1", "1xL4", CreateJoinToken());
   ASSERT_TRUE(WaitFor([&] { return CountGpus() == 1; })) << agent->Log();
-  agent->Signal(SIGTERM);  // stop heartbeats so the ETag stays put during the test
+  // Stop heartbeats and wait for the node to turn unreachable, after which nothing but this test
+  // changes it, so the ETag stays put (reading it earlier raced the unreachable transition).
+  agent->Signal(SIGTERM);
   ASSERT_EQ(agent->Wait(), 0) << agent->Log();
-  auto node = Json(Get("/api/v1/nodes")).at("items").as_array()[0].as_object();
+  auto node_id =
+      std::string(Json(Get("/api/v1/nodes")).at("items").as_array()[0].at("id").as_string());
+  ASSERT_TRUE(WaitFor([&] { return Node(node_id).at("state").as_string() == "unreachable"; }));
+  auto node = Node(node_id);
   std::string path = "/api/v1/nodes/" + std::string(node.at("id").as_string());
   std::string etag(node.at("etag").as_string());
 

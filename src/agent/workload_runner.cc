@@ -81,6 +81,19 @@ void WorkloadRunner::SetIdentity(const std::optional<AgentState>& identity) {
 
 Status WorkloadRunner::Start() {
   HANGAR_TRY(executor_.Recover());
+  // The long poll outlives a normal call: allow it poll_wait plus a margin.
+  HANGAR_ASSIGN_OR_RETURN(
+      watch_client_,
+      client::ApiClient::Create(
+          {.base_url = options_.server_url,
+           .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.poll_wait) +
+                      std::chrono::seconds(10),
+           .user_agent = std::string("hangar-agent/") + HANGAR_VERSION}));
+  HANGAR_ASSIGN_OR_RETURN(
+      report_client_,
+      client::ApiClient::Create({.base_url = options_.server_url,
+                                 .timeout = std::chrono::seconds(15),
+                                 .user_agent = std::string("hangar-agent/") + HANGAR_VERSION}));
   watcher_ = std::thread([this] { WatchLoop(); });
   worker_ = std::thread([this] { WorkLoop(); });
   return Ok();
@@ -93,6 +106,8 @@ void WorkloadRunner::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  if (watch_client_) watch_client_->Abort();
+  if (report_client_) report_client_->Abort();
   if (watcher_.joinable()) watcher_.join();
   if (worker_.joinable()) worker_.join();
 }
@@ -104,16 +119,6 @@ bool WorkloadRunner::Pause(std::chrono::milliseconds d) {
 }
 
 void WorkloadRunner::WatchLoop() {
-  // The long poll outlives a normal call: allow it poll_wait plus a margin.
-  auto client = client::ApiClient::Create(
-      {.base_url = options_.server_url,
-       .timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.poll_wait) +
-                  std::chrono::seconds(10),
-       .user_agent = std::string("hangar-agent/") + HANGAR_VERSION});
-  if (!client) {
-    spdlog::error("workloads: {}", client.error().ToString());
-    return;
-  }
   std::string known;
   std::string node;
   while (true) {
@@ -132,12 +137,13 @@ void WorkloadRunner::WatchLoop() {
                          "/assignments?wait_seconds=" + std::to_string(options_.poll_wait.count());
     if (!known.empty()) target += "&known=" + client::UrlEncode(known);
     auto asked_at = std::chrono::steady_clock::now();
-    auto list = (*client)->Call<api::AssignmentList>(
+    auto list = watch_client_->Call<api::AssignmentList>(
         client::HttpRequest{.method = "GET", .target = target, .token = who->credential});
     if (!list) {
+      std::unique_lock lock(mutex_);
+      if (stopping_) return;  // Stop aborted the call
       ++stats_.failures;
       spdlog::warn("workloads: assignments: {}", list.error().error.ToString());
-      std::unique_lock lock(mutex_);
       wake_.wait_for(lock, options_.retry_delay, [this] { return stopping_; });
       if (stopping_) return;
       continue;
@@ -162,15 +168,6 @@ void WorkloadRunner::WatchLoop() {
 }
 
 void WorkloadRunner::WorkLoop() {
-  auto client_or =
-      client::ApiClient::Create({.base_url = options_.server_url,
-                                 .timeout = std::chrono::seconds(15),
-                                 .user_agent = std::string("hangar-agent/") + HANGAR_VERSION});
-  if (!client_or) {
-    spdlog::error("workloads: {}", client_or.error().ToString());
-    return;
-  }
-  report_client_ = std::move(*client_or);
   while (true) {
     std::optional<AgentState> who;
     std::optional<api::AssignmentList> list;

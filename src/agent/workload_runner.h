@@ -94,7 +94,10 @@ class WorkloadRunner {
   std::map<std::string, api::RunReport> failed_starts_;  // runs that could not be started
   std::set<std::string> forgotten_;  // finished and acknowledged: never started again
   bool have_list_ = false;
-  std::unique_ptr<client::ApiClient> report_client_;
+
+  // Made by Start before the threads; Stop aborts their calls so it never waits out a long poll.
+  std::unique_ptr<client::ApiClient> watch_client_;   // the watcher's
+  std::unique_ptr<client::ApiClient> report_client_;  // the worker's
 
   std::thread watcher_;
   std::thread worker_;

@@ -1,8 +1,10 @@
 #include "client/api_client.h"
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
@@ -154,12 +156,13 @@ class ApiClient::Impl {
         prefix_(std::move(prefix)) {}
 
   Result<HttpResponse> Send(const HttpRequest& request) {
+    if (aborted_) return std::unexpected(Aborted());
     // A reused connection may have been closed by the server while idle; that shows up as an
     // error before any response byte arrives, and the request is then retried once on a fresh
     // connection. A fresh connection's errors are final.
     bool reused = stream_ && stream_->socket().is_open();
     auto result = SendOnce(request);
-    if (!result && reused && retryable_) {
+    if (!result && reused && retryable_ && !aborted_) {
       Close();
       result = SendOnce(request);
     }
@@ -170,12 +173,25 @@ class ApiClient::Impl {
   const ClientOptions& options() const { return options_; }
   int connections_opened() const { return connections_opened_; }
 
+  void Abort() {
+    aborted_ = true;
+    // Handlers run on the thread driving ioc_, which owns stream_; posting is the thread-safe way
+    // in. If no call is running, the handler runs at the start of the next Drive, harmlessly.
+    asio::post(ioc_, [this] {
+      if (stream_) stream_->cancel();
+    });
+  }
+
  private:
   Error Unreachable(const beast::error_code& ec) const {
     return Error::Unavailable(
                "cannot reach hangard at " + options_.base_url + ": " +
                (ec == beast::error::timeout ? std::string("timed out") : ec.message()))
         .Hint("check the server URL and that hangard is running");
+  }
+
+  Error Aborted() const {
+    return Error::Unavailable("call to hangard at " + options_.base_url + " aborted");
   }
 
   // Runs the queued operation to completion.
@@ -194,6 +210,7 @@ class ApiClient::Impl {
       endpoints = std::move(r);
     });
     Drive();
+    if (aborted_) return std::unexpected(Aborted());
     if (ec) return std::unexpected(Unreachable(ec));
     stream_->expires_after(options_.timeout);
     stream_->async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
@@ -232,6 +249,7 @@ class ApiClient::Impl {
     stream_->expires_after(options_.timeout);
     http::async_write(*stream_, req, [&](beast::error_code e, size_t) { ec = e; });
     Drive();
+    if (aborted_) return std::unexpected(Aborted());
     if (ec) return std::unexpected(Unreachable(ec));
 
     http::response_parser<http::string_body> parser;
@@ -239,6 +257,7 @@ class ApiClient::Impl {
     stream_->expires_after(options_.timeout);
     http::async_read(*stream_, buffer_, parser, [&](beast::error_code e, size_t) { ec = e; });
     Drive();
+    if (aborted_) return std::unexpected(Aborted());
     if (ec) {
       // Nothing received yet: the idle connection was closed under us, safe to retry.
       retryable_ = retryable_ && !parser.got_some();
@@ -273,6 +292,7 @@ class ApiClient::Impl {
   beast::flat_buffer buffer_;
   bool retryable_ = false;
   int connections_opened_ = 0;
+  std::atomic<bool> aborted_ = false;
 };
 
 Result<std::unique_ptr<ApiClient>> ApiClient::Create(ClientOptions options) {
@@ -352,5 +372,6 @@ ApiResult<void> ApiClient::Delete(std::string target) {
 
 const std::string& ApiClient::base_url() const { return impl_->options().base_url; }
 int ApiClient::connections_opened() const { return impl_->connections_opened(); }
+void ApiClient::Abort() { impl_->Abort(); }
 
 }  // namespace hangar::client

@@ -160,6 +160,11 @@ class ApiClient {
   Result<HttpResponse> PostForm(std::string target,
                                 const std::vector<std::pair<std::string, std::string>>& fields);
 
+  // Aborts the call in flight, if any, and makes this and every later call fail at once
+  // (kUnavailable "aborted"). Safe from any thread: it is how an owner stops a thread that is
+  // blocked in a long poll without waiting out the poll.
+  void Abort();
+
   // The base URL as given, for messages.
   const std::string& base_url() const;
   // How many TCP connections this client has opened (keep-alive makes this 1 for many calls).

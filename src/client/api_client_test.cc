@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
+#include <future>
+#include <thread>
 
 #include "client/test_server.h"
 
@@ -118,6 +120,34 @@ TEST(ApiClientTest, ReconnectsWhenServerClosesConnection) {
     ASSERT_TRUE(res.has_value()) << res.error().error.ToString();
   }
   EXPECT_EQ(client->connections_opened(), 3);
+}
+
+TEST(ApiClientTest, AbortEndsTheCallInFlightAndEveryLaterOne) {
+  // The server holds the request until the test lets it go, like a long poll.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> arrived = false;
+  TestServer server([&](const TestServer::Request&) {
+    arrived = true;
+    released.wait_for(std::chrono::seconds(60));
+    return TestServer::Json(200, R"({"items":[]})");
+  });
+  auto client = ApiClient::Create({.base_url = server.url(), .timeout = std::chrono::seconds(60)});
+  ASSERT_TRUE(client.has_value());
+  std::thread aborter([&] {
+    while (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    (*client)->Abort();
+  });
+  auto held = (*client)->Get<api::NodeList>("/api/v1/nodes");
+  aborter.join();
+  ASSERT_FALSE(held.has_value());
+  EXPECT_EQ(held.error().error.code(), ErrorCode::kUnavailable);
+  EXPECT_NE(held.error().error.message().find("aborted"), std::string::npos)
+      << held.error().error.message();  // not "timed out": the call did not wait for the server
+  auto later = (*client)->Get<api::NodeList>("/api/v1/nodes");
+  ASSERT_FALSE(later.has_value());
+  EXPECT_NE(later.error().error.message().find("aborted"), std::string::npos);
+  release.set_value();
 }
 
 TEST(ApiClientTest, ConnectionRefusedIsUnavailable) {
