@@ -444,6 +444,9 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
   auto job_b = b_post("/api/v1/jobs", R"({"project":")" + S(project.at("id")) +
                                           R"(","command":["true"],"hold":true})");
   std::string job = "/api/v1/jobs/" + S(job_b.at("id"));
+  auto instance_b =
+      b_post("/api/v1/instances", R"({"project":")" + S(project.at("id")) + R"("})");
+  std::string instance = "/api/v1/instances/" + S(instance_b.at("id"));
 
   // Tenant A's admin (the bootstrap key of "default") tries every B id on every verb.
   std::vector<std::pair<verb, std::string>> attempts = {
@@ -476,6 +479,13 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
       {verb::post, job + "/hold"},
       {verb::post, job + "/release"},
       {verb::post, job + "/requeue"},
+      {verb::get, instance},
+      {verb::get, instance + "/logs"},
+      {verb::post, instance + "/start"},
+      {verb::post, instance + "/stop"},
+      {verb::post, instance + "/terminate"},
+      {verb::post, instance + "/extend"},
+      {verb::post, instance + "/resize"},
   };
   // A user admin of tenant A (not the platform administrator) also gets 404 for B's organisation.
   InviteAndActivate(admin_key_, "tenant-a-admin@example.com", "admin");

@@ -144,11 +144,13 @@ int main(int argc, char** argv) {
     stop.Stop();
   });
 
-  // Workloads run under <state dir>/workloads and survive an agent restart (Executor::Recover).
+  // Workloads run under <state dir>/workloads and survive an agent restart (Executor::Recover);
+  // instances' workspaces live under <state dir>/workspaces, kept across their runs.
   std::filesystem::path state_path =
       state_dir.empty() ? agent::DefaultStateDir() : std::filesystem::path(state_dir);
   agent::Executor executor(state_path / "workloads", clock);
-  agent::WorkloadRunner runner({.server_url = server}, executor, clock);
+  agent::WorkloadRunner runner({.server_url = server, .workspaces_root = state_path / "workspaces"},
+                               executor, clock);
   if (Status s = runner.Start(); !s) return Fail(s.error());
 
   agent::AgentOptions options{

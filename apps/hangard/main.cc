@@ -250,13 +250,23 @@ int Run(int argc, char** argv) {
   workloads::JobService jobs(**store, clock, authorizer, node_signals, queue_board, [&] {
     if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
   });
-  workloads::SchedulerLoop scheduler(**store, clock, jobs, node_signals, queue_board);
+  workloads::InstanceService instances(
+      **store, clock, authorizer, node_signals, queue_board,
+      [&] {
+        if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
+      },
+      {.default_lifetime = cfg->instance_default_lifetime,
+       .min_lifetime = cfg->instance_min_lifetime,
+       .max_lease = cfg->instance_max_lease,
+       .expiry_warning = cfg->instance_expiry_warning});
+  workloads::SchedulerLoop scheduler(**store, clock, jobs, &instances, node_signals, queue_board);
   scheduler_ptr = &scheduler;
 
   gateway::Router router;
   events::EventService events(**store);
   routes::AddFleetRoutes(router, fleet);
   routes::AddWorkloadRoutes(router, jobs);
+  routes::AddInstanceRoutes(router, instances);
   routes::AddEventRoutes(router, events);
   routes::AddIdentityRoutes(router, directory, access, clock);
   routes::AddOAuthRoutes(router, tokens, directory);

@@ -112,6 +112,25 @@ void WorkloadRunner::Stop() {
   if (worker_.joinable()) worker_.join();
 }
 
+Result<std::filesystem::path> WorkloadRunner::PrepareWorkspace(const std::string& name) const {
+  // The name comes from the server ("inst_…"); it must stay one path component under the root.
+  bool safe = !name.empty() && name.size() <= 128 && name != "." && name != "..";
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) safe = false;
+  }
+  if (!safe) return std::unexpected(Error::Invalid("workspace name '" + name + "' is not valid"));
+  std::filesystem::path dir = options_.workspaces_root / name;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return std::unexpected(
+        Error::Unavailable("cannot create " + dir.string() + ": " + ec.message()));
+  }
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  return dir;
+}
+
 bool WorkloadRunner::Pause(std::chrono::milliseconds d) {
   std::unique_lock lock(mutex_);
   wake_.wait_for(lock, d, [this] { return stopping_ || dirty_; });
@@ -194,6 +213,22 @@ void WorkloadRunner::WorkLoop() {
                             .argv = a.command,
                             .env = a.environment,
                             .working_dir = a.working_dir};
+            if (!a.workspace.empty() && !options_.workspaces_root.empty()) {
+              auto workspace = PrepareWorkspace(a.workspace);
+              if (!workspace) {
+                spdlog::warn("workloads: cannot prepare the workspace of {}: {}", run,
+                             workspace.error().ToString());
+                failed_starts_[run] = api::RunReport{
+                    .run_id = run,
+                    .state = "exited",
+                    .exit_code = 127,
+                    .ended_at = FormatRfc3339(clock_.Now()),
+                    .message = "cannot prepare the workspace: " + workspace.error().message()};
+                continue;
+              }
+              spec.working_dir = workspace->string();
+              spec.env["HANGAR_WORKSPACE"] = workspace->string();
+            }
             for (int64_t g : a.gpu_indexes) spec.gpu_indexes.push_back(static_cast<int>(g));
             auto started = executor_.Start(spec);
             if (!started) {

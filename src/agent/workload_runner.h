@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,6 +41,9 @@ namespace hangar::agent {
 
 struct RunnerOptions {
   std::string server_url;
+  // Where instances' workspaces live (<state dir>/workspaces): one directory per instance,
+  // kept across its runs. Empty: instances run in a per-run directory like jobs.
+  std::filesystem::path workspaces_root;
   std::chrono::seconds poll_wait{20};           // long-poll wait per assignments call
   std::chrono::milliseconds tick{100};          // worker: how often it polls the executor
   std::chrono::milliseconds retry_delay{1000};  // after a failed call
@@ -73,6 +77,8 @@ class WorkloadRunner {
   // Posts what changed in `statuses` (from Executor::Poll) and the new output; true when a
   // report was sent and answered.
   bool Report(const AgentState& who, const RunStatuses& statuses);
+  // The instance workspace `name` under options_.workspaces_root, created (0700) if absent.
+  Result<std::filesystem::path> PrepareWorkspace(const std::string& name) const;
   // Sleeps up to `d` or until woken; false when stopping.
   bool Pause(std::chrono::milliseconds d);
 

@@ -1,6 +1,7 @@
-// The public API's types for workloads: batch jobs, their logs, and the agent's side of running
-// them (assignments and reports). Conventions as in api/types.h: Boost.Describe structs that
-// common/json_codec.h encodes and strictly decodes and the OpenAPI document is derived from.
+// The public API's types for workloads: batch jobs, GPU instances, their logs, and the agent's
+// side of running them (assignments and reports). Conventions as in api/types.h: Boost.Describe
+// structs that common/json_codec.h encodes and strictly decodes and the OpenAPI document is derived
+// from.
 #pragma once
 
 #include <boost/describe.hpp>
@@ -160,6 +161,124 @@ struct LogPage {
 };
 BOOST_DESCRIBE_STRUCT(LogPage, (), (items, next_after))
 
+// ---- Instances ---------------------------------------------------------------------------------
+//
+// workloads/instance_service.h draws the machine:
+//
+//   pending -> scheduled -> running -> stopping -> stopped -> (start) pending ...
+//   any but terminated -> terminate -> (stopping ->) terminated
+//
+BOOST_DEFINE_ENUM_CLASS(InstanceState, pending, awaiting_approval, scheduled, running, stopping,
+                        stopped, failed, terminated)
+
+// POST /api/v1/instances (and /api/v1/gpus/provision). An instance is an interactive GPU
+// allocation: a session process holding the GPUs, with a workspace that outlives stops.
+struct CreateInstanceRequest {
+  std::string project;                              // a project id ("proj_…") or name
+  std::optional<std::string> name;                  // default: "<gpu type or gpu>-<n>x"
+  std::optional<JobResources> resources;            // default: one whole GPU of any type
+  std::optional<Labels> node_selector;              // labels the node must have
+  std::optional<std::string> start_after;           // RFC 3339: not started before (a future start)
+  std::optional<int64_t> max_lifetime_seconds;      // the lease: 60 s .. 30 days, default 8 hours
+  std::optional<std::vector<std::string>> command;  // the session; default sleeps until stopped
+  std::optional<Labels> environment;
+  std::optional<PriorityClass> priority_class;  // default normal
+  std::optional<PreemptionPolicy> preemption;   // default never (interactive work)
+};
+BOOST_DESCRIBE_STRUCT(CreateInstanceRequest, (),
+                      (project, name, resources, node_selector, start_after, max_lifetime_seconds,
+                       command, environment, priority_class, preemption))
+
+// What is stored beside the run spec for an instance.
+struct InstanceSettings {
+  int64_t max_lifetime_seconds = 0;
+};
+BOOST_DESCRIBE_STRUCT(InstanceSettings, (), (max_lifetime_seconds))
+
+struct Instance {
+  std::string id;
+  std::string project_id;
+  std::string name;
+  InstanceState state = InstanceState::pending;
+  JobResources resources;
+  Labels node_selector;
+  std::vector<std::string> command;
+  Labels environment;
+  PriorityClass priority_class = PriorityClass::normal;
+  PreemptionPolicy preemption = PreemptionPolicy::never;
+  std::optional<std::string> start_after;
+  int64_t max_lifetime_seconds = 0;
+  std::optional<std::string> expires_at;  // while running: when the lease ends (extend it)
+  std::optional<std::string> node_id;
+  std::vector<int64_t> gpu_indexes;
+  int64_t hourly_price_micros = 0;  // while placed: what its GPUs cost per hour
+  int64_t cost_micros = 0;          // accrued so far, over every start
+  std::string currency;
+  double gpu_seconds = 0;  // GPU time held so far
+  int64_t starts = 0;      // how many times it was placed
+  std::string state_reason;
+  std::string state_message;
+  std::optional<JobQueueInfo> queue;  // pending: why it waits
+  std::string created_by;
+  std::optional<std::string> scheduled_at;
+  std::optional<std::string> started_at;
+  std::optional<std::string> stopped_at;
+  std::string created_at;
+  std::string updated_at;
+  std::string etag;
+  Links links;
+};
+BOOST_DESCRIBE_STRUCT(Instance, (),
+                      (id, project_id, name, state, resources, node_selector, command, environment,
+                       priority_class, preemption, start_after, max_lifetime_seconds, expires_at,
+                       node_id, gpu_indexes, hourly_price_micros, cost_micros, currency,
+                       gpu_seconds, starts, state_reason, state_message, queue, created_by,
+                       scheduled_at, started_at, stopped_at, created_at, updated_at, etag, links))
+
+struct InstanceList {
+  std::vector<Instance> items;
+  std::string next_page_token;
+};
+BOOST_DESCRIBE_STRUCT(InstanceList, (), (items, next_page_token))
+
+// Why a request cannot start now (a dry run's findings).
+struct Obstacle {
+  std::string code;  // no_matching_gpus, insufficient_gpus, unknown_gpu_type…
+  std::string message;
+};
+BOOST_DESCRIBE_STRUCT(Obstacle, (), (code, message))
+
+// POST /api/v1/instances?dry_run=true: what would happen, creating nothing.
+struct InstanceEstimate {
+  bool feasible = false;       // some schedulable node could ever hold it
+  bool available_now = false;  // free GPUs for it right now
+  std::vector<Obstacle> blocked_by;
+  int64_t matching_nodes = 0;        // schedulable nodes with enough matching GPUs in all
+  int64_t hourly_price_micros = 0;   // for the cheapest matching GPUs
+  int64_t lifetime_cost_micros = 0;  // hourly price × the requested lifetime
+  std::string currency;
+  std::optional<std::string> expected_start;  // RFC 3339: now, the start_at, or when running
+                                              // work with an end frees enough GPUs
+  std::optional<int64_t> expected_wait_seconds;
+  CreateInstanceRequest request;  // as it would be created, defaults filled in
+};
+BOOST_DESCRIBE_STRUCT(InstanceEstimate, (),
+                      (feasible, available_now, blocked_by, matching_nodes, hourly_price_micros,
+                       lifetime_cost_micros, currency, expected_start, expected_wait_seconds,
+                       request))
+
+// POST /api/v1/instances/{id}/extend
+struct ExtendInstanceRequest {
+  int64_t seconds = 0;  // added to the lease, 60 s .. 30 days in all
+};
+BOOST_DESCRIBE_STRUCT(ExtendInstanceRequest, (), (seconds))
+
+// POST /api/v1/instances/{id}/resize
+struct ResizeInstanceRequest {
+  int64_t gpus = 0;  // the new GPU count, 1..64
+};
+BOOST_DESCRIBE_STRUCT(ResizeInstanceRequest, (), (gpus))
+
 // ---- Agent protocol: assignments and reports ---------------------------------------------------
 
 // What the server wants a node to run (or stop). An assignment is identified by its
@@ -174,10 +293,13 @@ struct Assignment {
   std::string working_dir;
   std::vector<int64_t> gpu_indexes;
   int64_t stop_grace_seconds = 0;  // SIGTERM, then SIGKILL after this long
+  // Instances: a directory kept on the node across runs (<state dir>/workspaces/<workspace>),
+  // the run's working directory. Empty for jobs.
+  std::string workspace;
 };
 BOOST_DESCRIBE_STRUCT(Assignment, (),
                       (run_id, workload_id, attempt, desired, command, environment, working_dir,
-                       gpu_indexes, stop_grace_seconds))
+                       gpu_indexes, stop_grace_seconds, workspace))
 
 // GET /api/v1/agent/nodes/{id}/assignments?wait_seconds=&known=
 struct AssignmentList {

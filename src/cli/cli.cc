@@ -281,6 +281,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 
   AddIdentityCommands(app, s, action);
   AddJobCommands(app, s, action);
+  AddInstanceCommands(app, s, action);
   AddAuthCommands(app, s, action);
 
   // ---- config

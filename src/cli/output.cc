@@ -278,6 +278,44 @@ std::string Render(const std::vector<api::Job>& items, OutputFormat format) {
                               });
 }
 
+std::string Render(const std::vector<api::Instance>& items, OutputFormat format) {
+  return RenderList<api::Instance>(
+      items, format,
+      {"ID", "NAME", "STATE", "GPUS", "NODE", "EXPIRES", "COST", "REASON", "CREATED"},
+      [](const api::Instance& i) -> std::vector<std::string> {
+        std::string gpus = std::to_string(i.resources.gpus.value_or(1));
+        if (i.resources.gpu_type) gpus += "x" + *i.resources.gpu_type;
+        std::string reason = i.queue ? i.queue->reason : i.state_reason;
+        std::string cost = FormatPriceMicros(i.cost_micros);
+        if (!i.currency.empty()) cost += " " + i.currency;
+        return {i.id,
+                i.name,
+                std::string(json::EnumName(i.state)),
+                gpus,
+                OrDash(i.node_id.value_or("")),
+                OrDash(i.expires_at.value_or("")),
+                cost,
+                OrDash(reason),
+                i.created_at};
+      });
+}
+
+std::string Render(const std::vector<api::InstanceEstimate>& items, OutputFormat format) {
+  return RenderList<api::InstanceEstimate>(
+      items, format, {"FITS", "NOW", "PER HOUR", "LIFETIME COST", "EXPECTED START", "BLOCKED BY"},
+      [](const api::InstanceEstimate& e) -> std::vector<std::string> {
+        std::string currency = e.currency.empty() ? "" : " " + e.currency;
+        std::vector<std::string> blocked;
+        for (const auto& o : e.blocked_by) blocked.push_back(o.code + ": " + o.message);
+        return {e.feasible ? "yes" : "no",
+                e.available_now ? "yes" : "no",
+                FormatPriceMicros(e.hourly_price_micros) + currency,
+                FormatPriceMicros(e.lifetime_cost_micros) + currency,
+                OrDash(e.expected_start.value_or("")),
+                Join(blocked, "; ")};
+      });
+}
+
 std::string Render(const std::vector<api::User>& items, OutputFormat format) {
   return RenderList<api::User>(items, format,
                                {"ID", "EMAIL", "NAME", "STATE", "LOCKED", "LAST LOGIN"},

@@ -50,6 +50,10 @@ std::string Render(const std::vector<api::AccessReviewEntry>& items, OutputForma
 std::string Render(const std::vector<api::WhoAmI>& items, OutputFormat format);
 // Jobs: ID, NAME, STATE, GPUS, NODE, EXIT, REASON (why it waits or ended), CREATED.
 std::string Render(const std::vector<api::Job>& items, OutputFormat format);
+// Instances: ID, NAME, STATE, GPUS, NODE, EXPIRES, COST (so far), REASON, CREATED.
+std::string Render(const std::vector<api::Instance>& items, OutputFormat format);
+// Dry-run estimates: FITS, NOW, PER HOUR, LIFETIME COST, EXPECTED START, BLOCKED BY.
+std::string Render(const std::vector<api::InstanceEstimate>& items, OutputFormat format);
 // Audit records (events of type hangar.audit.*): TIME, ACTOR, OUTCOME, METHOD, PATH, STATUS from
 // each record's data; JSON and YAML as the events themselves.
 std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format);

@@ -130,6 +130,9 @@ using Action = std::function<int()>;
 void AddIdentityCommands(CLI::App& app, Session& s, Action& action);
 // jobs submit|list|get|cancel|hold|release|requeue|logs (job_commands.cc).
 void AddJobCommands(CLI::App& app, Session& s, Action& action);
+// provision, instances create|list|get|start|stop|terminate|resize|extend|logs
+// (instance_commands.cc).
+void AddInstanceCommands(CLI::App& app, Session& s, Action& action);
 // login, logout (auth_commands.cc).
 void AddAuthCommands(CLI::App& app, Session& s, Action& action);
 

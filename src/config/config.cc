@@ -172,6 +172,17 @@ const std::map<std::string, SettingSpec>& Specs() {
       {"fleet.node_unreachable_after",
        {DurationSetter(&DaemonConfig::node_unreachable_after),
         "silence after which a node is unreachable"}},
+      {"instances.default_lifetime",
+       {DurationSetter(&DaemonConfig::instance_default_lifetime),
+        "an instance's lease when the request names none"}},
+      {"instances.min_lifetime",
+       {DurationSetter(&DaemonConfig::instance_min_lifetime), "the shortest lease one may ask for"}},
+      {"instances.max_lease",
+       {DurationSetter(&DaemonConfig::instance_max_lease),
+        "the longest lease, extensions included, from the instance's start"}},
+      {"instances.expiry_warning",
+       {DurationSetter(&DaemonConfig::instance_expiry_warning),
+        "how long before a lease ends the hangar.instance.expiring event goes out"}},
       {"dev",
        {[](DaemonConfig& c, const std::string& v) {
           if (v != "true" && v != "false") return false;
@@ -321,6 +332,13 @@ Result<DaemonConfig> BuildConfig(const std::vector<SettingValue>& values) {
   }
   if (config.database.empty()) {
     config.database = "sqlite:" + (std::filesystem::path(config.data_dir) / "hangar.db").string();
+  }
+  if (config.instance_min_lifetime > config.instance_default_lifetime ||
+      config.instance_default_lifetime > config.instance_max_lease) {
+    return std::unexpected(
+        Error::Invalid("instance lifetimes must satisfy min_lifetime <= default_lifetime <= "
+                       "max_lease")
+            .Field("instances.default_lifetime", "must be between min_lifetime and max_lease"));
   }
   if (config.node_unreachable_after <= config.heartbeat_interval) {
     return std::unexpected(

@@ -42,6 +42,11 @@ struct DaemonConfig {
   Micros shutdown_grace = std::chrono::seconds(10);
   Micros heartbeat_interval = std::chrono::seconds(10);
   Micros node_unreachable_after = std::chrono::seconds(40);
+  // Instance leases (policy for every organisation).
+  Micros instance_default_lifetime = std::chrono::hours(8);
+  Micros instance_min_lifetime = std::chrono::seconds(60);
+  Micros instance_max_lease = std::chrono::hours(24 * 30);
+  Micros instance_expiry_warning = std::chrono::minutes(15);
   std::vector<std::string> cors_allowed_origins;
   // Token buckets: requests per second and burst, per API key and per client address
   // (anonymous and failed requests). A rate of 0 turns that limit off.

@@ -16,6 +16,7 @@
 #include "identity/directory_service.h"
 #include "identity/token_service.h"
 #include "store/store.h"
+#include "workloads/instance_service.h"
 #include "workloads/job_service.h"
 
 namespace hangar::routes {
@@ -26,6 +27,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet);
 // /api/v1/jobs (submit, read, cancel, hold, release, requeue, logs) and the agents' run
 // endpoints (/api/v1/agent/nodes/{id}/assignments, /reports).
 void AddWorkloadRoutes(gateway::Router& router, workloads::JobService& jobs);
+void AddInstanceRoutes(gateway::Router& router, workloads::InstanceService& instances);
 
 // /api/v1/events (the domain-event log) and /api/v1/audit (the audit log).
 void AddEventRoutes(gateway::Router& router, events::EventService& events);

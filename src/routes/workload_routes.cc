@@ -1,6 +1,7 @@
 #include <charconv>
 
 #include "gateway/list_query.h"
+#include "routes/route_params.h"
 #include "routes/routes.h"
 #include "workloads/views.h"
 
@@ -19,26 +20,6 @@ api::Job ToApi(const workloads::JobView& v) {
   return workloads::ToApiJob(v.record, v.spec, v.queue);
 }
 
-// An integer query parameter within [lo, hi]; `fallback` when absent.
-Result<int64_t> IntParam(const RequestContext& ctx, std::string_view name, int64_t fallback,
-                         int64_t lo, int64_t hi) {
-  auto text = ctx.QueryValue(name);
-  if (!text) return fallback;
-  int64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-  if (ec != std::errc() || ptr != text->data() + text->size() || v < lo || v > hi) {
-    return std::unexpected(
-        Error::Invalid(std::string(name) + " is not valid")
-            .Field("query:" + std::string(name),
-                   "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi)));
-  }
-  return v;
-}
-
-store::ListField QueryParam(std::string name, store::FieldType type, std::string description) {
-  return store::ListField{std::move(name), type, true, false, std::move(description), {}};
-}
-
 // A job action (cancel, hold, release, requeue): 202 while the run is being stopped.
 template <typename Fn>
 Route ActionRoute(std::string action, std::string summary, Fn fn) {
@@ -49,7 +30,7 @@ Route ActionRoute(std::string action, std::string summary, Fn fn) {
                  HANGAR_ASSIGN_OR_RETURN(auto version, ctx.IfMatchVersion());
                  HANGAR_ASSIGN_OR_RETURN(auto job, fn(ctx.principal(), id, version));
                  auto body = ToApi(job);
-                 unsigned status = job.record.state == api::JobState::stopping ? 202 : 200;
+                 unsigned status = job.record.state == store::WorkloadState::stopping ? 202 : 200;
                  return JsonResponse(ctx, status, body, body.etag);
                },
                .permission = "jobs:update",

@@ -553,6 +553,12 @@ Result<std::optional<ProjectRecord>> FindProjectByName(Tx& tx, const OrgId& org,
   return QueryOne<ProjectRecord>(tx, sql, params, ProjectFromRow);
 }
 
+Result<std::optional<ProjectRecord>> FindProject(Tx& tx, const OrgId& org,
+                                                 std::string_view id_or_name) {
+  if (auto id = ProjectId::Parse(id_or_name)) return GetProject(tx, org, *id);
+  return FindProjectByName(tx, org, id_or_name);
+}
+
 Result<Page<ProjectRecord>> ListProjects(Tx& tx, const OrgId& org, const ListQuery& query) {
   return RunList<ProjectRecord>(tx, ProjectTable(), org, query, ProjectFromRow);
 }

@@ -152,6 +152,9 @@ Status InsertProject(Tx& tx, const ProjectRecord& project);
 Result<std::optional<ProjectRecord>> GetProject(Tx& tx, const OrgId& org, const ProjectId& id);
 Result<std::optional<ProjectRecord>> FindProjectByName(Tx& tx, const OrgId& org,
                                                        std::string_view name);
+// By id ("proj_…") when `id_or_name` parses as one, else by name.
+Result<std::optional<ProjectRecord>> FindProject(Tx& tx, const OrgId& org,
+                                                 std::string_view id_or_name);
 Result<Page<ProjectRecord>> ListProjects(Tx& tx, const OrgId& org, const ListQuery& query);
 Status UpdateProject(Tx& tx, const ProjectRecord& project);  // name, description; optimistic
 Status DeleteProject(Tx& tx, const OrgId& org, const ProjectId& id);

@@ -357,6 +357,22 @@ std::vector<Migration> BuildMigrations() {
                  " (workload_id, attempt, stream, byte_offset)"),
           Shared("CREATE INDEX workload_output_seq ON workload_output (workload_id, seq)"),
       }});
+  m.push_back(Migration{
+      5,
+      "instances and metering",
+      {
+          // Instances share the workloads table (kind = 'instance'). Every workload now meters
+          // its GPUs: the price while placed, and what was accrued up to billed_until.
+          Shared("ALTER TABLE workloads ADD COLUMN hourly_price_micros BIGINT NOT NULL DEFAULT 0"),
+          Shared("ALTER TABLE workloads ADD COLUMN currency {text} NOT NULL DEFAULT ''"),
+          Shared("ALTER TABLE workloads ADD COLUMN cost_micros BIGINT NOT NULL DEFAULT 0"),
+          Shared("ALTER TABLE workloads ADD COLUMN gpu_milli_seconds BIGINT NOT NULL DEFAULT 0"),
+          Shared("ALTER TABLE workloads ADD COLUMN billed_until BIGINT"),
+          Shared("ALTER TABLE workloads ADD COLUMN expires_at BIGINT"),
+          Shared("ALTER TABLE workloads ADD COLUMN expiry_warned_at BIGINT"),
+          Shared("ALTER TABLE workloads ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'"),
+          Shared("CREATE INDEX workloads_expiry ON workloads (state, expires_at)"),
+      }});
   return m;
 }
 

@@ -14,7 +14,8 @@ constexpr std::string_view kWorkloadSelect =
     "w.desired,"
     " w.stop_reason, w.exit_code, w.exit_signal, w.state_reason, w.state_message, w.created_by,"
     " w.scheduled_at, w.started_at, w.finished_at, w.stop_requested_at, w.version, w.created_at,"
-    " w.updated_at";
+    " w.updated_at, w.hourly_price_micros, w.currency, w.cost_micros, w.gpu_milli_seconds,"
+    " w.billed_until, w.expires_at, w.expiry_warned_at, w.settings";
 constexpr std::string_view kWorkloadFrom = " FROM workloads w";
 
 std::string IndexesToJson(const std::vector<int64_t>& indexes) {
@@ -36,7 +37,7 @@ Result<WorkloadRecord> WorkloadFromRow(const Row& r) {
   w.project_id = ProjectId::FromTrusted(r.Text(3));
   w.team_id = TeamId::FromTrusted(r.Text(4));
   w.name = r.Text(5);
-  HANGAR_ASSIGN_OR_RETURN(w.state, ParseEnum<api::JobState>(r.Text(6), "workload state"));
+  HANGAR_ASSIGN_OR_RETURN(w.state, ParseEnum<WorkloadState>(r.Text(6), "workload state"));
   HANGAR_ASSIGN_OR_RETURN(w.priority_class,
                           ParseEnum<api::PriorityClass>(r.Text(7), "workload priority"));
   w.spec_json = r.Text(8);
@@ -65,6 +66,14 @@ Result<WorkloadRecord> WorkloadFromRow(const Row& r) {
   w.version = r.Int(26);
   w.created_at = r.Time(27);
   w.updated_at = r.Time(28);
+  w.hourly_price_micros = r.Int(29);
+  w.currency = r.Text(30);
+  w.cost_micros = r.Int(31);
+  w.gpu_milli_seconds = r.Int(32);
+  w.billed_until = r.OptTime(33);
+  w.expires_at = r.OptTime(34);
+  w.expiry_warned_at = r.OptTime(35);
+  w.settings_json = r.Text(36);
   return w;
 }
 
@@ -88,6 +97,22 @@ const ListTable& JobTable() {
   return t;
 }
 
+const ListTable& InstanceTable() {
+  static const ListTable t{&InstanceListSpec(),
+                           kWorkloadSelect,
+                           kWorkloadFrom,
+                           "w.org_id",
+                           "w.id",
+                           "w.created_at",
+                           {{"state", "w.state"},
+                            {"project_id", "w.project_id"},
+                            {"node_id", "w.node_id"},
+                            {"name", "w.name"},
+                            {"created_at", "w.created_at"}},
+                           "w.kind = 'instance'"};
+  return t;
+}
+
 }  // namespace
 
 const ListSpec& JobListSpec() {
@@ -107,15 +132,31 @@ const ListSpec& JobListSpec() {
   return spec;
 }
 
+const ListSpec& InstanceListSpec() {
+  static const ListSpec spec{
+      "instances",
+      {
+          EnumField<api::InstanceState>("state", true, "The instance's state."),
+          Field("project_id", FieldType::kText, true, false, "The project the instance is for."),
+          Field("node_id", FieldType::kText, true, false, "The node the instance is placed on."),
+          Field("name", FieldType::kText, true, true, "The instance's name."),
+          Field("created_at", FieldType::kTime, false, true, "When the instance was requested."),
+      },
+  };
+  return spec;
+}
+
 Status InsertWorkload(Tx& tx, const WorkloadRecord& w) {
   return StatusOf(tx.Exec(
       "INSERT INTO workloads (id, org_id, kind, project_id, team_id, name, state, priority_class,"
       " spec, array_id, array_index, attempt, failures, node_id, gpu_indexes, desired,"
       " stop_reason, exit_code, exit_signal, state_reason, state_message, created_by,"
       " scheduled_at, started_at, finished_at, stop_requested_at, version, created_at,"
-      " updated_at)"
+      " updated_at, hourly_price_micros, currency, cost_micros, gpu_milli_seconds, billed_until,"
+      " expires_at, expiry_warned_at, settings)"
       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
-      " $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+      " $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36,"
+      " $37)",
       {w.id,
        w.org_id.str(),
        w.kind,
@@ -144,7 +185,15 @@ Status InsertWorkload(Tx& tx, const WorkloadRecord& w) {
        Nullable(w.stop_requested_at),
        w.version,
        ToUnixMicros(w.created_at),
-       ToUnixMicros(w.updated_at)}));
+       ToUnixMicros(w.updated_at),
+       w.hourly_price_micros,
+       w.currency,
+       w.cost_micros,
+       w.gpu_milli_seconds,
+       Nullable(w.billed_until),
+       Nullable(w.expires_at),
+       Nullable(w.expiry_warned_at),
+       w.settings_json}));
 }
 
 Result<std::optional<WorkloadRecord>> GetWorkload(Tx& tx, const OrgId& org, std::string_view id) {
@@ -158,6 +207,10 @@ Result<Page<WorkloadRecord>> ListJobs(Tx& tx, const OrgId& org, const ListQuery&
   return RunList<WorkloadRecord>(tx, JobTable(), org, query, WorkloadFromRow);
 }
 
+Result<Page<WorkloadRecord>> ListInstances(Tx& tx, const OrgId& org, const ListQuery& query) {
+  return RunList<WorkloadRecord>(tx, InstanceTable(), org, query, WorkloadFromRow);
+}
+
 Status UpdateWorkload(Tx& tx, const WorkloadRecord& w) {
   HANGAR_ASSIGN_OR_RETURN(
       int64_t changed,
@@ -165,15 +218,42 @@ Status UpdateWorkload(Tx& tx, const WorkloadRecord& w) {
               " desired = $7, stop_reason = $8, exit_code = $9, exit_signal = $10,"
               " state_reason = $11, state_message = $12, scheduled_at = $13, started_at = $14,"
               " finished_at = $15, stop_requested_at = $16, updated_at = $17, failures = $19,"
-              " version = version + 1"
+              " hourly_price_micros = $20, currency = $21, cost_micros = $22,"
+              " gpu_milli_seconds = $23, billed_until = $24, expires_at = $25,"
+              " expiry_warned_at = $26, settings = $27, spec = $28, name = $29,"
+              " priority_class = $30, version = version + 1"
               " WHERE org_id = $1 AND id = $2 AND version = $18",
-              {w.org_id.str(), w.id, std::string(json::EnumName(w.state)), w.attempt,
-               w.node_id ? SqlValue(w.node_id->str()) : Null(), IndexesToJson(w.gpu_indexes),
-               w.desired, w.stop_reason, OptParam(w.exit_code), OptParam(w.signal), w.state_reason,
-               w.state_message, Nullable(w.scheduled_at), Nullable(w.started_at),
-               Nullable(w.finished_at), Nullable(w.stop_requested_at), ToUnixMicros(w.updated_at),
-               w.version, w.failures}));
-  if (changed == 0) return UpdateMissed(tx, "workloads", "job", w.org_id.str(), w.id);
+              {w.org_id.str(),
+               w.id,
+               std::string(json::EnumName(w.state)),
+               w.attempt,
+               w.node_id ? SqlValue(w.node_id->str()) : Null(),
+               IndexesToJson(w.gpu_indexes),
+               w.desired,
+               w.stop_reason,
+               OptParam(w.exit_code),
+               OptParam(w.signal),
+               w.state_reason,
+               w.state_message,
+               Nullable(w.scheduled_at),
+               Nullable(w.started_at),
+               Nullable(w.finished_at),
+               Nullable(w.stop_requested_at),
+               ToUnixMicros(w.updated_at),
+               w.version,
+               w.failures,
+               w.hourly_price_micros,
+               w.currency,
+               w.cost_micros,
+               w.gpu_milli_seconds,
+               Nullable(w.billed_until),
+               Nullable(w.expires_at),
+               Nullable(w.expiry_warned_at),
+               w.settings_json,
+               w.spec_json,
+               w.name,
+               std::string(json::EnumName(w.priority_class))}));
+  if (changed == 0) return UpdateMissed(tx, "workloads", w.kind, w.org_id.str(), w.id);
   return Ok();
 }
 
@@ -209,6 +289,15 @@ Result<std::vector<WorkloadRecord>> ListRunningStartedBefore(Tx& tx, Timestamp s
                                          " WHERE w.state = 'running' AND w.started_at < $1"
                                          " ORDER BY w.id"});
   SqlValue params[] = {ToUnixMicros(started_before)};
+  return QueryAll<WorkloadRecord>(tx, sql, params, WorkloadFromRow);
+}
+
+Result<std::vector<WorkloadRecord>> ListInstancesExpiringBefore(Tx& tx, Timestamp before) {
+  static const std::string sql =
+      Concat({kWorkloadSelect, kWorkloadFrom,
+              " WHERE w.kind = 'instance' AND w.state = 'running' AND w.expires_at < $1"
+              " ORDER BY w.id"});
+  SqlValue params[] = {ToUnixMicros(before)};
   return QueryAll<WorkloadRecord>(tx, sql, params, WorkloadFromRow);
 }
 

@@ -1,4 +1,4 @@
-// Typed repositories for workloads (jobs now, instances later) and their output. Same rules as
+// Typed repositories for workloads (jobs and instances) and their output. Same rules as
 // store/repos.h: functions run in the caller's transaction, lookups by id take the OrgId.
 #pragma once
 
@@ -11,16 +11,29 @@
 
 namespace hangar::store {
 
+// Where a stored workload stands: the union of the job and instance machines (their public
+// enums, api::JobState and api::InstanceState, share these names). The run mechanics —
+// pending -> scheduled -> running -> stopping — are common; held, succeeded and cancelled are
+// jobs' own; awaiting_approval, stopped and terminated are instances'.
+BOOST_DEFINE_ENUM_CLASS(WorkloadState, pending, held, awaiting_approval, scheduled, running,
+                        stopping, succeeded, failed, cancelled, stopped, terminated)
+
+// True while the workload holds GPUs on a node (and accrues cost).
+inline bool HoldsGpus(WorkloadState s) {
+  return s == WorkloadState::scheduled || s == WorkloadState::running ||
+         s == WorkloadState::stopping;
+}
+
 // One workload as stored. `spec_json` is the submitted request (api::SubmitJobRequest as
 // normalised by the service) and never changes; the rest is where the workload stands.
 struct WorkloadRecord {
-  std::string id;  // "job_…"
+  std::string id;  // "job_…" or "inst_…"
   OrgId org_id;
-  std::string kind = "job";
+  std::string kind = "job";  // "job" | "instance"
   ProjectId project_id;
   TeamId team_id;
   std::string name;
-  api::JobState state = api::JobState::pending;
+  WorkloadState state = WorkloadState::pending;
   api::PriorityClass priority_class = api::PriorityClass::normal;
   std::string spec_json;
   std::optional<std::string> array_id;
@@ -40,6 +53,18 @@ struct WorkloadRecord {
   std::optional<Timestamp> started_at;
   std::optional<Timestamp> finished_at;
   std::optional<Timestamp> stop_requested_at;
+  // Metering: while placed, the GPUs cost hourly_price_micros (set at placement from the
+  // catalogue); cost_micros and gpu_milli_seconds hold what was accrued up to billed_until.
+  int64_t hourly_price_micros = 0;
+  std::string currency;
+  int64_t cost_micros = 0;
+  int64_t gpu_milli_seconds = 0;
+  std::optional<Timestamp> billed_until;
+  // Instances: the lease's end and when the expiry warning went out; settings_json holds the
+  // instance-only settings (api::InstanceSettings).
+  std::optional<Timestamp> expires_at;
+  std::optional<Timestamp> expiry_warned_at;
+  std::string settings_json = "{}";
   int64_t version = 1;
   Timestamp created_at;
   Timestamp updated_at;
@@ -60,9 +85,13 @@ struct OutputRecord {
 // created_at or name.
 const ListSpec& JobListSpec();
 
+// Instances: filter by state, project_id, node_id, name; sort by created_at or name.
+const ListSpec& InstanceListSpec();
+
 Status InsertWorkload(Tx& tx, const WorkloadRecord& w);
 Result<std::optional<WorkloadRecord>> GetWorkload(Tx& tx, const OrgId& org, std::string_view id);
 Result<Page<WorkloadRecord>> ListJobs(Tx& tx, const OrgId& org, const ListQuery& query);
+Result<Page<WorkloadRecord>> ListInstances(Tx& tx, const OrgId& org, const ListQuery& query);
 // Writes every mutable field if the stored version is w.version, and stores version + 1.
 // kPreconditionFailed when it changed since read; kNotFound when absent.
 Status UpdateWorkload(Tx& tx, const WorkloadRecord& w);
@@ -78,6 +107,10 @@ Result<std::vector<WorkloadRecord>> ListWorkloadsOnUnreachableNodes(Tx& tx);
 // Running workloads (every organisation) that started before `started_before`: candidates
 // for their time limit.
 Result<std::vector<WorkloadRecord>> ListRunningStartedBefore(Tx& tx, Timestamp started_before);
+
+// Running instances (every organisation) whose lease ends before `before`: candidates for
+// the expiry warning and, once expired, the stop.
+Result<std::vector<WorkloadRecord>> ListInstancesExpiringBefore(Tx& tx, Timestamp before);
 
 // Appends a run's output unless the stream's stored end is already at or past chunk.byte_end (a
 // repeated upload). Returns the raw bytes newly stored (0 for a repeat).

@@ -7,18 +7,18 @@
 #include "common/crypto.h"
 #include "common/json_codec.h"
 #include "store/identity_repos.h"
+#include "workloads/instance_service.h"
 #include "workloads/job_spec.h"
+#include "workloads/run_lifecycle.h"
 #include "workloads/views.h"
 
 namespace hangar::workloads {
 
 namespace {
 
-using api::JobState;
+using JobState = store::WorkloadState;
 using identity::Principal;
 using identity::ResourceScope;
-
-constexpr std::string_view kSource = "/api/v1/jobs";
 
 ResourceScope ScopeOf(const store::WorkloadRecord& r) {
   return ResourceScope::Project(r.org_id, r.team_id, r.project_id);
@@ -54,50 +54,6 @@ bool IsFinished(JobState s) {
   return s == JobState::succeeded || s == JobState::failed || s == JobState::cancelled;
 }
 
-// Moves a placed job towards stopping: the agent gets desired=stop at its next poll.
-Status RequestStop(store::Tx& tx, store::WorkloadRecord& r, std::string reason, std::string message,
-                   Timestamp now, const std::string& actor) {
-  r.desired = "stop";
-  r.stop_reason = reason;
-  if (!r.stop_requested_at) r.stop_requested_at = now;
-  return TransitionJob(tx, r, JobState::stopping, std::move(reason), std::move(message), now,
-                       actor);
-}
-
-// Back to the queue: the placement is released (the next attempt may land elsewhere).
-Status BackToQueue(store::Tx& tx, store::WorkloadRecord& r, std::string reason, std::string message,
-                   Timestamp now, const std::string& actor) {
-  r.node_id.reset();
-  r.gpu_indexes.clear();
-  r.desired = "run";
-  r.stop_reason.clear();
-  r.stop_requested_at.reset();
-  r.scheduled_at.reset();
-  r.started_at.reset();
-  return TransitionJob(tx, r, JobState::pending, std::move(reason), std::move(message), now, actor);
-}
-
-Status Finish(store::Tx& tx, store::WorkloadRecord& r, JobState state, std::string reason,
-              std::string message, Timestamp now, const std::string& actor) {
-  r.finished_at = now;
-  r.desired = "run";
-  return TransitionJob(tx, r, state, std::move(reason), std::move(message), now, actor);
-}
-
-std::string DescribeExit(const std::optional<int64_t>& code, const std::optional<int64_t>& sig) {
-  if (sig) return "killed by signal " + std::to_string(*sig);
-  if (code) return "exited with code " + std::to_string(*code);
-  return "ended";
-}
-
-// How one run ended, as the agent reported it.
-struct RunEnd {
-  std::optional<int64_t> exit_code;
-  std::optional<int64_t> signal;
-  bool lost = false;  // the agent could not tell (restarted, and the process was gone)
-  std::string message;
-};
-
 // The job's next state after its current run ended (see the table in the header).
 Status EndRun(store::Tx& tx, store::WorkloadRecord& r, const api::SubmitJobRequest& spec,
               const RunEnd& end, Timestamp now, const std::string& actor) {
@@ -106,14 +62,15 @@ Status EndRun(store::Tx& tx, store::WorkloadRecord& r, const api::SubmitJobReque
   std::string how = end.lost ? "was lost: " + end.message : DescribeExit(end.exit_code, end.signal);
   if (r.state == JobState::stopping) {
     if (r.stop_reason == "cancelled") {
-      return Finish(tx, r, JobState::cancelled, "cancelled", "cancelled; the run " + how, now,
-                    actor);
+      return FinishRun(tx, r, JobState::cancelled, "cancelled", "cancelled; the run " + how, now,
+                       actor);
     }
     if (r.stop_reason == "time_limit") {
-      return Finish(tx, r, JobState::failed, "time_limit",
-                    "stopped at its time limit of " +
-                        std::to_string(spec.time_limit_seconds.value_or(0)) + " s; the run " + how,
-                    now, actor);
+      return FinishRun(tx, r, JobState::failed, "time_limit",
+                       "stopped at its time limit of " +
+                           std::to_string(spec.time_limit_seconds.value_or(0)) + " s; the run " +
+                           how,
+                       now, actor);
     }
     std::string reason = r.stop_reason.empty() ? "requeued" : r.stop_reason;
     return BackToQueue(tx, r, reason, reason + "; attempt " + std::to_string(r.attempt) + " " + how,
@@ -121,14 +78,14 @@ Status EndRun(store::Tx& tx, store::WorkloadRecord& r, const api::SubmitJobReque
   }
   if (end.lost) {
     if (spec.on_node_loss.value_or(api::NodeLossPolicy::requeue) == api::NodeLossPolicy::fail) {
-      return Finish(tx, r, JobState::failed, "lost",
-                    "attempt " + std::to_string(r.attempt) + " " + how, now, actor);
+      return FinishRun(tx, r, JobState::failed, "lost",
+                       "attempt " + std::to_string(r.attempt) + " " + how, now, actor);
     }
     return BackToQueue(tx, r, "lost", "attempt " + std::to_string(r.attempt) + " " + how, now,
                        actor);
   }
   if (end.exit_code && *end.exit_code == 0 && !end.signal) {
-    return Finish(tx, r, JobState::succeeded, "completed", "exited with code 0", now, actor);
+    return FinishRun(tx, r, JobState::succeeded, "completed", "exited with code 0", now, actor);
   }
   ++r.failures;
   int64_t retries = spec.retries.value_or(0);
@@ -138,8 +95,8 @@ Status EndRun(store::Tx& tx, store::WorkloadRecord& r, const api::SubmitJobReque
                            std::to_string(r.failures) + " of " + std::to_string(retries),
                        now, actor);
   }
-  return Finish(tx, r, JobState::failed, end.signal ? "signal" : "exit_code",
-                how + (retries > 0 ? " (no retries left)" : ""), now, actor);
+  return FinishRun(tx, r, JobState::failed, end.signal ? "signal" : "exit_code",
+                   how + (retries > 0 ? " (no retries left)" : ""), now, actor);
 }
 
 // PostgreSQL text cannot hold NUL; JSON decoding already guaranteed valid UTF-8. The agent
@@ -164,45 +121,6 @@ std::optional<Timestamp> OptParse(const std::optional<std::string>& text) {
 }
 
 }  // namespace
-
-// ---- Shared helpers
-// ------------------------------------------------------------------------------
-
-std::string RunIdOf(const store::WorkloadRecord& record) {
-  return record.id + "-a" + std::to_string(record.attempt);
-}
-
-std::optional<std::pair<std::string, int64_t>> ParseRunId(std::string_view run_id) {
-  size_t dash = run_id.rfind("-a");
-  if (dash == std::string_view::npos) return std::nullopt;
-  int64_t attempt = 0;
-  auto digits = run_id.substr(dash + 2);
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), attempt);
-  if (ec != std::errc() || ptr != digits.data() + digits.size() || attempt < 1) {
-    return std::nullopt;
-  }
-  return std::pair{std::string(run_id.substr(0, dash)), attempt};
-}
-
-Status TransitionJob(store::Tx& tx, store::WorkloadRecord& r, JobState state, std::string reason,
-                     std::string message, Timestamp now, const std::string& actor) {
-  r.state = state;
-  r.state_reason = std::move(reason);
-  r.state_message = std::move(message);
-  r.updated_at = now;
-  HANGAR_TRY(store::UpdateWorkload(tx, r));
-  ++r.version;
-  FakeClock at(now);  // the event id carries the transition's time
-  return store::AppendEvent(
-      tx, store::EventRecord{.id = EventId::Generate(at),
-                             .org_id = r.org_id,
-                             .type = "hangar.job." + std::string(json::EnumName(state)),
-                             .source = std::string(kSource),
-                             .subject = r.id,
-                             .time = now,
-                             .data_json = json::Serialize(ToApiJob(r)),
-                             .actor = actor});
-}
 
 // ---- JobService --------------------------------------------------------------------------------
 
@@ -246,11 +164,7 @@ Result<std::vector<JobView>> JobService::Submit(const Principal& who,
   // Resolve what the request names, and check the caller may use it, before writing.
   std::optional<store::ProjectRecord> project;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
-    if (auto id = ProjectId::Parse(spec.project)) {
-      HANGAR_ASSIGN_OR_RETURN(project, store::GetProject(tx, who.org_id, *id));
-    } else {
-      HANGAR_ASSIGN_OR_RETURN(project, store::FindProjectByName(tx, who.org_id, spec.project));
-    }
+    HANGAR_ASSIGN_OR_RETURN(project, store::FindProject(tx, who.org_id, spec.project));
     return Ok();
   }));
   auto unknown_project = [&] {
@@ -321,7 +235,7 @@ Result<std::vector<JobView>> JobService::Submit(const Principal& who,
           store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
                                                     .org_id = r.org_id,
                                                     .type = "hangar.job.submitted",
-                                                    .source = std::string(kSource),
+                                                    .source = "/api/v1/jobs",
                                                     .subject = r.id,
                                                     .time = now,
                                                     .data_json = json::Serialize(ToApiJob(r, spec)),
@@ -408,8 +322,8 @@ Result<JobView> JobService::Act(const Principal& who, const JobId& id,
       switch (r.state) {
         case JobState::pending:
         case JobState::held:
-          return Finish(tx, r, JobState::cancelled, "cancelled", "cancelled before it started", now,
-                        actor);
+          return FinishRun(tx, r, JobState::cancelled, "cancelled", "cancelled before it started",
+                           now, actor);
         case JobState::scheduled:
         case JobState::running:
         case JobState::stopping:
@@ -422,13 +336,14 @@ Result<JobView> JobService::Act(const Principal& who, const JobId& id,
     if (action == "hold") {
       if (r.state == JobState::held) return Ok();
       if (r.state != JobState::pending) return std::unexpected(IllegalAction(r, action));
-      return TransitionJob(tx, r, JobState::held, "held", "held: release it to queue it", now,
-                           actor);
+      return TransitionWorkload(tx, r, JobState::held, "held", "held: release it to queue it", now,
+                                actor);
     }
     if (action == "release") {
       if (r.state == JobState::pending) return Ok();
       if (r.state != JobState::held) return std::unexpected(IllegalAction(r, action));
-      return TransitionJob(tx, r, JobState::pending, "released", "released: queued", now, actor);
+      return TransitionWorkload(tx, r, JobState::pending, "released", "released: queued", now,
+                                actor);
     }
     // requeue
     if (r.state == JobState::scheduled || r.state == JobState::running) {
@@ -485,8 +400,15 @@ Result<api::AssignmentList> JobService::Assignments(const Principal& who, const 
                         .working_dir = spec.working_dir.value_or(""),
                         .gpu_indexes = r.gpu_indexes,
                         .stop_grace_seconds = spec.checkpoint_grace_seconds.value_or(10)};
-      a.environment["HANGAR_JOB_ID"] = r.id;
-      a.environment["HANGAR_JOB_NAME"] = r.name;
+      if (r.kind == "instance") {
+        // The session runs in the instance's workspace, kept on the node across runs.
+        a.workspace = r.id;
+        a.environment["HANGAR_INSTANCE_ID"] = r.id;
+        a.environment["HANGAR_INSTANCE_NAME"] = r.name;
+      } else {
+        a.environment["HANGAR_JOB_ID"] = r.id;
+        a.environment["HANGAR_JOB_NAME"] = r.name;
+      }
       a.environment["HANGAR_PROJECT_ID"] = r.project_id.str();
       a.environment["HANGAR_ATTEMPT"] = std::to_string(r.attempt);
       if (r.array_id) {
@@ -571,17 +493,22 @@ Result<api::NodeReportAnswer> JobService::Report(const Principal& who, const Nod
       if (run.state == "running") {
         if (r->state != JobState::scheduled) continue;
         r->started_at = OptParse(run.started_at).value_or(now);
-        HANGAR_TRY(TransitionJob(tx, *r, JobState::running, "started", "running on " + node.str(),
-                                 now, actor));
+        if (r->kind == "instance") StartLease(*r, now);
+        HANGAR_TRY(TransitionWorkload(tx, *r, JobState::running, "started",
+                                      "running on " + node.str(), now, actor));
         continue;
       }
-      HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(*r));
       RunEnd end{.exit_code = run.exit_code,
                  .signal = run.signal,
                  .lost = run.state == "lost",
                  .message = run.message.value_or("the agent lost track of it")};
       if (!r->started_at) r->started_at = OptParse(run.started_at);
-      HANGAR_TRY(EndRun(tx, *r, spec, end, now, actor));
+      if (r->kind == "instance") {
+        HANGAR_TRY(EndInstanceRun(tx, *r, end, now, actor));
+      } else {
+        HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(*r));
+        HANGAR_TRY(EndRun(tx, *r, spec, end, now, actor));
+      }
       answer.forget.push_back(run.run_id);
       freed = true;
     }
@@ -604,15 +531,23 @@ Result<int> JobService::HandleLostNodes() {
     HANGAR_ASSIGN_OR_RETURN(auto records, store::ListWorkloadsOnUnreachableNodes(tx));
     Timestamp now = clock_.Now();
     for (auto& r : records) {
-      HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(r));
       std::string node = r.node_id ? r.node_id->str() : "?";
+      if (r.kind == "instance") {
+        HANGAR_TRY(EndInstanceRun(
+            tx, r, RunEnd{.lost = true, .message = "its node " + node + " stopped answering"}, now,
+            ""));
+        ++changed;
+        continue;
+      }
+      HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(r));
       if (r.state == JobState::stopping && r.stop_reason == "cancelled") {
-        HANGAR_TRY(Finish(tx, r, JobState::cancelled, "cancelled",
-                          "cancelled; its node " + node + " stopped answering", now, ""));
+        HANGAR_TRY(FinishRun(tx, r, JobState::cancelled, "cancelled",
+                             "cancelled; its node " + node + " stopped answering", now, ""));
       } else if (spec.on_node_loss.value_or(api::NodeLossPolicy::requeue) ==
                  api::NodeLossPolicy::fail) {
-        HANGAR_TRY(Finish(tx, r, JobState::failed, "node_lost",
-                          "its node " + node + " stopped answering (on_node_loss: fail)", now, ""));
+        HANGAR_TRY(FinishRun(tx, r, JobState::failed, "node_lost",
+                             "its node " + node + " stopped answering (on_node_loss: fail)", now,
+                             ""));
       } else {
         HANGAR_TRY(BackToQueue(tx, r, "node_lost",
                                "its node " + node + " stopped answering; requeued", now, ""));

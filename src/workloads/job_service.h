@@ -135,14 +135,4 @@ class JobService {
   const JobOptions options_;
 };
 
-// Shared with the scheduler loop: moves `record` to `state` (setting reason and message,
-// updated_at) and appends the `hangar.job.<state>` event, in `tx`.
-Status TransitionJob(store::Tx& tx, store::WorkloadRecord& record, api::JobState state,
-                     std::string reason, std::string message, Timestamp now,
-                     const std::string& actor);
-
-// "<job id>-a<attempt>" and back.
-std::string RunIdOf(const store::WorkloadRecord& record);
-std::optional<std::pair<std::string, int64_t>> ParseRunId(std::string_view run_id);
-
 }  // namespace hangar::workloads

@@ -8,30 +8,19 @@
 
 #include "common/json_codec.h"
 #include "scheduling/scheduler.h"
+#include "store/read_all.h"
 #include "store/repos.h"
+#include "workloads/instance_service.h"
 #include "workloads/job_spec.h"
+#include "workloads/run_lifecycle.h"
 #include "workloads/views.h"
 
 namespace hangar::workloads {
 
 namespace {
 
-using api::JobState;
+using JobState = store::WorkloadState;
 namespace sch = scheduling;
-
-// Every page of a list, for the snapshot.
-template <typename T, typename ListFn>
-Result<std::vector<T>> ReadAll(store::Tx& tx, const OrgId& org, ListFn list) {
-  std::vector<T> all;
-  store::ListQuery q{.limit = 1000};
-  while (true) {
-    HANGAR_ASSIGN_OR_RETURN(auto page, list(tx, org, q));
-    for (auto& item : page.items) all.push_back(std::move(item));
-    if (page.next_page_token.empty()) break;
-    q.page_token = page.next_page_token;
-  }
-  return all;
-}
 
 // One organisation's view for a pass, and the maps back from the core's indexes to records.
 struct OrgSnapshot {
@@ -40,7 +29,27 @@ struct OrgSnapshot {
   std::vector<store::WorkloadRecord> pending;      // parallel to input.pending
   std::vector<store::WorkloadRecord> running;      // parallel to input.running
   std::vector<std::vector<int64_t>> gpu_index_of;  // [node][position] -> the GPU's index
+  // Metering: the catalogue's price per GPU type, and each GPU's type ("node/index" -> name).
+  std::unordered_map<std::string, std::pair<int64_t, std::string>> prices;
+  std::unordered_map<std::string, std::string> gpu_type_of;
 };
+
+// What the placed GPUs cost per hour (a share pays its share) and in which currency.
+std::pair<int64_t, std::string> PriceOf(const OrgSnapshot& s, const std::string& node,
+                                        const std::vector<int64_t>& gpu_indexes,
+                                        int32_t gpu_milli) {
+  int64_t total = 0;
+  std::string currency;
+  for (int64_t index : gpu_indexes) {
+    auto type = s.gpu_type_of.find(node + "/" + std::to_string(index));
+    if (type == s.gpu_type_of.end()) continue;
+    auto price = s.prices.find(type->second);
+    if (price == s.prices.end()) continue;
+    total += price->second.first * gpu_milli / 1000;
+    if (currency.empty()) currency = price->second.second;
+  }
+  return {total, currency};
+}
 
 class SnapshotBuilder {
  public:
@@ -213,10 +222,12 @@ std::string DescribePlacement(const OrgSnapshot& s, const sch::Placement& p) {
 }  // namespace
 
 SchedulerLoop::SchedulerLoop(store::Store& store, const Clock& clock, JobService& jobs,
-                             NodeSignals& signals, QueueBoard& board, SchedulerLoopOptions options)
+                             InstanceService* instances, NodeSignals& signals, QueueBoard& board,
+                             SchedulerLoopOptions options)
     : store_(store),
       clock_(clock),
       jobs_(jobs),
+      instances_(instances),
       signals_(signals),
       board_(board),
       options_(std::move(options)) {}
@@ -268,6 +279,11 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
   if (auto r = jobs_.EnforceTimeLimits(); !r) {
     spdlog::warn("scheduler: time limits: {}", r.error().ToString());
   }
+  if (instances_ != nullptr) {
+    if (auto r = instances_->EnforceLeases(); !r) {
+      spdlog::warn("scheduler: instance leases: {}", r.error().ToString());
+    }
+  }
 
   Timestamp now = clock_.Now();
   std::vector<OrgSnapshot> snapshots;
@@ -283,9 +299,18 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
       s.input.now = now;
       s.input.options = options_.scheduling;
       SnapshotBuilder builder(s);
-      HANGAR_ASSIGN_OR_RETURN(auto nodes, ReadAll<store::NodeRecord>(tx, org, store::ListNodes));
-      HANGAR_ASSIGN_OR_RETURN(auto gpus, ReadAll<store::GpuRecord>(tx, org, store::ListGpus));
+      HANGAR_ASSIGN_OR_RETURN(auto nodes,
+                              store::ReadAll<store::NodeRecord>(tx, org, store::ListNodes));
+      HANGAR_ASSIGN_OR_RETURN(auto gpus,
+                              store::ReadAll<store::GpuRecord>(tx, org, store::ListGpus));
       builder.AddNodes(nodes, gpus);
+      HANGAR_ASSIGN_OR_RETURN(auto types,
+                              store::ReadAll<store::GpuTypeRecord>(tx, org, store::ListGpuTypes));
+      for (const auto& t : types) s.prices[t.name] = {t.hourly_price_micros, t.currency};
+      for (const auto& g : gpus) {
+        s.gpu_type_of[g.node_id.str() + "/" + std::to_string(g.index)] =
+            g.gpu_type_name.empty() ? g.product_name : g.gpu_type_name;
+      }
       std::set<std::string> unfinished_ids;
       for (const auto& w : workloads) unfinished_ids.insert(w.id);
       std::set<std::string> outside;  // dependencies on finished work
@@ -360,13 +385,15 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
         r.node_id = NodeId::FromTrusted(s.input.cluster.nodes[slice.node].id);
         r.gpu_indexes.clear();
         for (uint16_t pos : slice.gpus) r.gpu_indexes.push_back(s.gpu_index_of[slice.node][pos]);
+        std::tie(r.hourly_price_micros, r.currency) = PriceOf(
+            s, r.node_id->str(), r.gpu_indexes, s.input.pending[p.workload].request.gpu_milli);
         ++r.attempt;
         r.scheduled_at = now;
         r.desired = "run";
         r.exit_code.reset();
         r.signal.reset();
-        HANGAR_TRY(TransitionJob(tx, r, JobState::scheduled, "scheduled", DescribePlacement(s, p),
-                                 now, ""));
+        HANGAR_TRY(TransitionWorkload(tx, r, JobState::scheduled, "scheduled",
+                                      DescribePlacement(s, p), now, ""));
         rung.insert(r.node_id->str());
         ++placed;
       }
@@ -382,8 +409,9 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
         r.stop_reason = "preempted";
         r.stop_requested_at = now;
         std::string for_id = s.pending[pre.for_workload].id;
-        HANGAR_TRY(TransitionJob(tx, r, JobState::stopping, "preempted",
-                                 "preempted for " + for_id + ": " + pre.reason.message, now, ""));
+        HANGAR_TRY(TransitionWorkload(tx, r, JobState::stopping, "preempted",
+                                      "preempted for " + for_id + ": " + pre.reason.message, now,
+                                      ""));
         if (r.node_id) rung.insert(r.node_id->str());
         ++preempted;
       }

@@ -1,10 +1,11 @@
 // SchedulerLoop: the control loop that connects the pure scheduling core to the store and the
 // agents. On every wake-up (a submit, a run ending, a release) or tick it
-//   1. runs the reconciler steps (work on lost nodes, time limits),
+//   1. runs the reconciler steps (work on lost nodes, time limits, instance leases),
 //   2. reads each organisation's nodes, GPUs and unfinished workloads (one snapshot),
 //   3. calls scheduling::Schedule,
 //   4. applies the decisions in one transaction per organisation: placements (pending ->
-//      scheduled, attempt + 1) and preemptions (-> stopping),
+//      scheduled, attempt + 1, priced from the catalogue for metering) and preemptions
+//      (-> stopping),
 //   5. rings the nodes whose assignments changed and publishes why the rest wait (reason,
 //      queue position, estimated start) on the QueueBoard. Waiting is not a transition: a job's
 //      state_reason keeps saying how it got into the queue (submitted, preempted, node_lost).
@@ -27,6 +28,7 @@
 #include "common/clock.h"
 #include "scheduling/model.h"
 #include "store/store.h"
+#include "workloads/instance_service.h"
 #include "workloads/job_service.h"
 #include "workloads/node_signals.h"
 #include "workloads/queue_board.h"
@@ -47,8 +49,10 @@ struct PassSummary {
 
 class SchedulerLoop {
  public:
-  SchedulerLoop(store::Store& store, const Clock& clock, JobService& jobs, NodeSignals& signals,
-                QueueBoard& board, SchedulerLoopOptions options = {});
+  // `instances` may be null (no lease enforcement), for tests of jobs alone.
+  SchedulerLoop(store::Store& store, const Clock& clock, JobService& jobs,
+                InstanceService* instances, NodeSignals& signals, QueueBoard& board,
+                SchedulerLoopOptions options = {});
   ~SchedulerLoop();
 
   void Start();
@@ -65,6 +69,7 @@ class SchedulerLoop {
   store::Store& store_;
   const Clock& clock_;
   JobService& jobs_;
+  InstanceService* instances_;
   NodeSignals& signals_;
   QueueBoard& board_;
   const SchedulerLoopOptions options_;

@@ -1,6 +1,7 @@
 #include "workloads/views.h"
 
 #include "common/json_codec.h"
+#include "workloads/run_lifecycle.h"
 
 namespace hangar::workloads {
 
@@ -23,7 +24,7 @@ api::Job ToApiJob(const store::WorkloadRecord& r, const api::SubmitJobRequest& s
   api::Job job{.id = r.id,
                .project_id = r.project_id.str(),
                .name = r.name,
-               .state = r.state,
+               .state = JobStateOf(r.state),
                .command = spec.command,
                .environment = spec.environment.value_or(api::Labels{}),
                .working_dir = spec.working_dir.value_or(""),
@@ -65,6 +66,67 @@ api::Job ToApiJob(const store::WorkloadRecord& r, const api::SubmitJobRequest& s
 api::Job ToApiJob(const store::WorkloadRecord& r, std::optional<api::JobQueueInfo> queue) {
   auto spec = SpecOf(r);
   return ToApiJob(r, spec ? *spec : api::SubmitJobRequest{}, std::move(queue));
+}
+
+api::JobState JobStateOf(store::WorkloadState state) {
+  // The job states are a subset of the stored ones, under the same names.
+  auto parsed = json::EnumFromName<api::JobState>(json::EnumName(state));
+  return parsed.value_or(api::JobState::failed);
+}
+
+api::InstanceState InstanceStateOf(store::WorkloadState state) {
+  auto parsed = json::EnumFromName<api::InstanceState>(json::EnumName(state));
+  return parsed.value_or(api::InstanceState::failed);
+}
+
+api::InstanceSettings SettingsOf(const store::WorkloadRecord& record) {
+  auto settings = json::ParseAs<api::InstanceSettings>(record.settings_json);
+  return settings ? *settings : api::InstanceSettings{};
+}
+
+api::Instance ToApiInstance(const store::WorkloadRecord& r, Timestamp now,
+                            std::optional<api::JobQueueInfo> queue) {
+  auto spec_or = SpecOf(r);
+  api::SubmitJobRequest spec = spec_or ? *spec_or : api::SubmitJobRequest{};
+  Metered metered = MeteredAt(r, now);
+  std::string self = "/api/v1/instances/" + r.id;
+  bool placed = store::HoldsGpus(r.state);
+  api::Instance out{
+      .id = r.id,
+      .project_id = r.project_id.str(),
+      .name = r.name,
+      .state = InstanceStateOf(r.state),
+      .resources = spec.resources.value_or(api::JobResources{}),
+      .node_selector = spec.node_selector.value_or(api::Labels{}),
+      .command = spec.command,
+      .environment = spec.environment.value_or(api::Labels{}),
+      .priority_class = r.priority_class,
+      .preemption = spec.preemption.value_or(api::PreemptionPolicy::never),
+      .start_after = spec.start_after,
+      .max_lifetime_seconds = SettingsOf(r).max_lifetime_seconds,
+      .expires_at = r.state == store::WorkloadState::running ? OptTime(r.expires_at) : std::nullopt,
+      .node_id = placed && r.node_id ? std::optional<std::string>(r.node_id->str()) : std::nullopt,
+      .gpu_indexes = placed ? r.gpu_indexes : std::vector<int64_t>{},
+      .hourly_price_micros = placed ? r.hourly_price_micros : 0,
+      .cost_micros = metered.cost_micros,
+      .currency = r.currency,
+      .gpu_seconds = static_cast<double>(metered.gpu_milli_seconds) / 1000.0,
+      .starts = r.attempt,
+      .state_reason = r.state_reason,
+      .state_message = r.state_message,
+      .queue = std::move(queue),
+      .created_by = r.created_by,
+      .scheduled_at = OptTime(r.scheduled_at),
+      .started_at = OptTime(r.started_at),
+      .stopped_at = OptTime(r.finished_at),
+      .created_at = FormatRfc3339(r.created_at),
+      .updated_at = FormatRfc3339(r.updated_at),
+      .etag = api::ETagOf(r.version),
+      .links = {{"self", self},
+                {"project", "/api/v1/projects/" + r.project_id.str()},
+                {"logs", self + "/logs"}}};
+  if (out.node_id) out.links["node"] = "/api/v1/nodes/" + *out.node_id;
+  return out;
 }
 
 api::LogLine ToApi(const store::OutputRecord& r) {

@@ -20,6 +20,16 @@ api::Job ToApiJob(const store::WorkloadRecord& record, const api::SubmitJobReque
 api::Job ToApiJob(const store::WorkloadRecord& record,
                   std::optional<api::JobQueueInfo> queue = std::nullopt);
 
+// The stored instance-only settings (defaults when unreadable).
+api::InstanceSettings SettingsOf(const store::WorkloadRecord& record);
+
+// An instance as GET shows it at `now` (cost so far counts the open segment).
+api::Instance ToApiInstance(const store::WorkloadRecord& record, Timestamp now,
+                            std::optional<api::JobQueueInfo> queue = std::nullopt);
+
+api::JobState JobStateOf(store::WorkloadState state);
+api::InstanceState InstanceStateOf(store::WorkloadState state);
+
 api::LogLine ToApi(const store::OutputRecord& record);
 
 }  // namespace hangar::workloads

@@ -1,0 +1,284 @@
+// GPU instance commands: provision (= instances create), instances list|get|start|stop|resize|
+// extend|terminate|logs. Each maps onto one route of routes/instance_routes.cc (docs/cli.md).
+#include <memory>
+#include <thread>
+
+#include "cli/session.h"
+
+namespace hangar::cli {
+
+namespace {
+
+using client::ApiClient;
+using client::ApiResult;
+using client::UrlEncode;
+
+const std::string kBase = "/api/v1/instances";
+
+// Polls the instance until `done` says it has arrived; progress lines go to stderr. States
+// that cannot lead there end the wait as a failure.
+ApiResult<api::Instance> WaitFor(Session& s, ApiClient& c, const std::string& id,
+                                 api::InstanceState target) {
+  std::string last;
+  while (true) {
+    HANGAR_ASSIGN_OR_RETURN_API(auto inst, c.Get<api::Instance>(kBase + "/" + UrlEncode(id)));
+    std::string line(json::EnumName(inst.state));
+    if (inst.queue) line += ": " + inst.queue->message;
+    if (inst.state == api::InstanceState::running && inst.node_id) line += " on " + *inst.node_id;
+    if (line != last) {
+      s.err() << id << " " << line << "\n";
+      last = line;
+    }
+    if (inst.state == target) return inst;
+    bool dead_end =
+        inst.state == api::InstanceState::terminated ||
+        (target == api::InstanceState::running &&
+         (inst.state == api::InstanceState::stopped || inst.state == api::InstanceState::failed));
+    if (dead_end) {
+      return std::unexpected(client::ApiError{
+          .error = Error::Conflict("instance " + id + " is " +
+                                   std::string(json::EnumName(inst.state)) + ", not " +
+                                   std::string(json::EnumName(target)) + ": " + inst.state_message),
+          .http_status = 409});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// "k=v" pairs into a map; kInvalidArgument naming the flag for anything else.
+Result<api::Labels> ParsePairs(const std::vector<std::string>& pairs, std::string_view flag) {
+  api::Labels out;
+  for (const auto& kv : pairs) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return std::unexpected(Error::Invalid("bad " + std::string(flag) + " '" + kv + "'")
+                                 .Hint("use " + std::string(flag) + " KEY=VALUE"));
+    }
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+struct CreateFlags {
+  std::string project, name, gpu_type, cuda, lifetime, start_after, priority;
+  int64_t gpus = 1, min_memory = 0;
+  std::vector<std::string> env, selector, command;
+  bool dry_run = false, wait = false, quiet = false;
+};
+
+// `hangar provision` and `hangar instances create`: the same flags and action.
+void AddCreate(CLI::App* cmd, Session& s, Action& action) {
+  auto f = std::make_shared<CreateFlags>();
+  cmd->add_option("--project", f->project, "project id or name (default $HANGAR_PROJECT)");
+  cmd->add_option("--name", f->name, "a name for people (default: <type>x<gpus>)");
+  auto* o_gpus = cmd->add_option("--gpus", f->gpus, "GPUs on one node (default 1)");
+  cmd->add_option("--gpu-type", f->gpu_type, "a catalogue GPU type, e.g. H100-80GB");
+  auto* o_mem = cmd->add_option("--min-gpu-memory", f->min_memory, "MiB of memory per GPU");
+  cmd->add_option("--cuda", f->cuda, "the minimum CUDA version the driver must support: 12.2");
+  cmd->add_option("--selector", f->selector, "node label KEY=VALUE it needs (repeatable)");
+  cmd->add_option("--env", f->env, "KEY=VALUE for the session's environment (repeatable)");
+  cmd->add_option("--lifetime", f->lifetime, "the lease: 30m, 8h, 7d (default 8h)");
+  cmd->add_option("--start-after", f->start_after, "RFC 3339: not before this time");
+  cmd->add_option("--priority", f->priority, "low, normal or high");
+  cmd->add_flag("--dry-run", f->dry_run,
+                "create nothing: show whether it fits, its price and the expected wait");
+  cmd->add_flag("--wait", f->wait, "wait until it is running (progress on stderr)");
+  cmd->add_flag("-q,--quiet", f->quiet, "print only the instance id");
+  cmd->add_option("COMMAND", f->command,
+                  "the session's program and arguments (after --); default: sleep until stopped");
+  cmd->callback([=, &s, &action] {
+    action = [=, &s]() -> int {
+      api::CreateInstanceRequest req;
+      req.project = f->project.empty() ? s.env()("HANGAR_PROJECT").value_or("") : f->project;
+      if (req.project.empty()) {
+        return s.Usage(
+            Error::Invalid("no project given").Hint("pass --project NAME or set HANGAR_PROJECT"));
+      }
+      if (!f->name.empty()) req.name = f->name;
+      api::JobResources res;
+      if (o_gpus->count() > 0) res.gpus = f->gpus;
+      if (!f->gpu_type.empty()) res.gpu_type = f->gpu_type;
+      if (o_mem->count() > 0) res.min_gpu_memory_mib = f->min_memory;
+      if (!f->cuda.empty()) res.min_cuda_version = f->cuda;
+      req.resources = res;
+      auto env = ParsePairs(f->env, "--env");
+      if (!env) return s.Usage(env.error());
+      if (!env->empty()) req.environment = *env;
+      auto selector = ParsePairs(f->selector, "--selector");
+      if (!selector) return s.Usage(selector.error());
+      if (!selector->empty()) req.node_selector = *selector;
+      if (!f->lifetime.empty()) {
+        auto t = ParseDurationSeconds(f->lifetime);
+        if (!t) return s.Usage(t.error());
+        req.max_lifetime_seconds = *t;
+      }
+      if (!f->start_after.empty()) req.start_after = f->start_after;
+      if (!f->priority.empty()) {
+        auto p = json::EnumFromName<api::PriorityClass>(f->priority);
+        if (!p) return s.Usage(Error::Invalid("--priority must be low, normal or high"));
+        req.priority_class = *p;
+      }
+      if (!f->command.empty()) req.command = f->command;
+      return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
+        if (f->dry_run) {
+          HANGAR_ASSIGN_OR_RETURN_API(auto estimate,
+                                      c.Post<api::InstanceEstimate>(kBase + "?dry_run=true", req));
+          return RenderOne(estimate, format);
+        }
+        HANGAR_ASSIGN_OR_RETURN_API(auto inst, c.Post<api::Instance>(kBase, req));
+        if (f->wait) {
+          HANGAR_ASSIGN_OR_RETURN_API(inst, WaitFor(s, c, inst.id, api::InstanceState::running));
+        }
+        if (f->quiet) return inst.id + "\n";
+        return RenderOne(inst, format);
+      });
+    };
+  });
+}
+
+// start, stop, terminate: a POST without a body, optionally waiting for the state it leads to.
+void AddAction(CLI::App& instances, Session& s, Action& action, const std::string& name,
+               const std::string& help, api::InstanceState target) {
+  struct Flags {
+    std::string id;
+    bool wait = false;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* cmd = instances.add_subcommand(name, help);
+  cmd->add_option("ID", f->id)->required();
+  cmd->add_flag(
+      "--wait", f->wait,
+      "wait until it is " + std::string(json::EnumName(target)) + " (progress on stderr)");
+  cmd->callback([=, &s, &action] {
+    action = [=, &s] {
+      return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
+        HANGAR_ASSIGN_OR_RETURN_API(
+            auto inst, c.Post<api::Instance>(kBase + "/" + UrlEncode(f->id) + "/" + name,
+                                             boost::json::object{}));
+        if (f->wait) {
+          HANGAR_ASSIGN_OR_RETURN_API(inst, WaitFor(s, c, inst.id, target));
+        }
+        return RenderOne(inst, format);
+      });
+    };
+  });
+}
+
+}  // namespace
+
+void AddInstanceCommands(CLI::App& app, Session& s, Action& action) {
+  AddCreate(app.add_subcommand("provision",
+                               "provision a GPU instance (the same as instances create): "
+                               "hangar provision --gpus 2 [--dry-run] [-- CMD…]"),
+            s, action);
+  auto* instances =
+      app.add_subcommand("instances", "GPU instances: provision, stop, resize, extend")
+          ->require_subcommand(1);
+  AddCreate(instances->add_subcommand("create", "provision a GPU instance"), s, action);
+
+  struct ListFlags {
+    std::string state, project;
+    int64_t limit = 0;
+  };
+  auto lf = std::make_shared<ListFlags>();
+  auto* list = instances->add_subcommand("list", "list the instances you can see, newest first");
+  list->add_option("--state", lf->state, "only instances in this state (running, stopped, …)");
+  list->add_option("--project", lf->project, "only instances of this project id");
+  list->add_option("--limit", lf->limit, "at most this many");
+  list->callback([=, &s, &action] {
+    action = [=, &s] {
+      return s.WithClient([&](ApiClient& c, OutputFormat format) {
+        std::string q =
+            "&sort=-created_at" + Param("state", lf->state) + Param("project_id", lf->project);
+        return Rendered(ListAll<api::InstanceList>(c, kBase, q, lf->limit), format);
+      });
+    };
+  });
+
+  auto get_id = std::make_shared<std::string>();
+  auto* get = instances->add_subcommand("get", "show an instance: state, lease, cost so far");
+  get->add_option("ID", *get_id)->required();
+  get->callback([=, &s, &action] {
+    action = [=, &s] {
+      return s.WithClient([&](ApiClient& c, OutputFormat format) {
+        return Rendered(c.Get<api::Instance>(kBase + "/" + UrlEncode(*get_id)), format);
+      });
+    };
+  });
+
+  AddAction(*instances, s, action, "start", "start a stopped or failed instance",
+            api::InstanceState::running);
+  AddAction(*instances, s, action, "stop",
+            "stop an instance: its GPUs are released, its workspace kept",
+            api::InstanceState::stopped);
+  AddAction(*instances, s, action, "terminate", "terminate an instance for good",
+            api::InstanceState::terminated);
+
+  struct ResizeFlags {
+    std::string id;
+    int64_t gpus = 0;
+    bool wait = false;
+  };
+  auto rf = std::make_shared<ResizeFlags>();
+  auto* resize = instances->add_subcommand(
+      "resize", "change the GPU count (a running instance is stopped and placed again)");
+  resize->add_option("ID", rf->id)->required();
+  resize->add_option("--gpus", rf->gpus, "the new GPU count")->required();
+  resize->add_flag("--wait", rf->wait, "wait until it runs again (when it was running)");
+  resize->callback([=, &s, &action] {
+    action = [=, &s] {
+      return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
+        HANGAR_ASSIGN_OR_RETURN_API(
+            auto inst, c.Post<api::Instance>(kBase + "/" + UrlEncode(rf->id) + "/resize",
+                                             api::ResizeInstanceRequest{.gpus = rf->gpus}));
+        bool placed =
+            inst.state != api::InstanceState::stopped && inst.state != api::InstanceState::failed;
+        if (rf->wait && placed) {
+          HANGAR_ASSIGN_OR_RETURN_API(inst, WaitFor(s, c, inst.id, api::InstanceState::running));
+        }
+        return RenderOne(inst, format);
+      });
+    };
+  });
+
+  struct ExtendFlags {
+    std::string id, by;
+  };
+  auto ef = std::make_shared<ExtendFlags>();
+  auto* extend = instances->add_subcommand("extend", "extend a running instance's lease");
+  extend->add_option("ID", ef->id)->required();
+  extend->add_option("--by", ef->by, "how much longer: 30m, 2h, 1d")->required();
+  extend->callback([=, &s, &action] {
+    action = [=, &s]() -> int {
+      auto seconds = ParseDurationSeconds(ef->by);
+      if (!seconds) return s.Usage(seconds.error());
+      return s.WithClient([&](ApiClient& c, OutputFormat format) {
+        return Rendered(c.Post<api::Instance>(kBase + "/" + UrlEncode(ef->id) + "/extend",
+                                              api::ExtendInstanceRequest{.seconds = *seconds}),
+                        format);
+      });
+    };
+  });
+
+  auto log_id = std::make_shared<std::string>();
+  auto* logs = instances->add_subcommand("logs", "print the session's output");
+  logs->add_option("ID", *log_id)->required();
+  logs->callback([=, &s, &action] {
+    action = [=, &s] {
+      return s.WithClient([&](ApiClient& c, OutputFormat) -> ApiResult<std::string> {
+        int64_t after = 0;
+        std::string out;
+        while (true) {
+          HANGAR_ASSIGN_OR_RETURN_API(auto page,
+                                      c.Get<api::LogPage>(kBase + "/" + UrlEncode(*log_id) +
+                                                          "/logs?after=" + std::to_string(after)));
+          for (const auto& line : page.items) out += line.text;
+          if (page.items.empty()) return out;
+          after = page.next_after;
+        }
+      });
+    };
+  });
+}
+
+}  // namespace hangar::cli

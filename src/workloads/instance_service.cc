@@ -1,0 +1,685 @@
+#include "workloads/instance_service.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "common/json_codec.h"
+#include "store/identity_repos.h"
+#include "store/read_all.h"
+#include "workloads/job_spec.h"
+#include "workloads/views.h"
+
+namespace hangar::workloads {
+
+namespace {
+
+using identity::Principal;
+using identity::ResourceScope;
+using State = store::WorkloadState;
+
+constexpr std::string_view kSource = "/api/v1/instances";
+
+ResourceScope ScopeOf(const store::WorkloadRecord& r) {
+  return ResourceScope::Project(r.org_id, r.team_id, r.project_id);
+}
+
+std::string_view AllowedActions(State state) {
+  switch (state) {
+    case State::pending:
+    case State::scheduled:
+      return "stop, resize, terminate";
+    case State::running:
+      return "stop, resize, extend, terminate";
+    case State::stopping:
+    case State::awaiting_approval:
+      return "terminate";
+    case State::stopped:
+    case State::failed:
+      return "start, resize, terminate";
+    default:
+      return "none (it is terminated)";
+  }
+}
+
+Error IllegalAction(const store::WorkloadRecord& r, std::string_view action) {
+  std::string state(json::EnumName(r.state));
+  return Error::Conflict("cannot " + std::string(action) + " instance " + r.id + ": it is " + state)
+      .Hint("a " + state + " instance allows: " + std::string(AllowedActions(r.state)));
+}
+
+// Seconds as people read them in messages: "8 h", "90 min", "45 s".
+std::string Span(Micros d) {
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  if (s >= 3600 && s % 3600 == 0) return std::to_string(s / 3600) + " h";
+  if (s >= 60 && s % 60 == 0) return std::to_string(s / 60) + " min";
+  return std::to_string(s) + " s";
+}
+
+// The request checked and completed, and the run spec the scheduler and the agent use.
+struct NormalizedInstance {
+  api::CreateInstanceRequest request;
+  api::SubmitJobRequest run;
+  api::InstanceSettings settings;
+};
+
+Result<NormalizedInstance> Normalize(api::CreateInstanceRequest r, Timestamp now,
+                                     const InstanceOptions& options) {
+  Error e = Error::Invalid("the instance is not valid");
+  auto seconds = [](Micros d) {
+    return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  };
+  int64_t lifetime = r.max_lifetime_seconds.value_or(seconds(options.default_lifetime));
+  if (lifetime < seconds(options.min_lifetime) || lifetime > seconds(options.max_lease)) {
+    e.AddField("/max_lifetime_seconds", "must be between " +
+                                            std::to_string(seconds(options.min_lifetime)) +
+                                            " and " + std::to_string(seconds(options.max_lease)));
+  }
+  r.max_lifetime_seconds = lifetime;
+  if (!r.command) r.command = std::vector<std::string>{"sleep", "infinity"};
+  if (r.resources && r.resources->gpus && *r.resources->gpus == 0) {
+    e.AddField("/resources/gpus", "an instance needs at least one GPU");
+  }
+  if (!r.preemption) r.preemption = api::PreemptionPolicy::never;
+
+  api::SubmitJobRequest run{.project = r.project,
+                            .name = r.name,
+                            .command = *r.command,
+                            .environment = r.environment,
+                            .resources = r.resources,
+                            .node_selector = r.node_selector,
+                            .priority_class = r.priority_class,
+                            .start_after = r.start_after,
+                            .preemption = r.preemption,
+                            .on_node_loss = api::NodeLossPolicy::requeue};
+  auto normalized = NormalizeJobRequest(std::move(run), now);
+  if (!normalized) {
+    for (const auto& v : normalized.error().violations()) e.AddField(v.pointer, v.detail);
+  }
+  if (!e.violations().empty()) return std::unexpected(std::move(e));
+  run = std::move(*normalized);
+  if (!r.name) {
+    const auto& res = *run.resources;
+    run.name = res.gpu_type.value_or("gpu") + "x" + std::to_string(*res.gpus);
+  }
+  r.name = run.name;
+  r.resources = run.resources;
+  r.environment = run.environment;
+  r.node_selector = run.node_selector;
+  r.priority_class = run.priority_class;
+  r.start_after = run.start_after;
+  return NormalizedInstance{.request = std::move(r),
+                            .run = std::move(run),
+                            .settings = {.max_lifetime_seconds = lifetime}};
+}
+
+Status AppendInstanceEvent(store::Tx& tx, const store::WorkloadRecord& r, std::string type,
+                           Timestamp now, const std::string& actor) {
+  FakeClock at(now);
+  return store::AppendEvent(tx,
+                            store::EventRecord{.id = EventId::Generate(at),
+                                               .org_id = r.org_id,
+                                               .type = std::move(type),
+                                               .source = std::string(kSource),
+                                               .subject = r.id,
+                                               .time = now,
+                                               .data_json = json::Serialize(ToApiInstance(r, now)),
+                                               .actor = actor});
+}
+
+// Writes a change that is not a change of state (extend, resize, a warning), with its event.
+Status Save(store::Tx& tx, store::WorkloadRecord& r, std::string event_type, Timestamp now,
+            const std::string& actor) {
+  r.updated_at = now;
+  HANGAR_TRY(store::UpdateWorkload(tx, r));
+  ++r.version;
+  return AppendInstanceEvent(tx, r, std::move(event_type), now, actor);
+}
+
+// ---- The estimate ----
+
+struct GpuMatch {
+  int64_t free = 0;
+  int64_t total = 0;
+  std::vector<int64_t> prices;      // of the matching GPUs, cheapest first
+  std::vector<Timestamp> frees_at;  // when busy matching GPUs are expected back, soonest first
+};
+
+bool LabelsMatch(const api::Labels& have, const api::Labels& want) {
+  for (const auto& [k, v] : want) {
+    auto it = have.find(k);
+    if (it == have.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+// When a workload holding GPUs is expected to give them back: a job at its time limit, an
+// instance at its lease's end; nullopt when nothing bounds it.
+std::optional<Timestamp> ExpectedEnd(const store::WorkloadRecord& w) {
+  if (w.kind == "instance") return w.expires_at;
+  auto spec = SpecOf(w);
+  if (!spec || !spec->time_limit_seconds) return std::nullopt;
+  Timestamp from = w.started_at.value_or(w.scheduled_at.value_or(w.created_at));
+  return from + std::chrono::seconds(*spec->time_limit_seconds);
+}
+
+}  // namespace
+
+// ---- Shared with the agents' reports -------------------------------------------------------
+
+void StartLease(store::WorkloadRecord& r, Timestamp now) {
+  r.expires_at = now + std::chrono::seconds(SettingsOf(r).max_lifetime_seconds);
+  r.expiry_warned_at.reset();
+}
+
+Status EndInstanceRun(store::Tx& tx, store::WorkloadRecord& r, const RunEnd& end, Timestamp now,
+                      const std::string& actor) {
+  r.exit_code = end.exit_code;
+  r.signal = end.signal;
+  std::string how =
+      end.lost ? "was lost (" + end.message + ")" : DescribeExit(end.exit_code, end.signal);
+  if (r.state == State::stopping) {
+    const std::string& why = r.stop_reason;
+    if (why == "terminate") {
+      return FinishRun(tx, r, State::terminated, "terminated", "terminated; the session " + how,
+                       now, actor);
+    }
+    if (why == "stop" || why == "lease_expired") {
+      return FinishRun(
+          tx, r, State::stopped, why,
+          (why == "stop" ? std::string("stopped") : "stopped at the end of its lease") +
+              "; the session " + how + ". Start it again when needed",
+          now, actor);
+    }
+    std::string reason = why.empty() ? "requeued" : (why == "resize" ? "resized" : why);
+    return BackToQueue(tx, r, reason, reason + ": the session " + how + "; placing it again", now,
+                       actor);
+  }
+  if (end.lost) {
+    return BackToQueue(tx, r, "node_lost",
+                       "the session " + how +
+                           "; placing it again (the workspace on that node "
+                           "is not reachable)",
+                       now, actor);
+  }
+  if (end.exit_code && *end.exit_code == 0 && !end.signal) {
+    return FinishRun(tx, r, State::stopped, "session_ended",
+                     "the session exited with code 0; start it again when needed", now, actor);
+  }
+  return FinishRun(tx, r, State::failed, "session_failed",
+                   "the session " + how + "; start it again when needed", now, actor);
+}
+
+// ---- InstanceService -------------------------------------------------------------------------
+
+InstanceService::InstanceService(store::Store& store, const Clock& clock,
+                                 identity::Authorizer& authorizer, NodeSignals& signals,
+                                 const QueueBoard& board, std::function<void()> wake_scheduler,
+                                 InstanceOptions options)
+    : store_(store),
+      clock_(clock),
+      authorizer_(authorizer),
+      signals_(signals),
+      board_(board),
+      wake_scheduler_(std::move(wake_scheduler)),
+      options_(options) {}
+
+InstanceView InstanceService::ViewOf(store::WorkloadRecord record) const {
+  InstanceView view;
+  if (record.state == State::pending) view.queue = board_.Find(record.org_id.str(), record.id);
+  view.record = std::move(record);
+  return view;
+}
+
+Status InstanceService::Authorize(const Principal& who, std::string_view permission,
+                                  const store::WorkloadRecord& record) {
+  return authorizer_.RequireOnObject(who, permission, "instances:read", ScopeOf(record),
+                                     Error::NotFound("instance " + record.id + " not found"));
+}
+
+Result<InstanceView> InstanceService::Create(const Principal& who,
+                                             const api::CreateInstanceRequest& request) {
+  Timestamp now = clock_.Now();
+  HANGAR_ASSIGN_OR_RETURN(auto n, Normalize(request, now, options_));
+  auto unknown_project = [&] {
+    return Error::Invalid("the instance is not valid")
+        .Field("/project", "no project with that id or name")
+        .Hint("list the projects you can use: hangar projects list");
+  };
+  std::optional<store::ProjectRecord> project;
+  Error invalid = Error::Invalid("the instance is not valid");
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(project, store::FindProject(tx, who.org_id, n.run.project));
+    if (n.run.resources->gpu_type) {
+      store::ListQuery q{.equals = {{"name", *n.run.resources->gpu_type}}, .limit = 1};
+      HANGAR_ASSIGN_OR_RETURN(auto types, store::ListGpuTypes(tx, who.org_id, q));
+      if (types.items.empty()) {
+        invalid.AddField("/resources/gpu_type", "no GPU type of that name in the catalogue");
+      }
+    }
+    return Ok();
+  }));
+  if (!project) return std::unexpected(unknown_project());
+  HANGAR_TRY(authorizer_.RequireOnObject(
+      who, "instances:create", "projects:read",
+      ResourceScope::Project(who.org_id, project->team_id, project->id), unknown_project()));
+  if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
+  n.run.project = project->id.str();
+
+  store::WorkloadRecord r{.id = InstanceId::Generate(clock_).str(),
+                          .org_id = who.org_id,
+                          .kind = "instance",
+                          .project_id = project->id,
+                          .team_id = project->team_id,
+                          .name = *n.run.name,
+                          .state = State::pending,
+                          .priority_class = *n.run.priority_class,
+                          .spec_json = json::Serialize(n.run),
+                          .state_reason = "created",
+                          .state_message = "queued for placement",
+                          .created_by = who.ActorId(),
+                          .settings_json = json::Serialize(n.settings),
+                          .created_at = now,
+                          .updated_at = now};
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    HANGAR_TRY(store::InsertWorkload(tx, r));
+    return AppendInstanceEvent(tx, r, "hangar.instance.created", now, who.ActorId());
+  }));
+  wake_scheduler_();
+  return InstanceView{.record = std::move(r)};
+}
+
+Result<api::InstanceEstimate> InstanceService::Estimate(const Principal& who,
+                                                        const api::CreateInstanceRequest& request) {
+  Timestamp now = clock_.Now();
+  HANGAR_ASSIGN_OR_RETURN(auto n, Normalize(request, now, options_));
+  const api::JobResources& res = *n.run.resources;
+  api::InstanceEstimate out;
+  std::optional<store::ProjectRecord> project;
+  std::vector<store::NodeRecord> nodes;
+  std::vector<store::GpuRecord> gpus;
+  std::vector<store::GpuTypeRecord> types;
+  std::map<std::string, std::vector<store::WorkloadRecord>> placed;  // node -> its workloads
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(project, store::FindProject(tx, who.org_id, n.run.project));
+    HANGAR_ASSIGN_OR_RETURN(nodes,
+                            store::ReadAll<store::NodeRecord>(tx, who.org_id, store::ListNodes));
+    HANGAR_ASSIGN_OR_RETURN(gpus,
+                            store::ReadAll<store::GpuRecord>(tx, who.org_id, store::ListGpus));
+    HANGAR_ASSIGN_OR_RETURN(
+        types, store::ReadAll<store::GpuTypeRecord>(tx, who.org_id, store::ListGpuTypes));
+    for (const auto& node : nodes) {
+      HANGAR_ASSIGN_OR_RETURN(placed[node.id.str()],
+                              store::ListNodeWorkloads(tx, who.org_id, node.id));
+    }
+    return Ok();
+  }));
+  auto unknown_project = [&] {
+    return Error::Invalid("the instance is not valid")
+        .Field("/project", "no project with that id or name")
+        .Hint("list the projects you can use: hangar projects list");
+  };
+  if (!project) return std::unexpected(unknown_project());
+  HANGAR_TRY(authorizer_.RequireOnObject(
+      who, "instances:create", "projects:read",
+      ResourceScope::Project(who.org_id, project->team_id, project->id), unknown_project()));
+  std::map<std::string, const store::GpuTypeRecord*> type_by_name;
+  for (const auto& t : types) type_by_name[t.name] = &t;
+  if (res.gpu_type && !type_by_name.contains(*res.gpu_type)) {
+    return std::unexpected(
+        Error::Invalid("the instance is not valid")
+            .Field("/resources/gpu_type", "no GPU type of that name in the catalogue"));
+  }
+  n.request.project = project->id.str();
+  out.request = n.request;
+
+  int32_t min_cuda = res.min_cuda_version ? ParseCudaVersion(*res.min_cuda_version).value_or(0) : 0;
+  std::map<std::string, GpuMatch> by_node;
+  for (const auto& g : gpus) {
+    std::string type = g.gpu_type_name.empty() ? g.product_name : g.gpu_type_name;
+    if (res.gpu_type && type != *res.gpu_type) continue;
+    if (g.memory_mib < *res.min_gpu_memory_mib) continue;
+    if (min_cuda > 0 && ParseCudaVersion(g.cuda_version).value_or(0) < min_cuda) continue;
+    if (g.state != api::GpuState::ready) continue;
+    GpuMatch& m = by_node[g.node_id.str()];
+    ++m.total;
+    auto it = type_by_name.find(type);
+    m.prices.push_back(it == type_by_name.end() ? 0 : it->second->hourly_price_micros);
+    if (it != type_by_name.end() && out.currency.empty()) out.currency = it->second->currency;
+    // Held by a workload (a share counts as held: an instance wants whole GPUs). It comes back
+    // when the last holder ends, if every holder has an end.
+    bool busy = false;
+    bool bounded = true;
+    Timestamp back{};
+    for (const auto& w : placed[g.node_id.str()]) {
+      if (std::find(w.gpu_indexes.begin(), w.gpu_indexes.end(), g.index) == w.gpu_indexes.end()) {
+        continue;
+      }
+      busy = true;
+      if (auto end = ExpectedEnd(w)) {
+        back = std::max(back, *end);
+      } else {
+        bounded = false;
+      }
+    }
+    if (!busy) {
+      ++m.free;
+    } else if (bounded) {
+      m.frees_at.push_back(back);
+    }
+  }
+
+  int64_t want = *res.gpus;
+  int64_t best_price = std::numeric_limits<int64_t>::max();
+  std::optional<Timestamp> earliest;
+  for (const auto& node : nodes) {
+    bool schedulable = node.state == api::NodeState::ready && !node.cordoned &&
+                       LabelsMatch(node.labels, *n.run.node_selector);
+    auto it = by_node.find(node.id.str());
+    if (!schedulable || it == by_node.end() || it->second.total < want) continue;
+    GpuMatch& m = it->second;
+    ++out.matching_nodes;
+    std::sort(m.prices.begin(), m.prices.end());
+    int64_t price = 0;
+    for (int64_t i = 0; i < want; ++i) price += m.prices[static_cast<size_t>(i)];
+    best_price = std::min(best_price, price);
+    if (m.free >= want) {
+      out.available_now = true;
+      earliest = now;
+      continue;
+    }
+    std::sort(m.frees_at.begin(), m.frees_at.end());
+    size_t needed = static_cast<size_t>(want - m.free);
+    if (m.frees_at.size() >= needed) {
+      Timestamp at = m.frees_at[needed - 1];
+      if (!earliest || at < *earliest) earliest = at;
+    }
+  }
+  out.feasible = out.matching_nodes > 0;
+  if (out.feasible) {
+    out.hourly_price_micros = best_price;
+    out.lifetime_cost_micros = static_cast<int64_t>(static_cast<__int128>(best_price) *
+                                                    n.settings.max_lifetime_seconds / 3600);
+  }
+  std::string wanted = std::to_string(want) + " " + res.gpu_type.value_or("GPU") +
+                       (want > 1 ? "s" : "") + " on one node";
+  if (!out.feasible) {
+    out.blocked_by.push_back(
+        {.code = "no_matching_gpus",
+         .message = "no schedulable node has " + wanted +
+                    " matching the request (type, memory, CUDA version, node selector)"});
+  } else if (!out.available_now) {
+    out.blocked_by.push_back(
+        {.code = "insufficient_gpus",
+         .message = "every node with " + wanted + " is busy" +
+                    (earliest ? "; the soonest frees up when running work reaches its end"
+                              : "; the work holding them has no end time, so no start can be "
+                                "predicted")});
+  }
+  if (n.run.start_after) {
+    Timestamp not_before = *ParseRfc3339(*n.run.start_after);
+    if (not_before > now) {
+      out.blocked_by.push_back(
+          {.code = "start_after", .message = "asked not to start before " + *n.run.start_after});
+      if (earliest) earliest = std::max(*earliest, not_before);
+    }
+  }
+  if (out.feasible && earliest) {
+    out.expected_start = FormatRfc3339(*earliest);
+    out.expected_wait_seconds = std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::seconds>(*earliest - now).count());
+  }
+  return out;
+}
+
+Result<InstanceView> InstanceService::Get(const Principal& who, const InstanceId& id) {
+  std::optional<store::WorkloadRecord> record;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(record, store::GetWorkload(tx, who.org_id, id.str()));
+    return Ok();
+  }));
+  if (!record || record->kind != "instance") {
+    return std::unexpected(Error::NotFound("instance " + id.str() + " not found"));
+  }
+  HANGAR_TRY(Authorize(who, "instances:read", *record));
+  return ViewOf(std::move(*record));
+}
+
+Result<store::Page<InstanceView>> InstanceService::List(const Principal& who,
+                                                        const store::ListQuery& query) {
+  HANGAR_ASSIGN_OR_RETURN(bool any, authorizer_.HoldsAnywhere(who, "instances:read"));
+  if (!any) {
+    return std::unexpected(
+        Error::PermissionDenied("permission instances:read is required")
+            .Hint("ask an administrator for a role that includes instances:read"));
+  }
+  store::Page<store::WorkloadRecord> page;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(page, store::ListInstances(tx, who.org_id, query));
+    return Ok();
+  }));
+  store::Page<InstanceView> out{.next_page_token = page.next_page_token};
+  for (auto& r : page.items) {
+    HANGAR_ASSIGN_OR_RETURN(auto d, authorizer_.Check(who, "instances:read", ScopeOf(r)));
+    if (d.allowed) out.items.push_back(ViewOf(std::move(r)));
+  }
+  return out;
+}
+
+Result<InstanceView> InstanceService::Act(const Principal& who, const InstanceId& id,
+                                          std::optional<int64_t> if_match_version,
+                                          std::string_view permission, const Change& change) {
+  HANGAR_ASSIGN_OR_RETURN(InstanceView current, Get(who, id));
+  HANGAR_TRY(Authorize(who, permission, current.record));
+  store::WorkloadRecord r;
+  bool ring_node = false;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(auto loaded, store::GetWorkload(tx, who.org_id, id.str()));
+    if (!loaded) return std::unexpected(Error::NotFound("instance " + id.str() + " not found"));
+    r = std::move(*loaded);
+    if (if_match_version && *if_match_version != r.version) {
+      return std::unexpected(
+          Error(ErrorCode::kPreconditionFailed, "instance " + r.id + " changed since it was read")
+              .Hint("read it again and retry with the new etag"));
+    }
+    ring_node = false;
+    return change(tx, r, clock_.Now(), who.ActorId(), ring_node);
+  }));
+  if (ring_node && r.node_id) signals_.Ring(r.node_id->str());
+  wake_scheduler_();
+  return ViewOf(std::move(r));
+}
+
+Result<InstanceView> InstanceService::Start(const Principal& who, const InstanceId& id,
+                                            std::optional<int64_t> if_match_version) {
+  return Act(who, id, if_match_version, "instances:update",
+             [](store::Tx& tx, store::WorkloadRecord& r, Timestamp now, const std::string& actor,
+                bool&) -> Status {
+               switch (r.state) {
+                 case State::pending:
+                 case State::scheduled:
+                 case State::running:
+                   return Ok();  // already started
+                 case State::stopped:
+                 case State::failed:
+                   r.finished_at.reset();
+                   r.exit_code.reset();
+                   r.signal.reset();
+                   return BackToQueue(tx, r, "started", "start requested by " + actor + ": queued",
+                                      now, actor);
+                 default:
+                   return std::unexpected(IllegalAction(r, "start"));
+               }
+             });
+}
+
+Result<InstanceView> InstanceService::Stop(const Principal& who, const InstanceId& id,
+                                           std::optional<int64_t> if_match_version) {
+  return Act(who, id, if_match_version, "instances:update",
+             [](store::Tx& tx, store::WorkloadRecord& r, Timestamp now, const std::string& actor,
+                bool& ring) -> Status {
+               switch (r.state) {
+                 case State::stopped:
+                   return Ok();
+                 case State::pending:
+                   return FinishRun(tx, r, State::stopped, "stop", "stopped before it was placed",
+                                    now, actor);
+                 case State::scheduled:
+                 case State::running:
+                   ring = true;
+                   return RequestStop(tx, r, "stop",
+                                      "stopping: the session gets SIGTERM, then SIGKILL after "
+                                      "its grace period; the workspace is kept",
+                                      now, actor);
+                 case State::stopping:
+                   if (r.stop_reason == "stop" || r.stop_reason == "lease_expired") return Ok();
+                   [[fallthrough]];
+                 default:
+                   return std::unexpected(IllegalAction(r, "stop"));
+               }
+             });
+}
+
+Result<InstanceView> InstanceService::Terminate(const Principal& who, const InstanceId& id,
+                                                std::optional<int64_t> if_match_version) {
+  return Act(who, id, if_match_version, "instances:delete",
+             [](store::Tx& tx, store::WorkloadRecord& r, Timestamp now, const std::string& actor,
+                bool& ring) -> Status {
+               switch (r.state) {
+                 case State::terminated:
+                   return Ok();
+                 case State::scheduled:
+                 case State::running:
+                 case State::stopping:
+                   ring = true;
+                   r.stop_reason = "terminate";
+                   return RequestStop(tx, r, "terminate", "terminating: stopping the session", now,
+                                      actor);
+                 default:
+                   return FinishRun(tx, r, State::terminated, "terminated",
+                                    "terminated by " + actor, now, actor);
+               }
+             });
+}
+
+Result<InstanceView> InstanceService::Extend(const Principal& who, const InstanceId& id,
+                                             const api::ExtendInstanceRequest& request,
+                                             std::optional<int64_t> if_match_version) {
+  const Micros max_lease = options_.max_lease;
+  return Act(
+      who, id, if_match_version, "instances:update",
+      [&request, max_lease](store::Tx& tx, store::WorkloadRecord& r, Timestamp now,
+                            const std::string& actor, bool&) -> Status {
+        if (r.state != State::running || !r.expires_at) {
+          return std::unexpected(IllegalAction(r, "extend"));
+        }
+        auto max_seconds = std::chrono::duration_cast<std::chrono::seconds>(max_lease).count();
+        if (request.seconds < 60 || request.seconds > max_seconds) {
+          return std::unexpected(
+              Error::Invalid("the extension is not valid")
+                  .Field("/seconds", "must be between 60 and " + std::to_string(max_seconds)));
+        }
+        Timestamp until = *r.expires_at + std::chrono::seconds(request.seconds);
+        Timestamp started = r.started_at.value_or(now);
+        if (until - started > max_lease) {
+          return std::unexpected(
+              Error::Invalid("the extension is not valid")
+                  .Field("/seconds", "a lease may last at most " + Span(max_lease) +
+                                         " from its start; at most " +
+                                         std::to_string(std::max<int64_t>(
+                                             0, std::chrono::duration_cast<std::chrono::seconds>(
+                                                    started + max_lease - *r.expires_at)
+                                                    .count())) +
+                                         " more seconds are allowed")
+                  .Hint("stop and start the instance for a new lease"));
+        }
+        r.expires_at = until;
+        r.expiry_warned_at.reset();
+        return Save(tx, r, "hangar.instance.extended", now, actor);
+      });
+}
+
+Result<InstanceView> InstanceService::Resize(const Principal& who, const InstanceId& id,
+                                             const api::ResizeInstanceRequest& request,
+                                             std::optional<int64_t> if_match_version) {
+  return Act(who, id, if_match_version, "instances:update",
+             [&request](store::Tx& tx, store::WorkloadRecord& r, Timestamp now,
+                        const std::string& actor, bool& ring) -> Status {
+               if (r.state == State::terminated || r.state == State::stopping ||
+                   r.state == State::awaiting_approval) {
+                 return std::unexpected(IllegalAction(r, "resize"));
+               }
+               HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(r));
+               api::JobResources res = spec.resources.value_or(api::JobResources{});
+               if (request.gpus < 1 || request.gpus > kMaxGpusPerJob) {
+                 return std::unexpected(Error::Invalid("the resize is not valid")
+                                            .Field("/gpus", "must be between 1 and " +
+                                                                std::to_string(kMaxGpusPerJob)));
+               }
+               if (res.gpu_milli.value_or(1000) < 1000 && request.gpus != 1) {
+                 return std::unexpected(Error::Invalid("the resize is not valid")
+                                            .Field("/gpus",
+                                                   "the instance has a share of one GPU; "
+                                                   "a share needs gpus = 1"));
+               }
+               if (res.gpus.value_or(1) == request.gpus) return Ok();
+               std::string from = std::to_string(res.gpus.value_or(1));
+               res.gpus = request.gpus;
+               spec.resources = res;
+               r.spec_json = json::Serialize(spec);
+               std::string to = std::to_string(request.gpus);
+               if (r.state == State::scheduled || r.state == State::running) {
+                 ring = true;
+                 return RequestStop(tx, r, "resize",
+                                    "resizing from " + from + " to " + to +
+                                        " GPUs: stopping the session to place it again",
+                                    now, actor);
+               }
+               // Not placed: the next placement uses the new size.
+               r.state_message = "resized from " + from + " to " + to + " GPUs; " + r.state_message;
+               return Save(tx, r, "hangar.instance.resized", now, actor);
+             });
+}
+
+Result<std::vector<store::OutputRecord>> InstanceService::Output(const Principal& who,
+                                                                 const InstanceId& id,
+                                                                 int64_t after, int64_t limit) {
+  HANGAR_ASSIGN_OR_RETURN(InstanceView view, Get(who, id));
+  std::vector<store::OutputRecord> out;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(out, store::ReadOutput(tx, who.org_id, id.str(), after, limit));
+    return Ok();
+  }));
+  return out;
+}
+
+Result<int> InstanceService::EnforceLeases() {
+  Timestamp now = clock_.Now();
+  std::vector<NodeId> nodes;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    nodes.clear();
+    HANGAR_ASSIGN_OR_RETURN(auto records,
+                            store::ListInstancesExpiringBefore(tx, now + options_.expiry_warning));
+    for (auto& r : records) {
+      if (!r.expires_at) continue;
+      if (*r.expires_at <= now) {
+        HANGAR_TRY(RequestStop(tx, r, "lease_expired",
+                               "its lease ended at " + FormatRfc3339(*r.expires_at) +
+                                   ": stopping (the workspace is kept)",
+                               now, ""));
+        if (r.node_id) nodes.push_back(*r.node_id);
+        continue;
+      }
+      Micros lifetime = std::chrono::seconds(SettingsOf(r).max_lifetime_seconds);
+      Micros window = std::min(options_.expiry_warning, lifetime / 4);
+      if (r.expiry_warned_at || *r.expires_at - now > window) continue;
+      r.expiry_warned_at = now;
+      HANGAR_TRY(Save(tx, r, "hangar.instance.expiring", now, ""));
+    }
+    return Ok();
+  }));
+  for (const auto& n : nodes) signals_.Ring(n.str());
+  return static_cast<int>(nodes.size());
+}
+
+}  // namespace hangar::workloads

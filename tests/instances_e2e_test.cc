@@ -1,0 +1,387 @@
+// GPU instances end to end with real processes: hangard, a hangar-agent with simulated GPUs that
+// runs each instance's session as a real process in a workspace kept across runs, and the
+// hangar CLI. Covers the instance state machine (provision, stop, start, resize, extend,
+// terminate), the lease's expiry, metering against the catalogue's prices, the dry-run
+// estimate, and the errors for illegal transitions and invalid requests.
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "support/hangard_fixture.h"
+
+namespace hangar::testing {
+namespace {
+
+namespace bj = boost::json;
+
+std::string S(const bj::value& v) { return std::string(v.as_string()); }
+
+// A session that says whether it found its workspace from an earlier run, then holds the GPUs.
+constexpr std::string_view kSession =
+    R"("command":["sh","-c","if [ -f notes ]; then echo found; else echo fresh; echo hi > notes; )"
+    R"(fi; echo gpus=$CUDA_VISIBLE_DEVICES id=$HANGAR_INSTANCE_ID; exec sleep 1000"])";
+
+class InstancesE2eTest : public HangardFixture {
+ protected:
+  void SetUp() override {
+    // Leases as short as 2 s, warned a quarter before their end, so expiry runs in seconds.
+    extra_flags_ = {"--instances-min-lifetime", "2s"};
+    HangardFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto team = Post("/api/v1/teams", R"({"name":"ml"})");
+    ASSERT_EQ(team.result_int(), 201u) << team.body();
+    auto project = Post("/api/v1/projects",
+                        R"({"name":"vision","team_id":")" + S(Json(team).at("id")) + R"("})");
+    ASSERT_EQ(project.result_int(), 201u) << project.body();
+    project_ = S(Json(project).at("id"));
+    auto token = Post("/api/v1/nodes/join-tokens", R"({"description":"e2e"})");
+    ASSERT_EQ(token.result_int(), 201u);
+    join_token_ = S(Json(token).at("token"));
+  }
+
+  std::unique_ptr<Process> StartAgent(const std::string& name, const std::string& spec) {
+    auto agent = std::make_unique<Process>(
+        "hangar-agent",
+        std::vector<std::string>{"--server", Url(), "--join-token", join_token_, "--simulate", spec,
+                                 "--name", name, "--state-dir",
+                                 (dir_ / ("agent-" + name)).string()},
+        dir_ / ("agent-" + name + ".log"));
+    EXPECT_TRUE(agent->started());
+    EXPECT_TRUE(WaitFor([&] {
+      auto nodes = Json(Get("/api/v1/nodes?name=" + name)).at("items").as_array();
+      return !nodes.empty() && S(nodes[0].at("state")) == "ready";
+    })) << agent->Log();
+    return agent;
+  }
+
+  // Sets the catalogue price of `type` (discovered by an agent with price 0).
+  void Price(const std::string& type, int64_t micros_per_hour) {
+    // The catalogue learns the type from the agent's first inventory report.
+    bj::array types;
+    ASSERT_TRUE(WaitFor([&] {
+      types = Json(Get("/api/v1/gpu-types?name=" + type)).at("items").as_array();
+      return types.size() == 1u;
+    })) << bj::serialize(Json(Get("/api/v1/gpu-types")));
+    auto r =
+        Client().Send(bhttp::verb::patch, "/api/v1/gpu-types/" + S(types[0].at("id")), admin_key_,
+                      R"({"hourly_price_micros":)" + std::to_string(micros_per_hour) + "}", {},
+                      "application/merge-patch+json");
+    ASSERT_EQ(r.result_int(), 200u) << r.body();
+  }
+
+  Response Create(const std::string& fields, const std::string& path = "/api/v1/instances") {
+    return Post(path, R"({"project":")" + project_ + R"(",)" + fields + "}");
+  }
+  std::string Provision(const std::string& fields) {
+    auto r = Create(fields);
+    EXPECT_EQ(r.result_int(), 201u) << r.body();
+    if (r.result_int() != 201u) return "";
+    EXPECT_EQ(r[bhttp::field::location], "/api/v1/instances/" + S(Json(r).at("id")));
+    return S(Json(r).at("id"));
+  }
+
+  bj::object Instance(const std::string& id) {
+    return Json(Get("/api/v1/instances/" + id)).as_object();
+  }
+
+  bool WaitState(const std::string& id, const std::string& state,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    bool ok = WaitFor([&] { return S(Instance(id).at("state")) == state; }, timeout);
+    if (!ok)
+      ADD_FAILURE() << id << " never became " << state << ": " << bj::serialize(Instance(id));
+    return ok;
+  }
+
+  Response Action(const std::string& id, const std::string& action, const std::string& body = "") {
+    return Post("/api/v1/instances/" + id + "/" + action, body);
+  }
+
+  std::string Stdout(const std::string& id) {
+    std::string out;
+    bj::value page = Json(Get("/api/v1/instances/" + id + "/logs"));
+    for (const auto& item : page.at("items").as_array()) {
+      if (S(item.at("stream")) == "stdout") out += S(item.at("text"));
+    }
+    return out;
+  }
+
+  std::vector<std::string> EventTypes(const std::string& id) {
+    std::vector<std::string> types;
+    auto events = Json(Get("/api/v1/events?limit=1000&subject=" + id)).at("items").as_array();
+    for (auto it = events.rbegin(); it != events.rend(); ++it) types.push_back(S(it->at("type")));
+    return types;
+  }
+
+  RunResult Cli(std::vector<std::string> args) {
+    return RunToCompletion(
+        "hangar", std::move(args), dir_,
+        {"HANGAR_URL=" + Url(), "HANGAR_TOKEN=" + admin_key_, "HOME=" + dir_.string()});
+  }
+
+  std::string project_;
+  std::string join_token_;
+};
+
+TEST_F(InstancesE2eTest, ProvisionRunStopStartResizeExtendTerminate) {
+  auto agent = StartAgent("n1", "4xH100-80GB");
+  Price("H100-80GB-HBM3", 2'000'000);  // 2.00 per GPU-hour
+  std::string id =
+      Provision(std::string(kSession) + R"(,"resources":{"gpus":2,"gpu_type":"H100-80GB-HBM3"},)"
+                                        R"("max_lifetime_seconds":3600)");
+  ASSERT_TRUE(WaitState(id, "running")) << agent->Log();
+  auto running = Instance(id);
+  EXPECT_EQ(running.at("gpu_indexes").as_array().size(), 2u);
+  EXPECT_EQ(running.at("hourly_price_micros").as_int64(), 4'000'000);
+  EXPECT_EQ(S(running.at("name")), "H100-80GB-HBM3x2");
+  auto started = ParseRfc3339(S(running.at("started_at")));
+  auto expires = ParseRfc3339(S(running.at("expires_at")));
+  ASSERT_TRUE(started && expires);
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(*expires - *started).count(), 3600);
+  ASSERT_TRUE(WaitFor([&] { return Stdout(id).find("gpus=") != std::string::npos; }));
+  EXPECT_NE(Stdout(id).find("fresh\ngpus="), std::string::npos) << Stdout(id);
+  EXPECT_NE(Stdout(id).find("id=" + id), std::string::npos);
+  // Cost accrues while the GPUs are held: 4.00/h is about 1,111 micro-units a second.
+  ASSERT_TRUE(WaitFor([&] { return Instance(id).at("cost_micros").as_int64() > 0; }));
+
+  // Stop: the session ends, the GPUs are released, the cost stops growing.
+  auto stop = Action(id, "stop");
+  EXPECT_EQ(stop.result_int(), 202u) << stop.body();
+  EXPECT_EQ(S(Json(stop).at("state")), "stopping");
+  ASSERT_TRUE(WaitState(id, "stopped"));
+  auto stopped = Instance(id);
+  EXPECT_TRUE(stopped.at("node_id").is_null());
+  EXPECT_TRUE(stopped.at("expires_at").is_null());
+  int64_t cost = stopped.at("cost_micros").as_int64();
+  EXPECT_GT(cost, 0);
+  EXPECT_GT(stopped.at("gpu_seconds").as_double(), 0.0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(Instance(id).at("cost_micros").as_int64(), cost);
+  EXPECT_EQ(Action(id, "stop").result_int(), 200u);  // already stopped: nothing changes
+
+  // Start: placed again; the session finds the workspace it left.
+  auto start = Action(id, "start");
+  EXPECT_EQ(start.result_int(), 200u) << start.body();
+  ASSERT_TRUE(WaitState(id, "running"));
+  ASSERT_TRUE(WaitFor([&] { return Stdout(id).find("found") != std::string::npos; })) << Stdout(id);
+
+  // Resize to 3 GPUs: stopped and placed again with the new count.
+  auto resize = Action(id, "resize", R"({"gpus":3})");
+  EXPECT_EQ(resize.result_int(), 202u) << resize.body();
+  ASSERT_TRUE(WaitFor([&] {
+    auto i = Instance(id);
+    return S(i.at("state")) == "running" && i.at("gpu_indexes").as_array().size() == 3u;
+  })) << bj::serialize(Instance(id));
+  auto resized = Instance(id);
+  EXPECT_EQ(resized.at("resources").at("gpus").as_int64(), 3);
+  EXPECT_EQ(resized.at("starts").as_int64(), 3);
+  EXPECT_EQ(resized.at("hourly_price_micros").as_int64(), 6'000'000);
+  EXPECT_GT(resized.at("cost_micros").as_int64(), cost);
+
+  // Extend the lease by an hour.
+  auto before = ParseRfc3339(S(resized.at("expires_at")));
+  auto extend = Action(id, "extend", R"({"seconds":3600})");
+  ASSERT_EQ(extend.result_int(), 200u) << extend.body();
+  auto after = ParseRfc3339(S(Json(extend).at("expires_at")));
+  ASSERT_TRUE(before && after);
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(*after - *before).count(), 3600);
+
+  // Terminate: for good; nothing else is allowed afterwards.
+  auto terminate = Action(id, "terminate");
+  EXPECT_EQ(terminate.result_int(), 202u) << terminate.body();
+  ASSERT_TRUE(WaitState(id, "terminated"));
+  auto again = Action(id, "start");
+  EXPECT_EQ(again.result_int(), 409u) << again.body();
+  EXPECT_NE(S(Json(again).at("hint")).find("terminated"), std::string::npos) << again.body();
+  EXPECT_EQ(Action(id, "resize", R"({"gpus":1})").result_int(), 409u);
+  EXPECT_EQ(Action(id, "terminate").result_int(), 200u);
+
+  auto types = EventTypes(id);
+  for (const char* type :
+       {"hangar.instance.created", "hangar.instance.scheduled", "hangar.instance.running",
+        "hangar.instance.stopping", "hangar.instance.stopped", "hangar.instance.pending",
+        "hangar.instance.extended", "hangar.instance.terminated"}) {
+    EXPECT_NE(std::find(types.begin(), types.end(), type), types.end()) << type;
+  }
+}
+
+TEST_F(InstancesE2eTest, IllegalActionsAreConflictsListingWhatIsAllowed) {
+  auto agent = StartAgent("n1", "1xL4");
+  std::string id = Provision(R"("resources":{"gpus":1})");
+  ASSERT_TRUE(WaitState(id, "running")) << agent->Log();
+  auto start = Action(id, "start");  // already running: nothing to do
+  EXPECT_EQ(start.result_int(), 200u) << start.body();
+  ASSERT_EQ(Action(id, "stop").result_int(), 202u);
+  ASSERT_TRUE(WaitState(id, "stopped"));
+  auto extend = Action(id, "extend", R"({"seconds":600})");
+  EXPECT_EQ(extend.result_int(), 409u) << extend.body();
+  EXPECT_EQ(S(Json(extend).at("hint")), "a stopped instance allows: start, resize, terminate");
+  // A stopped instance may be resized: it keeps the new size for its next start.
+  auto resize = Action(id, "resize", R"({"gpus":2})");
+  EXPECT_EQ(resize.result_int(), 200u) << resize.body();
+  EXPECT_EQ(S(Json(resize).at("state")), "stopped");
+  EXPECT_EQ(Json(resize).at("resources").at("gpus").as_int64(), 2);
+  // If-Match with an old ETag is refused.
+  auto stale = Client().Send(bhttp::verb::post, "/api/v1/instances/" + id + "/start", admin_key_,
+                             "", {{"If-Match", "\"1\""}});
+  EXPECT_EQ(stale.result_int(), 412u) << stale.body();
+}
+
+TEST_F(InstancesE2eTest, InvalidRequestsNameTheFieldAndCreateNothing) {
+  auto agent = StartAgent("n1", "2xA100-80GB");
+  auto check = [&](const std::string& fields, const std::string& pointer) {
+    auto r = Create(fields);
+    EXPECT_EQ(r.result_int(), 422u) << fields << " -> " << r.body();
+    EXPECT_NE(r.body().find("\"" + pointer + "\""), std::string::npos) << r.body();
+  };
+  check(R"("max_lifetime_seconds":1)", "/max_lifetime_seconds");
+  check(R"("resources":{"gpus":0})", "/resources/gpus");
+  check(R"("resources":{"gpus":1,"gpu_type":"Z9000"})", "/resources/gpu_type");
+  check(R"("start_after":"tomorrow")", "/start_after");
+  check(R"("environment":{"HANGAR_X":"1"})", "/environment/HANGAR_X");
+  check(R"("command":[])", "/command");
+  auto unknown = Post("/api/v1/instances", R"({"project":"nope"})");
+  EXPECT_EQ(unknown.result_int(), 422u);
+  EXPECT_NE(unknown.body().find("/project"), std::string::npos);
+  EXPECT_EQ(Json(Get("/api/v1/instances")).at("items").as_array().size(), 0u);
+
+  std::string id = Provision(R"("resources":{"gpus":1})");
+  ASSERT_TRUE(WaitState(id, "running")) << agent->Log();
+  auto short_extend = Action(id, "extend", R"({"seconds":5})");
+  EXPECT_EQ(short_extend.result_int(), 422u);
+  EXPECT_NE(short_extend.body().find("/seconds"), std::string::npos);
+  auto long_extend = Action(id, "extend", R"({"seconds":2592000})");  // past 30 days in all
+  EXPECT_EQ(long_extend.result_int(), 422u) << long_extend.body();
+  auto bad_resize = Action(id, "resize", R"({"gpus":0})");
+  EXPECT_EQ(bad_resize.result_int(), 422u);
+  EXPECT_NE(bad_resize.body().find("/gpus"), std::string::npos);
+  EXPECT_EQ(S(Instance(id).at("state")), "running");
+  EXPECT_EQ(Instance(id).at("etag"), Json(Get("/api/v1/instances/" + id)).at("etag"));
+}
+
+TEST_F(InstancesE2eTest, DryRunEstimatesPriceFeasibilityAndWaitWithoutCreating) {
+  auto agent = StartAgent("n1", "4xH100-80GB");
+  Price("H100-80GB-HBM3", 2'500'000);
+  auto estimate = Create(R"("resources":{"gpus":2,"gpu_type":"H100-80GB-HBM3"},)"
+                         R"("max_lifetime_seconds":7200)",
+                         "/api/v1/instances?dry_run=true");
+  ASSERT_EQ(estimate.result_int(), 200u) << estimate.body();
+  auto e = Json(estimate);
+  EXPECT_TRUE(e.at("feasible").as_bool());
+  EXPECT_TRUE(e.at("available_now").as_bool());
+  EXPECT_EQ(e.at("hourly_price_micros").as_int64(), 5'000'000);
+  EXPECT_EQ(e.at("lifetime_cost_micros").as_int64(), 10'000'000);
+  EXPECT_EQ(e.at("expected_wait_seconds").as_int64(), 0);
+  EXPECT_EQ(e.at("blocked_by").as_array().size(), 0u);
+  EXPECT_EQ(S(e.at("request").at("name")), "H100-80GB-HBM3x2");
+  EXPECT_EQ(Json(Get("/api/v1/instances")).at("items").as_array().size(), 0u);
+
+  auto too_big = Json(Create(R"("resources":{"gpus":8})", "/api/v1/gpus/provision?dry_run=true"));
+  EXPECT_FALSE(too_big.at("feasible").as_bool());
+  EXPECT_EQ(S(too_big.at("blocked_by").at(0).at("code")), "no_matching_gpus");
+  EXPECT_TRUE(too_big.at("expected_start").is_null());
+
+  // All four GPUs held by an instance whose lease ends in an hour: a new request waits for it.
+  std::string holder = Provision(R"("resources":{"gpus":4},"max_lifetime_seconds":3600)");
+  ASSERT_TRUE(WaitState(holder, "running")) << agent->Log();
+  auto busy = Json(Create(R"("resources":{"gpus":2})", "/api/v1/instances?dry_run=true"));
+  EXPECT_TRUE(busy.at("feasible").as_bool());
+  EXPECT_FALSE(busy.at("available_now").as_bool());
+  EXPECT_EQ(S(busy.at("blocked_by").at(0).at("code")), "insufficient_gpus");
+  EXPECT_EQ(S(busy.at("expected_start")), S(Instance(holder).at("expires_at")));
+  EXPECT_GT(busy.at("expected_wait_seconds").as_int64(), 3500);
+
+  // A dry run validates like a create.
+  auto invalid = Create(R"("max_lifetime_seconds":1)", "/api/v1/instances?dry_run=true");
+  EXPECT_EQ(invalid.result_int(), 422u);
+  auto bad_flag = Create(R"("resources":{"gpus":1})", "/api/v1/instances?dry_run=maybe");
+  EXPECT_EQ(bad_flag.result_int(), 422u) << bad_flag.body();
+}
+
+TEST_F(InstancesE2eTest, TheLeaseWarnsThenStopsTheInstanceAndStartRenewsIt) {
+  auto agent = StartAgent("n1", "1xL4");
+  // An 8 s lease is warned in its last 2 s (a quarter), which the 1 s reconciler tick sees.
+  std::string id = Provision(R"("resources":{"gpus":1},"max_lifetime_seconds":8)");
+  ASSERT_TRUE(WaitState(id, "running")) << agent->Log();
+  ASSERT_TRUE(WaitState(id, "stopped", std::chrono::seconds(20)));
+  auto stopped = Instance(id);
+  EXPECT_EQ(S(stopped.at("state_reason")), "lease_expired");
+  auto types = EventTypes(id);
+  auto expiring = std::find(types.begin(), types.end(), "hangar.instance.expiring");
+  auto stopping = std::find(types.begin(), types.end(), "hangar.instance.stopping");
+  ASSERT_NE(expiring, types.end());
+  EXPECT_LT(expiring, stopping);  // warned before it was stopped
+  ASSERT_EQ(Action(id, "start").result_int(), 200u);
+  ASSERT_TRUE(WaitState(id, "running"));
+  EXPECT_EQ(Instance(id).at("starts").as_int64(), 2);
+}
+
+TEST_F(InstancesE2eTest, ASessionThatExitsStopsOrFailsTheInstanceAndNodeLossPlacesItAgain) {
+  auto agent = StartAgent("n1", "2xH100-80GB");
+  std::string ok = Provision(R"("command":["true"])");
+  std::string bad = Provision(R"("command":["sh","-c","exit 7"])");
+  ASSERT_TRUE(WaitState(ok, "stopped")) << agent->Log();
+  EXPECT_EQ(S(Instance(ok).at("state_reason")), "session_ended");
+  ASSERT_TRUE(WaitState(bad, "failed"));
+  EXPECT_NE(S(Instance(bad).at("state_message")).find("exited with code 7"), std::string::npos);
+
+  std::string held = Provision(R"("resources":{"gpus":1})");
+  ASSERT_TRUE(WaitState(held, "running"));
+  auto second = StartAgent("n2", "2xH100-80GB");
+  std::string first_node = S(Instance(held).at("node_id"));
+  (first_node == S(Json(Get("/api/v1/nodes?name=n1")).at("items").at(0).at("id")) ? agent : second)
+      ->Signal(SIGKILL);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto i = Instance(held);
+        return S(i.at("state")) == "running" && !i.at("node_id").is_null() &&
+               S(i.at("node_id")) != first_node;
+      },
+      std::chrono::seconds(30)))
+      << bj::serialize(Instance(held));
+  auto types = EventTypes(held);
+  EXPECT_NE(std::find(types.begin(), types.end(), "hangar.instance.pending"), types.end());
+}
+
+TEST_F(InstancesE2eTest, TheCliProvisionsWithAnEstimateAndManagesTheLifecycle) {
+  auto agent = StartAgent("n1", "2xL40S");
+  Price("L40S", 1'000'000);
+  auto dry = Cli({"provision", "--project", "vision", "--gpus", "1", "--gpu-type", "L40S",
+                  "--lifetime", "2h", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("1.00"), std::string::npos) << dry.output;  // per hour
+  EXPECT_NE(dry.output.find("2.00"), std::string::npos) << dry.output;  // for the lifetime
+  EXPECT_EQ(Json(Get("/api/v1/instances")).at("items").as_array().size(), 0u);
+
+  auto made = Cli({"provision", "--project", "vision", "--gpus", "1", "--wait", "-q"});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  // Progress lines ("inst_… pending: …") go to stderr; the id alone is the last line.
+  std::string out = made.output.substr(0, made.output.size() - 1);
+  std::string id = out.substr(out.rfind('\n') + 1);
+  ASSERT_TRUE(id.starts_with("inst_")) << made.output;
+  EXPECT_EQ(S(Instance(id).at("state")), "running");
+
+  auto list = Cli({"instances", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find(id), std::string::npos);
+  EXPECT_NE(list.output.find("running"), std::string::npos);
+  ASSERT_EQ(Cli({"instances", "stop", id, "--wait"}).exit_code, 0);
+  EXPECT_EQ(S(Instance(id).at("state")), "stopped");
+  auto resize = Cli({"instances", "resize", id, "--gpus", "2"});
+  ASSERT_EQ(resize.exit_code, 0) << resize.output;
+  ASSERT_EQ(Cli({"instances", "start", id, "--wait"}).exit_code, 0);
+  EXPECT_EQ(Instance(id).at("gpu_indexes").as_array().size(), 2u);
+  auto extend = Cli({"instances", "extend", id, "--by", "1h"});
+  ASSERT_EQ(extend.exit_code, 0) << extend.output;
+  auto get = Cli({"instances", "get", id, "-o", "json"});
+  ASSERT_EQ(get.exit_code, 0) << get.output;
+  EXPECT_NE(get.output.find("\"cost_micros\""), std::string::npos);
+  auto illegal = Cli({"instances", "extend", "inst_01jd3x00000000000000000000", "--by", "1h"});
+  EXPECT_EQ(illegal.exit_code, 4) << illegal.output;  // not found
+  ASSERT_EQ(Cli({"instances", "terminate", id, "--wait"}).exit_code, 0);
+  EXPECT_EQ(S(Instance(id).at("state")), "terminated");
+  auto conflict = Cli({"instances", "start", id});
+  EXPECT_NE(conflict.exit_code, 0);
+  EXPECT_NE(conflict.output.find("terminated"), std::string::npos) << conflict.output;
+}
+
+}  // namespace
+}  // namespace hangar::testing
