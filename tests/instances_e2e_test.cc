@@ -383,5 +383,73 @@ TEST_F(InstancesE2eTest, TheCliProvisionsWithAnEstimateAndManagesTheLifecycle) {
   EXPECT_NE(conflict.output.find("terminated"), std::string::npos) << conflict.output;
 }
 
+TEST_F(InstancesE2eTest, QuotasLimitRefuseAndQueueAndTheListShowsUse) {
+  auto agent = StartAgent("n1", "4xH100-80GB");
+  auto find = [&](const std::string& scope) {
+    bj::value list = Json(Get("/api/v1/quotas"));  // kept alive while the loop reads it
+    for (const auto& q : list.at("items").as_array()) {
+      if (S(q.at("scope_id")) == scope) return q.as_object();
+    }
+    return bj::object{};
+  };
+  auto none = find(project_);
+  ASSERT_FALSE(none.empty());
+  EXPECT_EQ(S(none.at("scope_type")), "project");
+  EXPECT_TRUE(none.at("gpu_limit").is_null());
+  EXPECT_EQ(S(none.at("etag")), "\"0\"");
+
+  auto put = [&](const std::string& scope, const std::string& body,
+                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return Client().Send(bhttp::verb::put, "/api/v1/quotas/" + scope, admin_key_, body, headers);
+  };
+  auto set = put(project_, R"({"gpus":1,"gpu_limit":2})", {{"If-Match", "\"0\""}});
+  ASSERT_EQ(set.result_int(), 200u) << set.body();
+  EXPECT_EQ(Json(set).at("gpu_limit").as_int64(), 2);
+  EXPECT_EQ(put(project_, R"({"gpus":1,"gpu_limit":3})", {{"If-Match", "\"0\""}}).result_int(),
+            412u);
+  auto bad = put(project_, R"({"gpus":3,"gpu_limit":2,"weight":0})");
+  EXPECT_EQ(bad.result_int(), 422u);
+  EXPECT_NE(bad.body().find("/gpu_limit"), std::string::npos) << bad.body();
+  EXPECT_NE(bad.body().find("/weight"), std::string::npos) << bad.body();
+  EXPECT_EQ(put("proj_01jd3x00000000000000000000", "{}").result_int(), 404u);
+  EXPECT_EQ(find(project_).at("gpu_limit").as_int64(), 2);  // the refused writes changed nothing
+
+  // A request larger than the limit could never start: refused, naming the limit.
+  auto big = Create(R"("resources":{"gpus":3})");
+  EXPECT_EQ(big.result_int(), 429u) << big.body();
+  EXPECT_NE(big.body().find("resource-exhausted"), std::string::npos);
+  EXPECT_NE(big.body().find("/resources/gpus"), std::string::npos);
+  EXPECT_NE(big.body().find("GPU limit of project vision: 2"), std::string::npos) << big.body();
+  auto job = Post("/api/v1/jobs", R"({"project":")" + project_ +
+                                      R"(","command":["true"],"resources":{"gpus":3}})");
+  EXPECT_EQ(job.result_int(), 429u) << job.body();
+
+  std::string first = Provision(R"("resources":{"gpus":2})");
+  ASSERT_TRUE(WaitState(first, "running")) << agent->Log();
+  EXPECT_EQ(find(project_).at("gpus_in_use").as_double(), 2.0);
+  auto estimate = Json(Create(R"("resources":{"gpus":1})", "/api/v1/instances?dry_run=true"));
+  EXPECT_FALSE(estimate.at("available_now").as_bool());
+  EXPECT_EQ(S(estimate.at("blocked_by").at(0).at("code")), "quota_exceeded");
+
+  // Within the limit on its own but not with what runs: it waits, saying why.
+  std::string second = Provision(R"("resources":{"gpus":1})");
+  ASSERT_TRUE(WaitFor([&] {
+    auto i = Instance(second);
+    return i.at("queue").is_object() && S(i.at("queue").at("reason")) == "quota_exceeded";
+  })) << bj::serialize(Instance(second));
+  EXPECT_EQ(S(Instance(second).at("state")), "pending");
+  EXPECT_EQ(find(project_).at("gpus_pending").as_double(), 1.0);
+
+  // Raising the limit (here with the CLI) lets it start.
+  auto cli = Cli({"quota", "set", project_, "--gpus", "1", "--limit", "3"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  ASSERT_TRUE(WaitState(second, "running"));
+  auto table = Cli({"quota"});
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find(project_), std::string::npos) << table.output;
+  auto types = EventTypes(project_);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "hangar.quota.updated"), 2);
+}
+
 }  // namespace
 }  // namespace hangar::testing

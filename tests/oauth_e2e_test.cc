@@ -486,6 +486,8 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
       {verb::post, instance + "/terminate"},
       {verb::post, instance + "/extend"},
       {verb::post, instance + "/resize"},
+      {verb::put, "/api/v1/quotas/" + S(team.at("id"))},
+      {verb::put, "/api/v1/quotas/" + S(project.at("id"))},
   };
   // A user admin of tenant A (not the platform administrator) also gets 404 for B's organisation.
   InviteAndActivate(admin_key_, "tenant-a-admin@example.com", "admin");

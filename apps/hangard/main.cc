@@ -250,15 +250,14 @@ int Run(int argc, char** argv) {
   workloads::JobService jobs(**store, clock, authorizer, node_signals, queue_board, [&] {
     if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
   });
-  workloads::InstanceService instances(
-      **store, clock, authorizer, node_signals, queue_board,
-      [&] {
-        if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
-      },
-      {.default_lifetime = cfg->instance_default_lifetime,
-       .min_lifetime = cfg->instance_min_lifetime,
-       .max_lease = cfg->instance_max_lease,
-       .expiry_warning = cfg->instance_expiry_warning});
+  workloads::InstanceService instances(**store, clock, authorizer, node_signals, queue_board,
+                                       [&] {
+                                         if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
+                                       },
+                                       {.default_lifetime = cfg->instance_default_lifetime,
+                                        .min_lifetime = cfg->instance_min_lifetime,
+                                        .max_lease = cfg->instance_max_lease,
+                                        .expiry_warning = cfg->instance_expiry_warning});
   workloads::SchedulerLoop scheduler(**store, clock, jobs, &instances, node_signals, queue_board);
   scheduler_ptr = &scheduler;
 
@@ -267,6 +266,8 @@ int Run(int argc, char** argv) {
   routes::AddFleetRoutes(router, fleet);
   routes::AddWorkloadRoutes(router, jobs);
   routes::AddInstanceRoutes(router, instances);
+  workloads::QuotaService quotas(**store, clock, authorizer, [&] { scheduler.Wake(); });
+  routes::AddQuotaRoutes(router, quotas);
   routes::AddEventRoutes(router, events);
   routes::AddIdentityRoutes(router, directory, access, clock);
   routes::AddOAuthRoutes(router, tokens, directory);

@@ -279,6 +279,42 @@ struct ResizeInstanceRequest {
 };
 BOOST_DESCRIBE_STRUCT(ResizeInstanceRequest, (), (gpus))
 
+// ---- Quotas ------------------------------------------------------------------------------------
+
+// A team's or project's GPU quota and what it uses now. Scopes without a quota of their own show
+// the defaults: no guarantee, no limit, weight 1.
+struct Quota {
+  std::string scope_type;  // "team" | "project"
+  std::string scope_id;
+  std::string scope_name;
+  std::optional<std::string> team_id;  // a project's team
+  int64_t gpus = 0;                    // guaranteed GPUs: idle ones may be borrowed by others
+  std::optional<int64_t> gpu_limit;    // at most this many at once, borrowed or not
+  int64_t weight = 1;                  // fair-share weight among its siblings
+  double gpus_in_use = 0;              // held now by its workloads (a share counts its share)
+  double gpus_pending = 0;             // asked for by its waiting workloads
+  std::optional<std::string> updated_by;
+  std::optional<std::string> updated_at;
+  std::string etag;  // "0" until a quota is set
+  Links links;
+};
+BOOST_DESCRIBE_STRUCT(Quota, (),
+                      (scope_type, scope_id, scope_name, team_id, gpus, gpu_limit, weight,
+                       gpus_in_use, gpus_pending, updated_by, updated_at, etag, links))
+
+struct QuotaList {
+  std::vector<Quota> items;
+};
+BOOST_DESCRIBE_STRUCT(QuotaList, (), (items))
+
+// PUT /api/v1/quotas/{scope_id}: replaces the scope's quota.
+struct SetQuotaRequest {
+  std::optional<int64_t> gpus;       // default 0
+  std::optional<int64_t> gpu_limit;  // absent: no limit; at least gpus
+  std::optional<int64_t> weight;     // 1..1000, default 1
+};
+BOOST_DESCRIBE_STRUCT(SetQuotaRequest, (), (gpus, gpu_limit, weight))
+
 // ---- Agent protocol: assignments and reports ---------------------------------------------------
 
 // What the server wants a node to run (or stop). An assignment is identified by its

@@ -1,5 +1,6 @@
 // GPU instance commands: provision (= instances create), instances list|get|start|stop|resize|
-// extend|terminate|logs. Each maps onto one route of routes/instance_routes.cc (docs/cli.md).
+// extend|terminate|logs, and quota / quota set. Each maps onto one route of
+// routes/instance_routes.cc or routes/quota_routes.cc (docs/cli.md).
 #include <memory>
 #include <thread>
 
@@ -256,6 +257,46 @@ void AddInstanceCommands(CLI::App& app, Session& s, Action& action) {
         return Rendered(c.Post<api::Instance>(kBase + "/" + UrlEncode(ef->id) + "/extend",
                                               api::ExtendInstanceRequest{.seconds = *seconds}),
                         format);
+      });
+    };
+  });
+
+  // ---- quota
+  auto* quota = app.add_subcommand("quota", "GPU quotas per team and project, with current use");
+  quota->callback([&s, &action, quota] {
+    if (quota->get_subcommands().empty()) {
+      action = [&s] {
+        return s.WithClient([&](ApiClient& c, OutputFormat format) {
+          auto list = c.Get<api::QuotaList>("/api/v1/quotas");
+          if (!list) return ApiResult<std::string>(std::unexpected(std::move(list).error()));
+          return ApiResult<std::string>(Render(list->items, format));
+        });
+      };
+    }
+  });
+  struct QuotaFlags {
+    std::string scope;
+    int64_t gpus = 0, limit = 0, weight = 1;
+  };
+  auto qf = std::make_shared<QuotaFlags>();
+  auto* set = quota->add_subcommand("set", "set the quota of a team (team_…) or project (proj_…)");
+  set->add_option("SCOPE", qf->scope, "a team or project id")->required();
+  set->add_option("--gpus", qf->gpus, "guaranteed GPUs (idle ones may be borrowed)");
+  auto* o_limit = set->add_option("--limit", qf->limit, "at most this many GPUs at once");
+  set->add_option("--weight", qf->weight, "fair-share weight among siblings, 1..1000");
+  set->callback([=, &s, &action] {
+    action = [=, &s] {
+      api::SetQuotaRequest req{.gpus = qf->gpus, .weight = qf->weight};
+      if (o_limit->count() > 0) req.gpu_limit = qf->limit;
+      return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
+        HANGAR_ASSIGN_OR_RETURN_API(
+            auto body,
+            c.CallRaw(client::HttpRequest{.method = "PUT",
+                                          .target = "/api/v1/quotas/" + UrlEncode(qf->scope),
+                                          .body = json::Serialize(req)}));
+        auto q = json::ParseAs<api::Quota>(body);
+        if (!q) return std::unexpected(client::ApiError::FromError(q.error()));
+        return RenderOne(*q, format);
       });
     };
   });

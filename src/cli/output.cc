@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 #include "common/json_codec.h"
 
@@ -313,6 +314,25 @@ std::string Render(const std::vector<api::InstanceEstimate>& items, OutputFormat
                 FormatPriceMicros(e.lifetime_cost_micros) + currency,
                 OrDash(e.expected_start.value_or("")),
                 Join(blocked, "; ")};
+      });
+}
+
+std::string Render(const std::vector<api::Quota>& items, OutputFormat format) {
+  return RenderList<api::Quota>(
+      items, format, {"SCOPE", "NAME", "GUARANTEED", "LIMIT", "WEIGHT", "IN USE", "PENDING"},
+      [](const api::Quota& q) -> std::vector<std::string> {
+        auto gpus = [](double g) {
+          char text[32];
+          std::snprintf(text, sizeof text, "%g", g);
+          return std::string(text);
+        };
+        return {q.scope_id,
+                q.scope_name,
+                std::to_string(q.gpus),
+                q.gpu_limit ? std::to_string(*q.gpu_limit) : "-",
+                std::to_string(q.weight),
+                gpus(q.gpus_in_use),
+                gpus(q.gpus_pending)};
       });
 }
 

@@ -54,6 +54,8 @@ std::string Render(const std::vector<api::Job>& items, OutputFormat format);
 std::string Render(const std::vector<api::Instance>& items, OutputFormat format);
 // Dry-run estimates: FITS, NOW, PER HOUR, LIFETIME COST, EXPECTED START, BLOCKED BY.
 std::string Render(const std::vector<api::InstanceEstimate>& items, OutputFormat format);
+// Quotas: SCOPE, NAME, GUARANTEED, LIMIT, WEIGHT, IN USE, PENDING.
+std::string Render(const std::vector<api::Quota>& items, OutputFormat format);
 // Audit records (events of type hangar.audit.*): TIME, ACTOR, OUTCOME, METHOD, PATH, STATUS from
 // each record's data; JSON and YAML as the events themselves.
 std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format);

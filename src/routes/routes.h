@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "workloads/instance_service.h"
 #include "workloads/job_service.h"
+#include "workloads/quota_service.h"
 
 namespace hangar::routes {
 
@@ -28,6 +29,7 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet);
 // endpoints (/api/v1/agent/nodes/{id}/assignments, /reports).
 void AddWorkloadRoutes(gateway::Router& router, workloads::JobService& jobs);
 void AddInstanceRoutes(gateway::Router& router, workloads::InstanceService& instances);
+void AddQuotaRoutes(gateway::Router& router, workloads::QuotaService& quotas);
 
 // /api/v1/events (the domain-event log) and /api/v1/audit (the audit log).
 void AddEventRoutes(gateway::Router& router, events::EventService& events);

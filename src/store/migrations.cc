@@ -373,6 +373,22 @@ std::vector<Migration> BuildMigrations() {
           Shared("ALTER TABLE workloads ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'"),
           Shared("CREATE INDEX workloads_expiry ON workloads (state, expires_at)"),
       }});
+  m.push_back(Migration{6,
+                        "quotas",
+                        {
+                            // One row per team or project with a quota; scopes without a row have
+                            // none (no guarantee, no limit, weight 1).
+                            Shared("CREATE TABLE quotas ("
+                                   " org_id {text} NOT NULL REFERENCES orgs(id),"
+                                   " scope_id {text} NOT NULL,"
+                                   " gpus BIGINT NOT NULL,"
+                                   " gpu_limit BIGINT,"
+                                   " weight BIGINT NOT NULL,"
+                                   " updated_by {text} NOT NULL,"
+                                   " version BIGINT NOT NULL,"
+                                   " updated_at BIGINT NOT NULL,"
+                                   " PRIMARY KEY (org_id, scope_id))"),
+                        }});
   return m;
 }
 

@@ -265,6 +265,15 @@ Result<std::vector<WorkloadRecord>> ListActiveWorkloads(Tx& tx) {
   return QueryAll<WorkloadRecord>(tx, sql, {}, WorkloadFromRow);
 }
 
+Result<std::vector<WorkloadRecord>> ListOrgActiveWorkloads(Tx& tx, const OrgId& org) {
+  static const std::string sql =
+      Concat({kWorkloadSelect, kWorkloadFrom,
+              " WHERE w.org_id = $1 AND w.state IN ('pending', 'scheduled', 'running', 'stopping')"
+              " ORDER BY w.id"});
+  SqlValue params[] = {org.str()};
+  return QueryAll<WorkloadRecord>(tx, sql, params, WorkloadFromRow);
+}
+
 Result<std::vector<WorkloadRecord>> ListNodeWorkloads(Tx& tx, const OrgId& org,
                                                       const NodeId& node) {
   static const std::string sql = Concat(

@@ -99,6 +99,8 @@ Status UpdateWorkload(Tx& tx, const WorkloadRecord& w);
 // running, stopping), by organisation then id: the scheduler's input. Held workloads are left
 // out: they wait for a release, not for the scheduler.
 Result<std::vector<WorkloadRecord>> ListActiveWorkloads(Tx& tx);
+// One organisation's workloads that wait for capacity or hold it (as above).
+Result<std::vector<WorkloadRecord>> ListOrgActiveWorkloads(Tx& tx, const OrgId& org);
 // The workloads placed on `node` that are not finished (scheduled, running, stopping): the
 // node's assignments.
 Result<std::vector<WorkloadRecord>> ListNodeWorkloads(Tx& tx, const OrgId& org, const NodeId& node);

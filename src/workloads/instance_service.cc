@@ -6,8 +6,10 @@
 
 #include "common/json_codec.h"
 #include "store/identity_repos.h"
+#include "store/quota_repos.h"
 #include "store/read_all.h"
 #include "workloads/job_spec.h"
+#include "workloads/quota_service.h"
 #include "workloads/views.h"
 
 namespace hangar::workloads {
@@ -265,6 +267,10 @@ Result<InstanceView> InstanceService::Create(const Principal& who,
       ResourceScope::Project(who.org_id, project->team_id, project->id), unknown_project()));
   if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
   n.run.project = project->id.str();
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    return CheckRequestFitsQuota(tx, who.org_id, project->team_id, project->id, project->name,
+                                 *n.run.resources->gpus * *n.run.resources->gpu_milli);
+  }));
 
   store::WorkloadRecord r{.id = InstanceId::Generate(clock_).str(),
                           .org_id = who.org_id,
@@ -300,8 +306,12 @@ Result<api::InstanceEstimate> InstanceService::Estimate(const Principal& who,
   std::vector<store::GpuRecord> gpus;
   std::vector<store::GpuTypeRecord> types;
   std::map<std::string, std::vector<store::WorkloadRecord>> placed;  // node -> its workloads
+  std::vector<store::WorkloadRecord> active;                         // the organisation's
+  std::vector<store::QuotaRecord> quotas;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(project, store::FindProject(tx, who.org_id, n.run.project));
+    HANGAR_ASSIGN_OR_RETURN(active, store::ListOrgActiveWorkloads(tx, who.org_id));
+    HANGAR_ASSIGN_OR_RETURN(quotas, store::ListQuotas(tx, who.org_id));
     HANGAR_ASSIGN_OR_RETURN(nodes,
                             store::ReadAll<store::NodeRecord>(tx, who.org_id, store::ListNodes));
     HANGAR_ASSIGN_OR_RETURN(gpus,
@@ -415,6 +425,34 @@ Result<api::InstanceEstimate> InstanceService::Estimate(const Principal& who,
                     (earliest ? "; the soonest frees up when running work reaches its end"
                               : "; the work holding them has no end time, so no start can be "
                                 "predicted")});
+  }
+  // Quotas: a limit the request exceeds on its own refuses it; one the current use leaves no
+  // room under makes it wait.
+  int64_t want_milli = want * *res.gpu_milli;
+  for (const auto& q : quotas) {
+    bool ours = q.scope_id == project->id.str() || q.scope_id == project->team_id.str();
+    if (!ours || !q.gpu_limit) continue;
+    int64_t used = 0;
+    for (const auto& w : active) {
+      bool in_scope = w.project_id.str() == q.scope_id || w.team_id.str() == q.scope_id;
+      if (in_scope && store::HoldsGpus(w.state)) used += WorkloadMilliGpus(w);
+    }
+    std::string limit = std::to_string(*q.gpu_limit);
+    if (want_milli > *q.gpu_limit * 1000) {
+      out.blocked_by.push_back(
+          {.code = "quota_limit",
+           .message = "the request exceeds the GPU limit of " + q.scope_id + " (" + limit +
+                      " GPUs): creating it would be refused; ask an administrator to raise it"});
+      out.available_now = false;
+      earliest.reset();
+    } else if (used + want_milli > *q.gpu_limit * 1000) {
+      out.blocked_by.push_back({.code = "quota_exceeded",
+                                .message = q.scope_id + " uses " + std::to_string(used / 1000) +
+                                           " of its " + limit +
+                                           " GPUs: it would wait until some are released"});
+      out.available_now = false;
+      earliest.reset();  // when the project's own work ends is not predicted here
+    }
   }
   if (n.run.start_after) {
     Timestamp not_before = *ParseRfc3339(*n.run.start_after);

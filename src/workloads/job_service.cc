@@ -9,6 +9,7 @@
 #include "store/identity_repos.h"
 #include "workloads/instance_service.h"
 #include "workloads/job_spec.h"
+#include "workloads/quota_service.h"
 #include "workloads/run_lifecycle.h"
 #include "workloads/views.h"
 
@@ -187,6 +188,8 @@ Result<std::vector<JobView>> JobService::Submit(const Principal& who,
         invalid.AddField("/resources/gpu_type", "no GPU type of that name in the catalogue");
       }
     }
+    HANGAR_TRY(CheckRequestFitsQuota(tx, who.org_id, project->team_id, project->id, project->name,
+                                     *spec.resources->gpus * *spec.resources->gpu_milli));
     for (size_t i = 0; i < spec.dependencies->size(); ++i) {
       const auto& d = (*spec.dependencies)[i];
       HANGAR_ASSIGN_OR_RETURN(auto other, store::GetWorkload(tx, who.org_id, d.job));

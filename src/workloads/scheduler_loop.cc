@@ -8,6 +8,7 @@
 
 #include "common/json_codec.h"
 #include "scheduling/scheduler.h"
+#include "store/quota_repos.h"
 #include "store/read_all.h"
 #include "store/repos.h"
 #include "workloads/instance_service.h"
@@ -67,18 +68,22 @@ class SnapshotBuilder {
     if (added) s_.input.cluster.gpu_types.push_back(name);
     return it->second;
   }
+  void SetQuotas(std::vector<store::QuotaRecord> quotas) {
+    for (auto& q : quotas) quotas_.emplace(q.scope_id, std::move(q));
+  }
+
   uint32_t QueueOf(const TeamId& team, const ProjectId& project) {
     auto& queues = s_.input.queues;
     if (queues.empty()) queues.push_back(sch::Queue{.id = "root"});
     auto team_it = queue_index_.find(team.str());
     if (team_it == queue_index_.end()) {
-      queues.push_back(sch::Queue{.id = team.str(), .parent = 0});
+      queues.push_back(WithQuota(sch::Queue{.id = team.str(), .parent = 0}));
       team_it = queue_index_.emplace(team.str(), queues.size() - 1).first;
     }
     auto project_it = queue_index_.find(project.str());
     if (project_it == queue_index_.end()) {
-      queues.push_back(
-          sch::Queue{.id = project.str(), .parent = static_cast<uint32_t>(team_it->second)});
+      queues.push_back(WithQuota(
+          sch::Queue{.id = project.str(), .parent = static_cast<uint32_t>(team_it->second)}));
       project_it = queue_index_.emplace(project.str(), queues.size() - 1).first;
     }
     return static_cast<uint32_t>(project_it->second);
@@ -194,7 +199,18 @@ class SnapshotBuilder {
   }
 
  private:
+  // The fair-share node `queue` with its scope's quota (guarantee, limit, weight), if it has one.
+  sch::Queue WithQuota(sch::Queue queue) const {
+    auto it = quotas_.find(queue.id);
+    if (it == quotas_.end()) return queue;
+    queue.guaranteed_milli = it->second.gpus * 1000;
+    if (it->second.gpu_limit) queue.limit_milli = *it->second.gpu_limit * 1000;
+    queue.weight = static_cast<double>(it->second.weight);
+    return queue;
+  }
+
   OrgSnapshot& s_;
+  std::unordered_map<std::string, store::QuotaRecord> quotas_;
   std::unordered_map<std::string, uint32_t> strings_;
   std::unordered_map<std::string, uint16_t> types_;
   std::unordered_map<std::string, size_t> queue_index_;
@@ -299,6 +315,8 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
       s.input.now = now;
       s.input.options = options_.scheduling;
       SnapshotBuilder builder(s);
+      HANGAR_ASSIGN_OR_RETURN(auto quotas, store::ListQuotas(tx, org));
+      builder.SetQuotas(std::move(quotas));
       HANGAR_ASSIGN_OR_RETURN(auto nodes,
                               store::ReadAll<store::NodeRecord>(tx, org, store::ListNodes));
       HANGAR_ASSIGN_OR_RETURN(auto gpus,
