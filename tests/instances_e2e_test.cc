@@ -6,51 +6,24 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
-#include "support/hangard_fixture.h"
+#include "support/workload_fixture.h"
 
 namespace hangar::testing {
 namespace {
 
 namespace bj = boost::json;
 
-std::string S(const bj::value& v) { return std::string(v.as_string()); }
-
 // A session that says whether it found its workspace from an earlier run, then holds the GPUs.
 constexpr std::string_view kSession =
     R"("command":["sh","-c","if [ -f notes ]; then echo found; else echo fresh; echo hi > notes; )"
     R"(fi; echo gpus=$CUDA_VISIBLE_DEVICES id=$HANGAR_INSTANCE_ID; exec sleep 1000"])";
 
-class InstancesE2eTest : public HangardFixture {
+class InstancesE2eTest : public WorkloadFixture {
  protected:
   void SetUp() override {
     // Leases as short as 2 s, warned a quarter before their end, so expiry runs in seconds.
     extra_flags_ = {"--instances-min-lifetime", "2s"};
-    HangardFixture::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    auto team = Post("/api/v1/teams", R"({"name":"ml"})");
-    ASSERT_EQ(team.result_int(), 201u) << team.body();
-    auto project = Post("/api/v1/projects",
-                        R"({"name":"vision","team_id":")" + S(Json(team).at("id")) + R"("})");
-    ASSERT_EQ(project.result_int(), 201u) << project.body();
-    project_ = S(Json(project).at("id"));
-    auto token = Post("/api/v1/nodes/join-tokens", R"({"description":"e2e"})");
-    ASSERT_EQ(token.result_int(), 201u);
-    join_token_ = S(Json(token).at("token"));
-  }
-
-  std::unique_ptr<Process> StartAgent(const std::string& name, const std::string& spec) {
-    auto agent = std::make_unique<Process>(
-        "hangar-agent",
-        std::vector<std::string>{"--server", Url(), "--join-token", join_token_, "--simulate", spec,
-                                 "--name", name, "--state-dir",
-                                 (dir_ / ("agent-" + name)).string()},
-        dir_ / ("agent-" + name + ".log"));
-    EXPECT_TRUE(agent->started());
-    EXPECT_TRUE(WaitFor([&] {
-      auto nodes = Json(Get("/api/v1/nodes?name=" + name)).at("items").as_array();
-      return !nodes.empty() && S(nodes[0].at("state")) == "ready";
-    })) << agent->Log();
-    return agent;
+    WorkloadFixture::SetUp();
   }
 
   // Sets the catalogue price of `type` (discovered by an agent with price 0).
@@ -103,22 +76,6 @@ class InstancesE2eTest : public HangardFixture {
     }
     return out;
   }
-
-  std::vector<std::string> EventTypes(const std::string& id) {
-    std::vector<std::string> types;
-    auto events = Json(Get("/api/v1/events?limit=1000&subject=" + id)).at("items").as_array();
-    for (auto it = events.rbegin(); it != events.rend(); ++it) types.push_back(S(it->at("type")));
-    return types;
-  }
-
-  RunResult Cli(std::vector<std::string> args) {
-    return RunToCompletion(
-        "hangar", std::move(args), dir_,
-        {"HANGAR_URL=" + Url(), "HANGAR_TOKEN=" + admin_key_, "HOME=" + dir_.string()});
-  }
-
-  std::string project_;
-  std::string join_token_;
 };
 
 TEST_F(InstancesE2eTest, ProvisionRunStopStartResizeExtendTerminate) {
@@ -420,8 +377,8 @@ TEST_F(InstancesE2eTest, QuotasLimitRefuseAndQueueAndTheListShowsUse) {
   EXPECT_NE(big.body().find("resource-exhausted"), std::string::npos);
   EXPECT_NE(big.body().find("/resources/gpus"), std::string::npos);
   EXPECT_NE(big.body().find("GPU limit of project vision: 2"), std::string::npos) << big.body();
-  auto job = Post("/api/v1/jobs", R"({"project":")" + project_ +
-                                      R"(","command":["true"],"resources":{"gpus":3}})");
+  auto job = Post("/api/v1/jobs",
+                  R"({"project":")" + project_ + R"(","command":["true"],"resources":{"gpus":3}})");
   EXPECT_EQ(job.result_int(), 429u) << job.body();
 
   std::string first = Provision(R"("resources":{"gpus":2})");

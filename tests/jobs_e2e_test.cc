@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "common/clock.h"
-#include "support/hangard_fixture.h"
+#include "support/workload_fixture.h"
 
 namespace hangar::testing {
 namespace {
@@ -16,39 +16,9 @@ namespace {
 namespace bj = boost::json;
 using bhttp::verb;
 
-std::string S(const bj::value& v) { return std::string(v.as_string()); }
-
-class JobsE2eTest : public HangardFixture {
+class JobsE2eTest : public WorkloadFixture {
  protected:
-  void SetUp() override {
-    // The fixture declares a node lost after 3 s of silence, so node-loss tests run in seconds.
-    HangardFixture::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    auto team = Post("/api/v1/teams", R"({"name":"ml"})");
-    ASSERT_EQ(team.result_int(), 201u) << team.body();
-    auto project = Post("/api/v1/projects",
-                        R"({"name":"vision","team_id":")" + S(Json(team).at("id")) + R"("})");
-    ASSERT_EQ(project.result_int(), 201u) << project.body();
-    project_ = S(Json(project).at("id"));
-    auto token = Post("/api/v1/nodes/join-tokens", R"({"description":"e2e"})");
-    ASSERT_EQ(token.result_int(), 201u);
-    join_token_ = S(Json(token).at("token"));
-  }
-
-  std::unique_ptr<Process> StartAgent(const std::string& name, const std::string& spec) {
-    auto agent = std::make_unique<Process>(
-        "hangar-agent",
-        std::vector<std::string>{"--server", Url(), "--join-token", join_token_, "--simulate", spec,
-                                 "--name", name, "--state-dir",
-                                 (dir_ / ("agent-" + name)).string()},
-        dir_ / ("agent-" + name + ".log"));
-    EXPECT_TRUE(agent->started());
-    EXPECT_TRUE(WaitFor([&] {
-      auto nodes = Json(Get("/api/v1/nodes?name=" + name)).at("items").as_array();
-      return !nodes.empty() && S(nodes[0].at("state")) == "ready";
-    })) << agent->Log();
-    return agent;
-  }
+  // (The fixture declares a node lost after 3 s of silence, so node-loss tests run in seconds.)
 
   // Submits `fields` (JSON members without braces) in the test project; the job's id.
   std::string Submit(const std::string& fields) {
@@ -81,22 +51,6 @@ class JobsE2eTest : public HangardFixture {
     }
     return out;
   }
-
-  std::vector<std::string> EventTypes(const std::string& id) {
-    std::vector<std::string> types;
-    auto events = Json(Get("/api/v1/events?limit=1000&subject=" + id)).at("items").as_array();
-    for (auto it = events.rbegin(); it != events.rend(); ++it) types.push_back(S(it->at("type")));
-    return types;
-  }
-
-  RunResult Cli(std::vector<std::string> args) {
-    return RunToCompletion(
-        "hangar", std::move(args), dir_,
-        {"HANGAR_URL=" + Url(), "HANGAR_TOKEN=" + admin_key_, "HOME=" + dir_.string()});
-  }
-
-  std::string project_;
-  std::string join_token_;
 };
 
 TEST_F(JobsE2eTest, AJobRunsOnItsOwnGpusAndReportsItsExitCodeAndOutput) {

@@ -46,20 +46,6 @@ ApiResult<api::Instance> WaitFor(Session& s, ApiClient& c, const std::string& id
   }
 }
 
-// "k=v" pairs into a map; kInvalidArgument naming the flag for anything else.
-Result<api::Labels> ParsePairs(const std::vector<std::string>& pairs, std::string_view flag) {
-  api::Labels out;
-  for (const auto& kv : pairs) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return std::unexpected(Error::Invalid("bad " + std::string(flag) + " '" + kv + "'")
-                                 .Hint("use " + std::string(flag) + " KEY=VALUE"));
-    }
-    out[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return out;
-}
-
 struct CreateFlags {
   std::string project, name, gpu_type, cuda, lifetime, start_after, priority;
   int64_t gpus = 1, min_memory = 0;

@@ -20,20 +20,6 @@ bool Finished(api::JobState s) {
          s == api::JobState::cancelled;
 }
 
-// "k=v" pairs into a map; kInvalidArgument naming the flag for anything else.
-Result<api::Labels> ParsePairs(const std::vector<std::string>& pairs, std::string_view flag) {
-  api::Labels out;
-  for (const auto& kv : pairs) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return std::unexpected(Error::Invalid("bad " + std::string(flag) + " '" + kv + "'")
-                                 .Hint("use " + std::string(flag) + " KEY=VALUE"));
-    }
-    out[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return out;
-}
-
 // Polls the job until it has finished; progress lines go to stderr.
 ApiResult<api::Job> WaitForEnd(Session& s, ApiClient& c, const std::string& id) {
   std::string last;

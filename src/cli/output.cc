@@ -489,6 +489,19 @@ std::string FormatPriceMicros(int64_t micros) {
   return sign + std::to_string(m / 1'000'000) + "." + frac;
 }
 
+Result<api::Labels> ParsePairs(const std::vector<std::string>& pairs, std::string_view flag) {
+  api::Labels out;
+  for (const auto& kv : pairs) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return std::unexpected(Error::Invalid("bad " + std::string(flag) + " '" + kv + "'")
+                                 .Hint("use " + std::string(flag) + " KEY=VALUE"));
+    }
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
 Result<int64_t> ParseDurationSeconds(std::string_view text) {
   auto bad = [&] {
     return std::unexpected(Error::Invalid("'" + std::string(text) +

@@ -80,6 +80,8 @@ std::string FormatPriceMicros(int64_t micros);
 
 // "90s", "30m", "24h", "7d" or plain seconds -> seconds. kInvalidArgument otherwise.
 Result<int64_t> ParseDurationSeconds(std::string_view text);
+// "KEY=VALUE" flags (--env, --selector) into a map; kInvalidArgument naming `flag` otherwise.
+Result<api::Labels> ParsePairs(const std::vector<std::string>& pairs, std::string_view flag);
 
 // The CLI's exit codes (docs/cli.md).
 enum ExitCode {

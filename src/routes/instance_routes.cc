@@ -145,32 +145,22 @@ void AddInstanceRoutes(gateway::Router& router, workloads::InstanceService& inst
                     HANGAR_ASSIGN_OR_RETURN(auto body, ctx.Body<api::ResizeInstanceRequest>());
                     return instances.Resize(ctx.principal(), id, body, version);
                   }));
-  router.Add(Route{
-      .method = verb::get,
-      .path = "/api/v1/instances/{id}/logs",
-      .handler = [&instances](RequestContext& ctx) -> Result<http::Response> {
-        HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<InstanceId>("id"));
-        HANGAR_ASSIGN_OR_RETURN(int64_t after, IntParam(ctx, "after", 0, 0, INT64_MAX));
-        HANGAR_ASSIGN_OR_RETURN(int64_t limit, IntParam(ctx, "limit", 1000, 1, 1000));
-        HANGAR_ASSIGN_OR_RETURN(auto output, instances.Output(ctx.principal(), id, after, limit));
-        api::LogPage page{.next_after = after};
-        for (const auto& chunk : output) {
-          page.items.push_back(workloads::ToApi(chunk));
-          page.next_after = chunk.seq;
-        }
-        return JsonResponse(ctx, 200, page);
-      },
-      .permission = "instances:read",
-      .authorize = Authorize::kObject,
-      .operation_id = "getInstanceLogs",
-      .summary = "The session's output (every run), oldest first; pass next_after as "
-                 "?after= to read on",
-      .tag = "Instances",
-      .response_body = Schema<api::LogPage>(),
-      .query_params = {QueryParam("after", store::FieldType::kInt,
-                                  "Only chunks after this sequence number (next_after)."),
-                       QueryParam("limit", store::FieldType::kInt,
-                                  "At most this many chunks (1..1000, default 1000).")}});
+  router.Add(Route{.method = verb::get,
+                   .path = "/api/v1/instances/{id}/logs",
+                   .handler = [&instances](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<InstanceId>("id"));
+                     return LogPageResponse(ctx, [&](int64_t after, int64_t limit) {
+                       return instances.Output(ctx.principal(), id, after, limit);
+                     });
+                   },
+                   .permission = "instances:read",
+                   .authorize = Authorize::kObject,
+                   .operation_id = "getInstanceLogs",
+                   .summary = "The session's output (every run), oldest first; pass next_after as "
+                              "?after= to read on",
+                   .tag = "Instances",
+                   .response_body = Schema<api::LogPage>(),
+                   .query_params = LogQueryParams()});
 }
 
 }  // namespace hangar::routes

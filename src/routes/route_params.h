@@ -8,6 +8,7 @@
 
 #include "gateway/router.h"
 #include "store/repos.h"
+#include "workloads/views.h"
 
 namespace hangar::routes {
 
@@ -41,6 +42,29 @@ inline Result<bool> BoolParam(const gateway::RequestContext& ctx, std::string_vi
   if (*text == "false") return false;
   return std::unexpected(Error::Invalid(std::string(name) + " is not valid")
                              .Field("query:" + std::string(name), "must be true or false"));
+}
+
+// A workload's output page (GET …/logs): ?after= and ?limit= read, `read(after, limit)` fetches
+// the chunks, and next_after says where to read on.
+template <typename ReadFn>
+Result<http::Response> LogPageResponse(gateway::RequestContext& ctx, ReadFn read) {
+  HANGAR_ASSIGN_OR_RETURN(int64_t after, IntParam(ctx, "after", 0, 0, INT64_MAX));
+  HANGAR_ASSIGN_OR_RETURN(int64_t limit, IntParam(ctx, "limit", 1000, 1, 1000));
+  HANGAR_ASSIGN_OR_RETURN(auto output, read(after, limit));
+  api::LogPage page{.next_after = after};
+  for (const auto& chunk : output) {
+    page.items.push_back(workloads::ToApi(chunk));
+    page.next_after = chunk.seq;
+  }
+  return gateway::JsonResponse(ctx, 200, page);
+}
+
+// The query parameters of a logs route, for OpenAPI.
+inline std::vector<store::ListField> LogQueryParams() {
+  return {QueryParam("after", store::FieldType::kInt,
+                     "Only chunks after this sequence number (next_after)."),
+          QueryParam("limit", store::FieldType::kInt,
+                     "At most this many chunks (1..1000, default 1000).")};
 }
 
 }  // namespace hangar::routes

@@ -109,32 +109,23 @@ void AddWorkloadRoutes(gateway::Router& router, workloads::JobService& jobs) {
                          [&jobs](const auto& who, const auto& id, auto version) {
                            return jobs.Requeue(who, id, version);
                          }));
-  router.Add(
-      Route{.method = verb::get,
-            .path = "/api/v1/jobs/{id}/logs",
-            .handler = [&jobs](RequestContext& ctx) -> Result<http::Response> {
-              HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<JobId>("id"));
-              HANGAR_ASSIGN_OR_RETURN(int64_t after, IntParam(ctx, "after", 0, 0, INT64_MAX));
-              HANGAR_ASSIGN_OR_RETURN(int64_t limit, IntParam(ctx, "limit", 1000, 1, 1000));
-              HANGAR_ASSIGN_OR_RETURN(auto output, jobs.Output(ctx.principal(), id, after, limit));
-              api::LogPage page{.next_after = after};
-              for (const auto& chunk : output) {
-                page.items.push_back(workloads::ToApi(chunk));
-                page.next_after = chunk.seq;
-              }
-              return JsonResponse(ctx, 200, page);
-            },
-            .permission = "jobs:read",
-            .authorize = Authorize::kObject,
-            .operation_id = "getJobLogs",
-            .summary = "A job's output (stdout and stderr of every attempt), oldest first; pass "
+  router.Add(Route{.method = verb::get,
+                   .path = "/api/v1/jobs/{id}/logs",
+                   .handler = [&jobs](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<JobId>("id"));
+                     return LogPageResponse(ctx, [&](int64_t after, int64_t limit) {
+                       return jobs.Output(ctx.principal(), id, after, limit);
+                     });
+                   },
+                   .permission = "jobs:read",
+                   .authorize = Authorize::kObject,
+                   .operation_id = "getJobLogs",
+                   .summary =
+                       "A job's output (stdout and stderr of every attempt), oldest first; pass "
                        "next_after as ?after= to read on",
-            .tag = "Jobs",
-            .response_body = Schema<api::LogPage>(),
-            .query_params = {QueryParam("after", store::FieldType::kInt,
-                                        "Only chunks after this sequence number (next_after)."),
-                             QueryParam("limit", store::FieldType::kInt,
-                                        "At most this many chunks (1..1000, default 1000).")}});
+                   .tag = "Jobs",
+                   .response_body = Schema<api::LogPage>(),
+                   .query_params = LogQueryParams()});
 
   // ---- Agents ----
   router.Add(Route{
