@@ -444,8 +444,7 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
   auto job_b = b_post("/api/v1/jobs", R"({"project":")" + S(project.at("id")) +
                                           R"(","command":["true"],"hold":true})");
   std::string job = "/api/v1/jobs/" + S(job_b.at("id"));
-  auto instance_b =
-      b_post("/api/v1/instances", R"({"project":")" + S(project.at("id")) + R"("})");
+  auto instance_b = b_post("/api/v1/instances", R"({"project":")" + S(project.at("id")) + R"("})");
   std::string instance = "/api/v1/instances/" + S(instance_b.at("id"));
 
   // Tenant A's admin (the bootstrap key of "default") tries every B id on every verb.

@@ -1,8 +1,8 @@
 #include "workloads/quota_service.h"
 
-#include <map>
-
 #include <spdlog/fmt/fmt.h>
+
+#include <map>
 
 #include "common/json_codec.h"
 #include "store/identity_repos.h"
