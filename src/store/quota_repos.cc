@@ -53,6 +53,17 @@ Result<std::optional<QuotaRecord>> GetQuota(Tx& tx, const OrgId& org, std::strin
   return QueryOne<QuotaRecord>(tx, sql, params, QuotaFromRow);
 }
 
+Result<std::vector<QuotaRecord>> ListLimitingQuotas(Tx& tx, const OrgId& org,
+                                                    const std::string& scope_a,
+                                                    const std::string& scope_b) {
+  static const std::string sql =
+      Concat({kQuotaSelect,
+              " WHERE org_id = $1 AND scope_id IN ($2, $3) AND gpu_limit IS NOT NULL"
+              " ORDER BY scope_id"});
+  SqlValue params[] = {org.str(), scope_a, scope_b};
+  return QueryAll<QuotaRecord>(tx, sql, params, QuotaFromRow);
+}
+
 Result<std::vector<QuotaRecord>> ListQuotas(Tx& tx, const OrgId& org) {
   static const std::string sql = Concat({kQuotaSelect, " WHERE org_id = $1 ORDER BY scope_id"});
   SqlValue params[] = {org.str()};

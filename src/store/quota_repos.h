@@ -26,6 +26,10 @@ struct QuotaRecord {
 // version (kPreconditionFailed otherwise; 0 means "must not exist yet").
 Status PutQuota(Tx& tx, const QuotaRecord& quota, std::optional<int64_t> expected_version);
 Result<std::optional<QuotaRecord>> GetQuota(Tx& tx, const OrgId& org, std::string_view scope_id);
+// The quotas among `scope_ids` that set a gpu_limit (one query: the submission path uses it).
+Result<std::vector<QuotaRecord>> ListLimitingQuotas(Tx& tx, const OrgId& org,
+                                                    const std::string& scope_a,
+                                                    const std::string& scope_b);
 // Every quota of the organisation, by scope id.
 Result<std::vector<QuotaRecord>> ListQuotas(Tx& tx, const OrgId& org);
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include <algorithm>
 #include <map>
 
 #include "common/json_codec.h"
@@ -56,19 +57,23 @@ int64_t WorkloadMilliGpus(const store::WorkloadRecord& r) {
 Status CheckRequestFitsQuota(store::Tx& tx, const OrgId& org, const TeamId& team,
                              const ProjectId& project, std::string_view project_name,
                              int64_t gpu_milli) {
-  for (const auto& [scope, label] :
-       {std::pair{project.str(), "project " + std::string(project_name)},
-        std::pair{team.str(), "its team " + team.str()}}) {
-    HANGAR_ASSIGN_OR_RETURN(auto quota, store::GetQuota(tx, org, scope));
-    if (!quota || !quota->gpu_limit || gpu_milli <= *quota->gpu_limit * 1000) continue;
+  HANGAR_ASSIGN_OR_RETURN(auto limits,
+                          store::ListLimitingQuotas(tx, org, project.str(), team.str()));
+  // The project's limit first: it is the one the caller most likely knows.
+  std::partition(limits.begin(), limits.end(),
+                 [&](const auto& q) { return q.scope_id == project.str(); });
+  for (const auto& quota : limits) {
+    if (gpu_milli <= *quota.gpu_limit * 1000) continue;
+    std::string label = quota.scope_id == project.str() ? "project " + std::string(project_name)
+                                                        : "its team " + team.str();
     return std::unexpected(
-        Error(ErrorCode::kResourceExhausted,
-              "the request for " + Gpus(gpu_milli) + " GPUs exceeds the GPU limit of " + label +
-                  ": " + std::to_string(*quota->gpu_limit) + " GPUs at once")
-            .Field("/resources/gpus", "at most " + std::to_string(*quota->gpu_limit) +
-                                          " GPUs (quota of " + scope + ")")
+        Error(ErrorCode::kResourceExhausted, "the request for " + Gpus(gpu_milli) +
+                                                 " GPUs exceeds the GPU limit of " + label + ": " +
+                                                 std::to_string(*quota.gpu_limit) + " GPUs at once")
+            .Field("/resources/gpus", "at most " + std::to_string(*quota.gpu_limit) +
+                                          " GPUs (quota of " + quota.scope_id + ")")
             .Hint("ask fewer GPUs, or ask an administrator to raise the limit: hangar quota set " +
-                  scope + " --limit N (GET /api/v1/quotas shows limits and use)"));
+                  quota.scope_id + " --limit N (GET /api/v1/quotas shows limits and use)"));
   }
   return Ok();
 }
