@@ -36,6 +36,20 @@ TEST(ConfigTest, BadValuesNameTheSettingAndSource) {
                    .has_value());
 }
 
+TEST(ConfigTest, InstanceLifetimesMustBeOrdered) {
+  auto cfg = BuildConfig({{"instances.min_lifetime", "2s", "flag"},
+                          {"instances.default_lifetime", "1h", "flag"},
+                          {"instances.expiry_warning", "5m", "flag"}});
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().ToString();
+  EXPECT_EQ(cfg->instance_min_lifetime, std::chrono::seconds(2));
+  EXPECT_EQ(cfg->instance_default_lifetime, std::chrono::hours(1));
+  EXPECT_EQ(cfg->instance_expiry_warning, std::chrono::minutes(5));
+  auto bad = BuildConfig({{"instances.default_lifetime", "30s", "flag"}});  // under the 60 s min
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().violations().at(0).pointer, "instances.default_lifetime");
+  EXPECT_FALSE(BuildConfig({{"instances.max_lease", "1h", "flag"}}).has_value());  // < 8 h default
+}
+
 TEST(ConfigTest, YamlFilesAreFlattenedAndUnknownKeysRejected) {
   auto good = ReadYamlFile(WriteTemp("good.yaml",
                                      "listen: 0.0.0.0:8080\nlog:\n  level: debug\n"

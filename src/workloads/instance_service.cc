@@ -318,12 +318,12 @@ Result<api::InstanceEstimate> InstanceService::Estimate(const Principal& who,
                             store::ReadAll<store::GpuRecord>(tx, who.org_id, store::ListGpus));
     HANGAR_ASSIGN_OR_RETURN(
         types, store::ReadAll<store::GpuTypeRecord>(tx, who.org_id, store::ListGpuTypes));
-    for (const auto& node : nodes) {
-      HANGAR_ASSIGN_OR_RETURN(placed[node.id.str()],
-                              store::ListNodeWorkloads(tx, who.org_id, node.id));
-    }
     return Ok();
   }));
+  // What holds GPUs, by node: the active workloads already read, not one query per node.
+  for (const auto& w : active) {
+    if (store::HoldsGpus(w.state) && w.node_id) placed[w.node_id->str()].push_back(w);
+  }
   auto unknown_project = [&] {
     return Error::Invalid("the instance is not valid")
         .Field("/project", "no project with that id or name")
@@ -590,7 +590,6 @@ Result<InstanceView> InstanceService::Terminate(const Principal& who, const Inst
                  case State::running:
                  case State::stopping:
                    ring = true;
-                   r.stop_reason = "terminate";
                    return RequestStop(tx, r, "terminate", "terminating: stopping the session", now,
                                       actor);
                  default:

@@ -40,6 +40,30 @@ api::Quota ToApi(std::string type, std::string id, std::string name,
   return out;
 }
 
+// Milli-GPUs a scope's workloads hold now and ask for while waiting.
+struct ScopeUse {
+  int64_t held = 0;
+  int64_t pending = 0;
+};
+
+void WithUse(api::Quota& q, const ScopeUse& use) {
+  q.gpus_in_use = static_cast<double>(use.held) / 1000.0;
+  q.gpus_pending = static_cast<double>(use.pending) / 1000.0;
+}
+
+// Each workload counts for its project and its team.
+std::map<std::string, ScopeUse> UseByScope(const std::vector<store::WorkloadRecord>& active) {
+  std::map<std::string, ScopeUse> use;
+  for (const auto& w : active) {
+    int64_t milli = WorkloadMilliGpus(w);
+    bool held = store::HoldsGpus(w.state);
+    for (const std::string& scope : {w.project_id.str(), w.team_id.str()}) {
+      (held ? use[scope].held : use[scope].pending) += milli;
+    }
+  }
+  return use;
+}
+
 }  // namespace
 
 int64_t WorkloadMilliGpus(const store::WorkloadRecord& r) {
@@ -106,22 +130,14 @@ Result<api::QuotaList> QuotaService::List(const Principal& who) {
   }));
   std::map<std::string, store::QuotaRecord> by_scope;
   for (auto& q : quotas) by_scope.emplace(q.scope_id, std::move(q));
-  std::map<std::string, std::pair<int64_t, int64_t>> use;  // scope -> (held, pending) milli
-  for (const auto& w : active) {
-    int64_t milli = WorkloadMilliGpus(w);
-    bool held = store::HoldsGpus(w.state);
-    for (const std::string& scope : {w.project_id.str(), w.team_id.str()}) {
-      (held ? use[scope].first : use[scope].second) += milli;
-    }
-  }
+  std::map<std::string, ScopeUse> use = UseByScope(active);
   auto find = [&](const std::string& id) -> std::optional<store::QuotaRecord> {
     auto it = by_scope.find(id);
     if (it == by_scope.end()) return std::nullopt;
     return it->second;
   };
   auto with_use = [&](api::Quota q) {
-    q.gpus_in_use = static_cast<double>(use[q.scope_id].first) / 1000.0;
-    q.gpus_pending = static_cast<double>(use[q.scope_id].second) / 1000.0;
+    WithUse(q, use[q.scope_id]);
     return q;
   };
   api::QuotaList out;
@@ -188,11 +204,14 @@ Result<api::Quota> QuotaService::Set(const Principal& who, std::string_view scop
                             .updated_by = who.ActorId(),
                             .updated_at = now};
   std::optional<store::QuotaRecord> saved;
+  api::Quota view;
   HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
     HANGAR_TRY(store::PutQuota(tx, record, if_match_version));
     HANGAR_ASSIGN_OR_RETURN(saved, store::GetQuota(tx, who.org_id, id));
-    api::Quota view =
-        ToApi(team ? "team" : "project", id, team ? team->name : project->name, saved);
+    HANGAR_ASSIGN_OR_RETURN(auto active, store::ListOrgActiveWorkloads(tx, who.org_id));
+    view = ToApi(team ? "team" : "project", id, team ? team->name : project->name, saved);
+    if (project) view.team_id = project->team_id.str();
+    WithUse(view, UseByScope(active)[id]);
     return store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
                                                      .org_id = who.org_id,
                                                      .type = "hangar.quota.updated",
@@ -203,14 +222,7 @@ Result<api::Quota> QuotaService::Set(const Principal& who, std::string_view scop
                                                      .actor = who.ActorId()});
   }));
   wake_scheduler_();
-  // The answer carries the current use too.
-  HANGAR_ASSIGN_OR_RETURN(auto all, List(who));
-  for (auto& q : all.items) {
-    if (q.scope_id == id) return q;
-  }
-  auto out = ToApi(team ? "team" : "project", id, team ? team->name : project->name, saved);
-  if (project) out.team_id = project->team_id.str();
-  return out;
+  return view;
 }
 
 }  // namespace hangar::workloads
