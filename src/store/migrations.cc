@@ -389,6 +389,70 @@ std::vector<Migration> BuildMigrations() {
                                    " updated_at BIGINT NOT NULL,"
                                    " PRIMARY KEY (org_id, scope_id))"),
                         }});
+  m.push_back(Migration{
+      7,
+      "snapshots and approvals",
+      {
+          // A snapshot is an instance's workspace saved by the server. The row is the index; the
+          // archive itself is a file in the server's snapshot directory, named by the id. The
+          // agent of node_id takes it (state pending), uploads it (ready) or reports why not
+          // (failed).
+          Shared("CREATE TABLE snapshots ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " project_id {text} NOT NULL,"
+                 " team_id {text} NOT NULL,"
+                 " name {text} NOT NULL,"
+                 " instance_id {text} NOT NULL,"
+                 " node_id {text} NOT NULL,"
+                 " workspace {text} NOT NULL,"
+                 " purpose {text} NOT NULL,"
+                 " state {text} NOT NULL,"
+                 " state_message TEXT NOT NULL,"
+                 " size_bytes BIGINT NOT NULL,"
+                 " sha256 {text} NOT NULL,"
+                 " created_by {text} NOT NULL,"
+                 " ready_at BIGINT,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL)"),
+          Shared("CREATE UNIQUE INDEX snapshots_name ON snapshots (org_id, project_id, name)"),
+          Shared("CREATE INDEX snapshots_org_created ON snapshots (org_id, created_at, id)"),
+          Shared("CREATE INDEX snapshots_node ON snapshots (node_id, state)"),
+          // What a project requires approval for. No row: nothing does.
+          Shared("CREATE TABLE approval_policies ("
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " project_id {text} NOT NULL,"
+                 " gpus_over BIGINT,"
+                 " hourly_cost_over_micros BIGINT,"
+                 " updated_by {text} NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " PRIMARY KEY (org_id, project_id))"),
+          // One decision someone must take: a workload held in awaiting_approval, or a quota
+          // increase request (subject_kind 'quota', details holding the quota asked for).
+          // `level` numbers the steps of a chain (one step today).
+          Shared("CREATE TABLE approvals ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " subject_kind {text} NOT NULL,"
+                 " subject_id {text} NOT NULL,"
+                 " scope_id {text} NOT NULL,"
+                 " team_id {text} NOT NULL,"
+                 " state {text} NOT NULL,"
+                 " level BIGINT NOT NULL,"
+                 " reasons TEXT NOT NULL,"
+                 " details TEXT NOT NULL,"
+                 " requested_by {text} NOT NULL,"
+                 " decided_by {text} NOT NULL,"
+                 " comment TEXT NOT NULL,"
+                 " decided_at BIGINT,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX approvals_org_created ON approvals (org_id, created_at, id)"),
+          Shared("CREATE INDEX approvals_subject ON approvals (subject_id)"),
+      }});
   return m;
 }
 
