@@ -1,8 +1,8 @@
 // GPU instances end to end with real processes: hangard, a hangar-agent with simulated GPUs that
 // runs each instance's session as a real process in a workspace kept across runs, and the
 // hangar CLI. Covers the instance state machine (provision, stop, start, resize, extend,
-// terminate), the lease's expiry, metering against the catalogue's prices, the dry-run
-// estimate, and the errors for illegal transitions and invalid requests.
+// snapshot, clone, migrate, terminate), the lease's expiry, metering against the catalogue's
+// prices, the dry-run estimate, and the errors for illegal transitions and invalid requests.
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
@@ -170,7 +170,8 @@ TEST_F(InstancesE2eTest, IllegalActionsAreConflictsListingWhatIsAllowed) {
   ASSERT_TRUE(WaitState(id, "stopped"));
   auto extend = Action(id, "extend", R"({"seconds":600})");
   EXPECT_EQ(extend.result_int(), 409u) << extend.body();
-  EXPECT_EQ(S(Json(extend).at("hint")), "a stopped instance allows: start, resize, terminate");
+  EXPECT_EQ(S(Json(extend).at("hint")),
+            "a stopped instance allows: start, resize, snapshot, clone, terminate");
   // A stopped instance may be resized: it keeps the new size for its next start.
   auto resize = Action(id, "resize", R"({"gpus":2})");
   EXPECT_EQ(resize.result_int(), 200u) << resize.body();
@@ -406,6 +407,217 @@ TEST_F(InstancesE2eTest, QuotasLimitRefuseAndQueueAndTheListShowsUse) {
   EXPECT_NE(table.output.find(project_), std::string::npos) << table.output;
   auto types = EventTypes(project_);
   EXPECT_EQ(std::count(types.begin(), types.end(), "hangar.quota.updated"), 2);
+}
+
+// A session that shows what its workspace held when it started (the id of the instance that
+// first wrote it), then holds its GPU.
+constexpr std::string_view kCarry =
+    R"("command":["sh","-c","if [ -f origin ]; then echo found $(cat origin); else echo fresh; )"
+    R"(echo $HANGAR_INSTANCE_ID > origin; fi; exec sleep 1000"])";
+
+TEST_F(InstancesE2eTest, SnapshotCloneAndMigrateCarryTheWorkspaceToOtherInstancesAndNodes) {
+  auto a = StartAgent("n1", "2xH100-80GB");
+  auto b = StartAgent("n2", "2xH100-80GB");
+  std::string id = Provision(std::string(kCarry));
+  ASSERT_TRUE(WaitState(id, "running")) << a->Log() << b->Log();
+  ASSERT_TRUE(WaitFor([&] { return Stdout(id).find("fresh") != std::string::npos; }));
+  std::string home = S(Instance(id).at("node_id"));
+  EXPECT_EQ(S(Instance(id).at("workspace_node_id")), home);
+
+  // Snapshot: pending until the node's agent archived and uploaded the workspace.
+  auto snap = Action(id, "snapshot", R"({"name":"base"})");
+  ASSERT_EQ(snap.result_int(), 202u) << snap.body();
+  std::string snap_id = S(Json(snap).at("id"));
+  EXPECT_EQ(S(Json(snap).at("state")), "pending");
+  EXPECT_EQ(snap[bhttp::field::location], "/api/v1/snapshots/" + snap_id);
+  bj::value ready;
+  ASSERT_TRUE(WaitFor([&] {
+    ready = Json(Get("/api/v1/snapshots/" + snap_id));
+    return S(ready.at("state")) == "ready";
+  })) << bj::serialize(ready);
+  EXPECT_GT(ready.at("size_bytes").as_int64(), 0);
+  EXPECT_EQ(S(ready.at("sha256")).size(), 64u);
+  EXPECT_EQ(S(ready.at("instance_id")), id);
+  EXPECT_EQ(S(ready.at("node_id")), home);
+  auto types = EventTypes(snap_id);
+  EXPECT_NE(std::find(types.begin(), types.end(), "hangar.snapshot.ready"), types.end());
+  auto duplicate = Action(id, "snapshot", R"({"name":"base"})");
+  EXPECT_EQ(duplicate.result_int(), 409u) << duplicate.body();
+  EXPECT_NE(duplicate.body().find("/name"), std::string::npos);
+  EXPECT_EQ(Action(id, "snapshot", R"({"name":"no spaces"})").result_int(), 422u);
+
+  // Clone: a new instance whose workspace starts as the original's (a snapshot taken now).
+  auto clone = Action(id, "clone", R"({"name":"copy"})");
+  ASSERT_EQ(clone.result_int(), 201u) << clone.body();
+  std::string copy = S(Json(clone).at("id"));
+  EXPECT_EQ(S(Json(clone).at("name")), "copy");
+  ASSERT_TRUE(WaitState(copy, "running"));
+  ASSERT_TRUE(WaitFor([&] { return Stdout(copy).find("found " + id) != std::string::npos; }))
+      << Stdout(copy) << a->Log() << b->Log();
+  EXPECT_TRUE(Instance(copy).at("restore_snapshot_id").is_null());
+
+  // A new instance from the named snapshot.
+  std::string restored = Provision(std::string(kCarry) + R"(,"snapshot":"base")");
+  ASSERT_TRUE(WaitState(restored, "running"));
+  ASSERT_TRUE(WaitFor([&] { return Stdout(restored).find("found " + id) != std::string::npos; }))
+      << Stdout(restored);
+  EXPECT_EQ(Create(R"("snapshot":"nope")").result_int(), 422u);
+  ASSERT_EQ(Action(copy, "terminate").result_int(), 202u);
+  ASSERT_EQ(Action(restored, "terminate").result_int(), 202u);
+  ASSERT_TRUE(WaitState(copy, "terminated"));
+  ASSERT_TRUE(WaitState(restored, "terminated"));
+
+  // Migrate: to the other node, with the workspace; errors first.
+  EXPECT_EQ(Action(id, "migrate", R"({"node":")" + home + R"("})").result_int(), 422u);
+  EXPECT_EQ(Action(id, "migrate", R"({"node":"node_01jd3x00000000000000000000"})").result_int(),
+            422u);
+  auto migrate = Action(id, "migrate", "");
+  ASSERT_EQ(migrate.result_int(), 202u) << migrate.body();
+  std::string target = S(Json(migrate).at("migrating_to_node_id"));
+  EXPECT_NE(target, home);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto i = Instance(id);
+        return S(i.at("state")) == "running" && !i.at("node_id").is_null() &&
+               S(i.at("node_id")) == target && i.at("migrating_to_node_id").is_null();
+      },
+      std::chrono::seconds(30)))
+      << bj::serialize(Instance(id)) << a->Log() << b->Log();
+  // The second run found the workspace the first one wrote, on the other node.
+  ASSERT_TRUE(WaitFor([&] { return Stdout(id).find("found " + id) != std::string::npos; }))
+      << Stdout(id);
+  EXPECT_EQ(S(Instance(id).at("workspace_node_id")), target);
+  EXPECT_EQ(Instance(id).at("starts").as_int64(), 2);
+  types = EventTypes(id);
+  for (const char* t : {"hangar.instance.migrating", "hangar.instance.stopping",
+                        "hangar.instance.pending", "hangar.instance.running"}) {
+    EXPECT_NE(std::find(types.begin(), types.end(), t), types.end()) << t;
+  }
+
+  // A stopped instance cannot migrate; one that never ran has nothing to snapshot.
+  ASSERT_EQ(Action(id, "stop").result_int(), 202u);
+  ASSERT_TRUE(WaitState(id, "stopped"));
+  auto stopped = Action(id, "migrate");
+  EXPECT_EQ(stopped.result_int(), 409u) << stopped.body();
+  EXPECT_NE(stopped.body().find("start, resize, snapshot, clone, terminate"), std::string::npos);
+  std::string later = Provision(R"("start_after":")" +
+                                FormatRfc3339(SystemClock().Now() + std::chrono::hours(1)) + "\"");
+  EXPECT_EQ(Action(later, "snapshot").result_int(), 409u);
+
+  // The CLI lists the snapshots; a used one is deleted; its archive goes with it.
+  auto list = Cli({"snapshots", "list", "--instance", id});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("base"), std::string::npos) << list.output;
+  auto del = Client().Send(bhttp::verb::delete_, "/api/v1/snapshots/" + snap_id, admin_key_);
+  EXPECT_EQ(del.result_int(), 204u) << del.body();
+  EXPECT_EQ(Get("/api/v1/snapshots/" + snap_id).result_int(), 404u);
+}
+
+TEST_F(InstancesE2eTest, TheCliSnapshotsClonesAndMigrates) {
+  auto a = StartAgent("n1", "1xH100-80GB");
+  auto b = StartAgent("n2", "1xH100-80GB");
+  auto made = Cli({"provision", "--project", "vision", "--wait", "-q", "--", "sh", "-c",
+                   "echo $HANGAR_INSTANCE_ID > origin; exec sleep 1000"});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::string out = made.output.substr(0, made.output.size() - 1);
+  std::string id = out.substr(out.rfind('\n') + 1);
+  auto snap = Cli({"instances", "snapshot", id, "--name", "cli-snap", "--wait"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.output;
+  EXPECT_NE(snap.output.find("ready"), std::string::npos) << snap.output;
+  auto migrate = Cli({"instances", "migrate", id, "--wait"});
+  ASSERT_EQ(migrate.exit_code, 0) << migrate.output << a->Log() << b->Log();
+  EXPECT_NE(migrate.output.find("running"), std::string::npos) << migrate.output;
+  // Both nodes' single GPU: the clone waits for one (the original holds the other).
+  auto clone = Cli({"instances", "clone", id, "--snapshot", "cli-snap", "-q"});
+  ASSERT_EQ(clone.exit_code, 0) << clone.output;
+  auto get = Cli({"snapshots", "get", "cli-snap"});
+  EXPECT_NE(get.exit_code, 0);  // by id only
+  auto listed = Cli({"snapshots", "list", "-o", "json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("cli-snap"), std::string::npos);
+}
+
+TEST_F(InstancesE2eTest, APolicyHoldsLargeRequestsUntilAnotherPersonApprovesOrRejects) {
+  auto agent = StartAgent("n1", "4xH100-80GB");
+  Price("H100-80GB-HBM3", 2'000'000);
+  const std::string policy = "/api/v1/approval-policies/vision";
+  auto put = [&](const std::string& body, std::vector<std::pair<std::string, std::string>> h) {
+    return Client().Send(bhttp::verb::put, policy, admin_key_, body, std::move(h));
+  };
+  EXPECT_EQ(put(R"({"gpus_over":-1})", {}).result_int(), 422u);
+  auto set = put(R"({"gpus_over":2,"hourly_cost_over_micros":5000000})", {{"If-Match", "\"0\""}});
+  ASSERT_EQ(set.result_int(), 200u) << set.body();
+  EXPECT_EQ(Json(Get(policy)).at("gpus_over").as_int64(), 2);
+  EXPECT_EQ(put(R"({"gpus_over":3})", {{"If-Match", "\"0\""}}).result_int(), 412u);
+
+  // Within the policy: placed at once. Over it: held for approval, not scheduled.
+  std::string small = Provision(R"("resources":{"gpus":1})");
+  ASSERT_TRUE(WaitState(small, "running"));
+  std::string big = Provision(R"("resources":{"gpus":3})");
+  auto held = Instance(big);
+  EXPECT_EQ(S(held.at("state")), "awaiting_approval");
+  EXPECT_NE(S(held.at("state_message")).find("3 GPUs is more than the 2"), std::string::npos)
+      << bj::serialize(held);
+  EXPECT_NE(S(held.at("state_message")).find("6.00 per hour"), std::string::npos)
+      << bj::serialize(held);
+  auto pending = Json(Get("/api/v1/approvals?state=pending")).at("items").as_array();
+  ASSERT_EQ(pending.size(), 1u);
+  std::string approval = S(pending[0].at("id"));
+  EXPECT_EQ(S(pending[0].at("subject_id")), big);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(S(Instance(big).at("state")), "awaiting_approval");
+
+  // Nobody approves their own request; a lead (another principal) does.
+  auto own = Post("/api/v1/approvals/" + approval + "/approve", "");
+  EXPECT_EQ(own.result_int(), 409u) << own.body();
+  auto lead = Json(Post("/api/v1/service-accounts", R"({"name":"lead"})"));
+  std::string lead_id = S(lead.at("id"));
+  ASSERT_EQ(Post("/api/v1/role-bindings", R"({"principal_id":")" + lead_id + R"(","role":"admin"})")
+                .result_int(),
+            201u);
+  std::string lead_key =
+      S(Json(Post("/api/v1/api-keys", R"({"name":"k","owner_id":")" + lead_id + R"("})"))
+            .at("secret"));
+  auto approve = Client().Send(bhttp::verb::post, "/api/v1/approvals/" + approval + "/approve",
+                               lead_key, R"({"comment":"ok for the demo"})");
+  ASSERT_EQ(approve.result_int(), 200u) << approve.body();
+  EXPECT_EQ(S(Json(approve).at("state")), "approved");
+  EXPECT_EQ(S(Json(approve).at("decided_by")), lead_id);
+  ASSERT_TRUE(WaitState(big, "running"));
+  auto again =
+      Client().Send(bhttp::verb::post, "/api/v1/approvals/" + approval + "/reject", lead_key, "");
+  EXPECT_EQ(again.result_int(), 409u) << again.body();
+
+  // Rejected: terminated with the comment. Terminated while waiting: the approval is cancelled.
+  std::string second = Provision(R"("resources":{"gpus":3})");
+  std::string second_approval = S(
+      Json(Get("/api/v1/approvals?state=pending&subject_id=" + second)).at("items").at(0).at("id"));
+  auto reject = Client().Send(bhttp::verb::post, "/api/v1/approvals/" + second_approval + "/reject",
+                              lead_key, R"({"comment":"too many"})");
+  ASSERT_EQ(reject.result_int(), 200u) << reject.body();
+  auto rejected = Instance(second);
+  EXPECT_EQ(S(rejected.at("state")), "terminated");
+  EXPECT_EQ(S(rejected.at("state_reason")), "rejected");
+  EXPECT_NE(S(rejected.at("state_message")).find("too many"), std::string::npos);
+  std::string third = Provision(R"("resources":{"gpus":3})");
+  ASSERT_EQ(
+      Client().Send(bhttp::verb::delete_, "/api/v1/instances/" + third, admin_key_).result_int() /
+          100,
+      2u);
+  auto cancelled = Json(Get("/api/v1/approvals?subject_id=" + third)).at("items").at(0);
+  EXPECT_EQ(S(cancelled.at("state")), "cancelled");
+  auto types = EventTypes(approval);
+  EXPECT_NE(std::find(types.begin(), types.end(), "hangar.approval.requested"), types.end());
+  EXPECT_NE(std::find(types.begin(), types.end(), "hangar.approval.approved"), types.end());
+
+  // The CLI: the queue, and the policy.
+  std::string fourth = Provision(R"("resources":{"gpus":3})");
+  auto list = Cli({"approvals", "list", "--state", "pending"});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find(fourth), std::string::npos) << list.output;
+  auto shown = Cli({"approvals", "policy", "vision"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find("5.00"), std::string::npos) << shown.output;
 }
 
 }  // namespace

@@ -485,6 +485,12 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
       {verb::post, instance + "/terminate"},
       {verb::post, instance + "/extend"},
       {verb::post, instance + "/resize"},
+      {verb::post, instance + "/snapshot"},
+      {verb::post, instance + "/clone"},
+      {verb::post, instance + "/migrate"},
+      {verb::delete_, instance},
+      {verb::get, "/api/v1/approval-policies/" + S(project.at("id"))},
+      {verb::put, "/api/v1/approval-policies/" + S(project.at("id"))},
       {verb::put, "/api/v1/quotas/" + S(team.at("id"))},
       {verb::put, "/api/v1/quotas/" + S(project.at("id"))},
   };

@@ -246,10 +246,14 @@ int Run(int argc, char** argv) {
   int workers = cfg->worker_threads > 0 ? cfg->worker_threads : http::DefaultWorkerThreads();
   workloads::NodeSignals node_signals(std::max(1, workers / 2));
   workloads::QueueBoard queue_board;
+  workloads::OutputBell output_bell;  // wakes the followers of a workload's logs
   workloads::SchedulerLoop* scheduler_ptr = nullptr;
-  workloads::JobService jobs(**store, clock, authorizer, node_signals, queue_board, [&] {
-    if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
-  });
+  workloads::JobService jobs(
+      **store, clock, authorizer, node_signals, queue_board,
+      [&] {
+        if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
+      },
+      {}, &output_bell);
   workloads::InstanceService instances(**store, clock, authorizer, node_signals, queue_board,
                                        [&] {
                                          if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
@@ -260,12 +264,23 @@ int Run(int argc, char** argv) {
                                         .expiry_warning = cfg->instance_expiry_warning});
   workloads::SchedulerLoop scheduler(**store, clock, jobs, &instances, node_signals, queue_board);
   scheduler_ptr = &scheduler;
+  workloads::SnapshotFiles snapshot_files(cfg->snapshot_dir.empty()
+                                              ? fs::path(cfg->data_dir) / "snapshots"
+                                              : fs::path(cfg->snapshot_dir));
+  if (auto ready = snapshot_files.Init(); !ready) return Fail(ready.error());
+  workloads::SnapshotService snapshots(**store, clock, authorizer, node_signals, snapshot_files,
+                                       [&] { scheduler.Wake(); });
 
   gateway::Router router;
   events::EventService events(**store);
   routes::AddFleetRoutes(router, fleet);
   routes::AddWorkloadRoutes(router, jobs);
   routes::AddInstanceRoutes(router, instances);
+  routes::AddSnapshotRoutes(router, instances, snapshots);
+  workloads::ApprovalService approvals(**store, clock, authorizer, [&] { scheduler.Wake(); });
+  routes::AddApprovalRoutes(router, approvals);
+  workloads::LogSearch log_search(**store, authorizer);
+  routes::AddLogRoutes(router, jobs, instances, output_bell, log_search);
   workloads::QuotaService quotas(**store, clock, authorizer, [&] { scheduler.Wake(); });
   routes::AddQuotaRoutes(router, quotas);
   routes::AddEventRoutes(router, events);

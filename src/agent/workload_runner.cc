@@ -94,6 +94,21 @@ Status WorkloadRunner::Start() {
       client::ApiClient::Create({.base_url = options_.server_url,
                                  .timeout = std::chrono::seconds(15),
                                  .user_agent = std::string("hangar-agent/") + HANGAR_VERSION}));
+  if (!options_.workspaces_root.empty()) {
+    transfers_ = std::make_unique<WorkspaceTransfers>(
+        TransferOptions{.server_url = options_.server_url,
+                        .workspaces_root = options_.workspaces_root,
+                        .retry_delay = options_.retry_delay},
+        [this] {
+          // A restore ended: the run that waited for it can start now.
+          {
+            std::lock_guard lock(mutex_);
+            dirty_ = true;
+          }
+          wake_.notify_all();
+        });
+    HANGAR_TRY(transfers_->Start());
+  }
   watcher_ = std::thread([this] { WatchLoop(); });
   worker_ = std::thread([this] { WorkLoop(); });
   return Ok();
@@ -110,6 +125,7 @@ void WorkloadRunner::Stop() {
   if (report_client_) report_client_->Abort();
   if (watcher_.joinable()) watcher_.join();
   if (worker_.joinable()) worker_.join();
+  if (transfers_) transfers_->Stop();
 }
 
 Result<std::filesystem::path> WorkloadRunner::PrepareWorkspace(const std::string& name) const {
@@ -200,6 +216,7 @@ void WorkloadRunner::WorkLoop() {
     if (who) {
       if (list) {
         have_list_ = true;
+        if (transfers_) transfers_->SetTasks(*who, list->snapshots);
         // Start and stop what the list says.
         std::set<std::string> assigned;
         for (const auto& a : list->items) {
@@ -225,6 +242,19 @@ void WorkloadRunner::WorkLoop() {
                     .ended_at = FormatRfc3339(clock_.Now()),
                     .message = "cannot prepare the workspace: " + workspace.error().message()};
                 continue;
+              }
+              if (a.restore && transfers_) {
+                auto restored = transfers_->Restore(*who, a.workspace, *a.restore);
+                if (restored.state == WorkspaceTransfers::RestoreState::kInProgress) continue;
+                if (restored.state == WorkspaceTransfers::RestoreState::kFailed) {
+                  failed_starts_[run] = api::RunReport{
+                      .run_id = run,
+                      .state = "exited",
+                      .exit_code = 127,
+                      .ended_at = FormatRfc3339(clock_.Now()),
+                      .message = "cannot restore the workspace: " + restored.message};
+                  continue;
+                }
               }
               spec.working_dir = workspace->string();
               spec.env["HANGAR_WORKSPACE"] = workspace->string();

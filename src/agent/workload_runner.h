@@ -10,6 +10,9 @@
 //               - an assignment to stop: Stop it with its grace (SIGTERM, then SIGKILL);
 //               - a run the executor knows that no list assigns any more (the server requeued
 //                 it elsewhere after losing touch): Stop it, so work never runs twice here;
+//               - an instance's run that starts from a snapshot waits until WorkspaceTransfers
+//                 has restored it into the workspace (a failed restore fails the run);
+//               - the list's snapshots go to WorkspaceTransfers, which takes them;
 //               - POST /agent/nodes/{id}/reports with runs that started, runs that ended (once
 //                 all their output is uploaded) and new output; finished runs the server
 //                 acknowledges are forgotten (their directory is removed).
@@ -33,6 +36,7 @@
 
 #include "agent/executor.h"
 #include "agent/state.h"
+#include "agent/workspace_transfers.h"
 #include "api/workload_types.h"
 #include "client/api_client.h"
 #include "common/clock.h"
@@ -104,6 +108,8 @@ class WorkloadRunner {
   // Made by Start before the threads; Stop aborts their calls so it never waits out a long poll.
   std::unique_ptr<client::ApiClient> watch_client_;   // the watcher's
   std::unique_ptr<client::ApiClient> report_client_;  // the worker's
+  // Snapshots and restores (when instances have a workspaces root).
+  std::unique_ptr<WorkspaceTransfers> transfers_;
 
   std::thread watcher_;
   std::thread worker_;

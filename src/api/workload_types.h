@@ -184,16 +184,30 @@ struct CreateInstanceRequest {
   std::optional<Labels> environment;
   std::optional<PriorityClass> priority_class;  // default normal
   std::optional<PreemptionPolicy> preemption;   // default never (interactive work)
+  // A snapshot ("snap_…", or its name in the project) whose workspace the instance starts with.
+  std::optional<std::string> snapshot;
 };
 BOOST_DESCRIBE_STRUCT(CreateInstanceRequest, (),
                       (project, name, resources, node_selector, start_after, max_lifetime_seconds,
-                       command, environment, priority_class, preemption))
+                       command, environment, priority_class, preemption, snapshot))
 
 // What is stored beside the run spec for an instance.
 struct InstanceSettings {
   int64_t max_lifetime_seconds = 0;
+  // The node whose disk holds the workspace (where the last run started).
+  std::optional<std::string> workspace_node;
+  // Restore this snapshot into the workspace before the next run (clone, migrate); cleared once
+  // a run started with it.
+  std::optional<std::string> restore_snapshot;
+  // Place the next run on this node only (migrate); cleared once a run started there.
+  std::optional<std::string> pinned_node;
+  // A migration under way: the snapshot being taken and the node it moves to.
+  std::optional<std::string> migration_snapshot;
+  std::optional<std::string> migration_node;
 };
-BOOST_DESCRIBE_STRUCT(InstanceSettings, (), (max_lifetime_seconds))
+BOOST_DESCRIBE_STRUCT(InstanceSettings, (),
+                      (max_lifetime_seconds, workspace_node, restore_snapshot, pinned_node,
+                       migration_snapshot, migration_node))
 
 struct Instance {
   std::string id;
@@ -218,7 +232,10 @@ struct Instance {
   int64_t starts = 0;      // how many times it was placed
   std::string state_reason;
   std::string state_message;
-  std::optional<JobQueueInfo> queue;  // pending: why it waits
+  std::optional<JobQueueInfo> queue;                // pending: why it waits
+  std::optional<std::string> workspace_node_id;     // the node whose disk holds the workspace
+  std::optional<std::string> restore_snapshot_id;   // restored into the workspace at next start
+  std::optional<std::string> migrating_to_node_id;  // a migration under way
   std::string created_by;
   std::optional<std::string> scheduled_at;
   std::optional<std::string> started_at;
@@ -232,8 +249,63 @@ BOOST_DESCRIBE_STRUCT(Instance, (),
                       (id, project_id, name, state, resources, node_selector, command, environment,
                        priority_class, preemption, start_after, max_lifetime_seconds, expires_at,
                        node_id, gpu_indexes, hourly_price_micros, cost_micros, currency,
-                       gpu_seconds, starts, state_reason, state_message, queue, created_by,
-                       scheduled_at, started_at, stopped_at, created_at, updated_at, etag, links))
+                       gpu_seconds, starts, state_reason, state_message, queue, workspace_node_id,
+                       restore_snapshot_id, migrating_to_node_id, created_by, scheduled_at,
+                       started_at, stopped_at, created_at, updated_at, etag, links))
+
+// ---- Snapshots: an instance's workspace saved by the server --------------------------------
+
+BOOST_DEFINE_ENUM_CLASS(SnapshotState, pending, ready, failed)
+
+struct Snapshot {
+  std::string id;
+  std::string project_id;
+  std::string name;
+  std::string instance_id;  // whose workspace it holds
+  std::string node_id;      // where it was taken
+  std::string purpose;      // "user", "clone" or "migrate"
+  SnapshotState state = SnapshotState::pending;
+  std::string state_message;
+  int64_t size_bytes = 0;  // of the archive (tar, gzip)
+  std::string sha256;
+  std::string created_by;
+  std::optional<std::string> ready_at;
+  std::string created_at;
+  std::string updated_at;
+  std::string etag;
+  Links links;
+};
+BOOST_DESCRIBE_STRUCT(Snapshot, (),
+                      (id, project_id, name, instance_id, node_id, purpose, state, state_message,
+                       size_bytes, sha256, created_by, ready_at, created_at, updated_at, etag,
+                       links))
+
+struct SnapshotList {
+  std::vector<Snapshot> items;
+  std::string next_page_token;
+};
+BOOST_DESCRIBE_STRUCT(SnapshotList, (), (items, next_page_token))
+
+// POST /api/v1/instances/{id}/snapshot
+struct CreateSnapshotRequest {
+  std::optional<std::string> name;  // unique in the project; default "<instance>-<time>"
+};
+BOOST_DESCRIBE_STRUCT(CreateSnapshotRequest, (), (name))
+
+// POST /api/v1/instances/{id}/clone: a new instance like this one, starting from a snapshot of
+// its workspace (taken now) or from `snapshot`.
+struct CloneInstanceRequest {
+  std::optional<std::string> name;
+  std::optional<std::string> snapshot;  // use this snapshot of the instance instead of a new one
+  std::optional<int64_t> max_lifetime_seconds;
+};
+BOOST_DESCRIBE_STRUCT(CloneInstanceRequest, (), (name, snapshot, max_lifetime_seconds))
+
+// POST /api/v1/instances/{id}/migrate: move a running instance to another node.
+struct MigrateInstanceRequest {
+  std::optional<std::string> node;  // a node id; default: the best other node with room now
+};
+BOOST_DESCRIBE_STRUCT(MigrateInstanceRequest, (), (node))
 
 struct InstanceList {
   std::vector<Instance> items;
@@ -317,6 +389,14 @@ BOOST_DESCRIBE_STRUCT(SetQuotaRequest, (), (gpus, gpu_limit, weight))
 
 // ---- Agent protocol: assignments and reports ---------------------------------------------------
 
+// A snapshot to unpack into an instance's workspace before its run starts.
+struct WorkspaceRestore {
+  std::string snapshot_id;
+  int64_t size_bytes = 0;
+  std::string sha256;
+};
+BOOST_DESCRIBE_STRUCT(WorkspaceRestore, (), (snapshot_id, size_bytes, sha256))
+
 // What the server wants a node to run (or stop). An assignment is identified by its
 // `run_id` = "<workload id>-a<attempt>": a retried job is a new run, never a restart of the old.
 struct Assignment {
@@ -332,17 +412,46 @@ struct Assignment {
   // Instances: a directory kept on the node across runs (<state dir>/workspaces/<workspace>),
   // the run's working directory. Empty for jobs.
   std::string workspace;
+  // Before the run starts: replace the workspace's content with this snapshot's, once.
+  std::optional<WorkspaceRestore> restore;
 };
 BOOST_DESCRIBE_STRUCT(Assignment, (),
                       (run_id, workload_id, attempt, desired, command, environment, working_dir,
-                       gpu_indexes, stop_grace_seconds, workspace))
+                       gpu_indexes, stop_grace_seconds, workspace, restore))
+
+// A snapshot the node should take: archive the workspace and upload it.
+struct SnapshotTask {
+  std::string snapshot_id;
+  std::string workspace;
+};
+BOOST_DESCRIBE_STRUCT(SnapshotTask, (), (snapshot_id, workspace))
 
 // GET /api/v1/agent/nodes/{id}/assignments?wait_seconds=&known=
 struct AssignmentList {
   std::vector<Assignment> items;
+  std::vector<SnapshotTask> snapshots;
   std::string revision;  // pass back as ?known= to wait for the next change
 };
-BOOST_DESCRIBE_STRUCT(AssignmentList, (), (items, revision))
+BOOST_DESCRIBE_STRUCT(AssignmentList, (), (items, snapshots, revision))
+
+// PUT /api/v1/agent/nodes/{id}/snapshots/{snapshot}/content?offset=N (body: archive bytes)
+struct SnapshotUploadAnswer {
+  int64_t received = 0;  // bytes the server holds: the next upload starts there
+};
+BOOST_DESCRIBE_STRUCT(SnapshotUploadAnswer, (), (received))
+
+// POST /api/v1/agent/nodes/{id}/snapshots/{snapshot}/complete
+struct CompleteSnapshotRequest {
+  int64_t size_bytes = 0;
+  std::string sha256;
+};
+BOOST_DESCRIBE_STRUCT(CompleteSnapshotRequest, (), (size_bytes, sha256))
+
+// POST /api/v1/agent/nodes/{id}/snapshots/{snapshot}/fail
+struct FailSnapshotRequest {
+  std::string message;
+};
+BOOST_DESCRIBE_STRUCT(FailSnapshotRequest, (), (message))
 
 // What happened to one run on the node.
 struct RunReport {

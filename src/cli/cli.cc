@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/output.h"
+#include "cli/log_commands.h"
 #include "cli/session.h"
 #include "client/api_client.h"
 
@@ -282,6 +283,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   AddIdentityCommands(app, s, action);
   AddJobCommands(app, s, action);
   AddInstanceCommands(app, s, action);
+  AddApprovalCommands(app, s, action);
+  AddLogCommands(app, s, action);
   AddAuthCommands(app, s, action);
 
   // ---- config

@@ -1,9 +1,10 @@
 // GPU instance commands: provision (= instances create), instances list|get|start|stop|resize|
-// extend|terminate|logs, and quota / quota set. Each maps onto one route of
-// routes/instance_routes.cc or routes/quota_routes.cc (docs/cli.md).
+// extend|snapshot|clone|migrate|terminate|logs, snapshots list|get|delete, and quota / quota set.
+// Each maps onto one route of routes/instance_routes.cc or routes/quota_routes.cc (docs/cli.md).
 #include <memory>
 #include <thread>
 
+#include "cli/log_commands.h"
 #include "cli/session.h"
 
 namespace hangar::cli {
@@ -47,7 +48,7 @@ ApiResult<api::Instance> WaitFor(Session& s, ApiClient& c, const std::string& id
 }
 
 struct CreateFlags {
-  std::string project, name, gpu_type, cuda, lifetime, start_after, priority;
+  std::string project, name, gpu_type, cuda, lifetime, start_after, priority, snapshot;
   int64_t gpus = 1, min_memory = 0;
   std::vector<std::string> env, selector, command;
   bool dry_run = false, wait = false, quiet = false;
@@ -67,6 +68,7 @@ void AddCreate(CLI::App* cmd, Session& s, Action& action) {
   cmd->add_option("--lifetime", f->lifetime, "the lease: 30m, 8h, 7d (default 8h)");
   cmd->add_option("--start-after", f->start_after, "RFC 3339: not before this time");
   cmd->add_option("--priority", f->priority, "low, normal or high");
+  cmd->add_option("--snapshot", f->snapshot, "start with this snapshot's workspace (id or name)");
   cmd->add_flag("--dry-run", f->dry_run,
                 "create nothing: show whether it fits, its price and the expected wait");
   cmd->add_flag("--wait", f->wait, "wait until it is running (progress on stderr)");
@@ -106,6 +108,7 @@ void AddCreate(CLI::App* cmd, Session& s, Action& action) {
         req.priority_class = *p;
       }
       if (!f->command.empty()) req.command = f->command;
+      if (!f->snapshot.empty()) req.snapshot = f->snapshot;
       return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
         if (f->dry_run) {
           HANGAR_ASSIGN_OR_RETURN_API(auto estimate,
@@ -146,6 +149,171 @@ void AddAction(CLI::App& instances, Session& s, Action& action, const std::strin
           HANGAR_ASSIGN_OR_RETURN_API(inst, WaitFor(s, c, inst.id, target));
         }
         return RenderOne(inst, format);
+      });
+    };
+  });
+}
+
+// Polls the snapshot until it is ready (or failed: an error); progress on stderr.
+ApiResult<api::Snapshot> WaitForSnapshot(Session& s, ApiClient& c, const std::string& id) {
+  std::string last;
+  while (true) {
+    HANGAR_ASSIGN_OR_RETURN_API(auto snap,
+                                c.Get<api::Snapshot>("/api/v1/snapshots/" + UrlEncode(id)));
+    std::string line(json::EnumName(snap.state));
+    if (line != last) {
+      s.err() << id << " " << line << "\n";
+      last = line;
+    }
+    if (snap.state == api::SnapshotState::ready) return snap;
+    if (snap.state == api::SnapshotState::failed) {
+      return std::unexpected(client::ApiError{
+          .error = Error::Conflict("snapshot " + id + " failed: " + snap.state_message),
+          .http_status = 409});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// instances snapshot|clone|migrate, and snapshots list|get|delete.
+void AddSnapshotCommands(CLI::App& app, CLI::App& instances, Session& s, Action& action) {
+  struct SnapshotFlags {
+    std::string id, name;
+    bool wait = false, quiet = false;
+  };
+  auto sf = std::make_shared<SnapshotFlags>();
+  auto* snapshot = instances.add_subcommand(
+      "snapshot", "save the instance's workspace as a named snapshot (on the server)");
+  snapshot->add_option("ID", sf->id)->required();
+  snapshot->add_option("--name", sf->name, "unique in the project (default <instance>-<suffix>)");
+  snapshot->add_flag("--wait", sf->wait, "wait until it is saved (progress on stderr)");
+  snapshot->add_flag("-q,--quiet", sf->quiet, "print only the snapshot id");
+  snapshot->callback([=, &s, &action] {
+    action = [=, &s] {
+      api::CreateSnapshotRequest req;
+      if (!sf->name.empty()) req.name = sf->name;
+      return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
+        HANGAR_ASSIGN_OR_RETURN_API(
+            auto snap, c.Post<api::Snapshot>(kBase + "/" + UrlEncode(sf->id) + "/snapshot", req));
+        if (sf->wait) {
+          HANGAR_ASSIGN_OR_RETURN_API(snap, WaitForSnapshot(s, c, snap.id));
+        }
+        if (sf->quiet) return snap.id + "\n";
+        return RenderOne(snap, format);
+      });
+    };
+  });
+
+  struct CloneFlags {
+    std::string id, name, snapshot, lifetime;
+    bool wait = false, quiet = false;
+  };
+  auto cf = std::make_shared<CloneFlags>();
+  auto* clone = instances.add_subcommand(
+      "clone", "a new instance like this one, starting from a snapshot of its workspace");
+  clone->add_option("ID", cf->id)->required();
+  clone->add_option("--name", cf->name, "the clone's name (default <instance>-clone)");
+  clone->add_option("--snapshot", cf->snapshot, "start from this snapshot instead of a new one");
+  clone->add_option("--lifetime", cf->lifetime, "the clone's lease: 30m, 8h, 7d");
+  clone->add_flag("--wait", cf->wait, "wait until the clone is running (progress on stderr)");
+  clone->add_flag("-q,--quiet", cf->quiet, "print only the new instance's id");
+  clone->callback([=, &s, &action] {
+    action = [=, &s]() -> int {
+      api::CloneInstanceRequest req;
+      if (!cf->name.empty()) req.name = cf->name;
+      if (!cf->snapshot.empty()) req.snapshot = cf->snapshot;
+      if (!cf->lifetime.empty()) {
+        auto t = ParseDurationSeconds(cf->lifetime);
+        if (!t) return s.Usage(t.error());
+        req.max_lifetime_seconds = *t;
+      }
+      return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
+        HANGAR_ASSIGN_OR_RETURN_API(
+            auto inst, c.Post<api::Instance>(kBase + "/" + UrlEncode(cf->id) + "/clone", req));
+        if (cf->wait) {
+          HANGAR_ASSIGN_OR_RETURN_API(inst, WaitFor(s, c, inst.id, api::InstanceState::running));
+        }
+        if (cf->quiet) return inst.id + "\n";
+        return RenderOne(inst, format);
+      });
+    };
+  });
+
+  struct MigrateFlags {
+    std::string id, node;
+    bool wait = false;
+  };
+  auto mf = std::make_shared<MigrateFlags>();
+  auto* migrate = instances.add_subcommand(
+      "migrate", "move a running instance to another node, workspace included");
+  migrate->add_option("ID", mf->id)->required();
+  migrate->add_option("--node", mf->node, "the node to move to (default: Hangar picks one)");
+  migrate->add_flag("--wait", mf->wait, "wait until it runs on the new node (progress on stderr)");
+  migrate->callback([=, &s, &action] {
+    action = [=, &s] {
+      api::MigrateInstanceRequest req;
+      if (!mf->node.empty()) req.node = mf->node;
+      return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
+        HANGAR_ASSIGN_OR_RETURN_API(
+            auto inst, c.Post<api::Instance>(kBase + "/" + UrlEncode(mf->id) + "/migrate", req));
+        if (mf->wait) {
+          std::string target = inst.migrating_to_node_id.value_or("");
+          // Running again, on the target, with no migration under way.
+          while (true) {
+            HANGAR_ASSIGN_OR_RETURN_API(inst, WaitFor(s, c, inst.id, api::InstanceState::running));
+            if (!inst.migrating_to_node_id && (target.empty() || inst.node_id == target)) break;
+            if (inst.state_reason == "migration_failed") {
+              return std::unexpected(client::ApiError{.error = Error::Conflict(inst.state_message),
+                                                      .http_status = 409});
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          }
+        }
+        return RenderOne(inst, format);
+      });
+    };
+  });
+
+  auto* snapshots =
+      app.add_subcommand("snapshots", "instance workspace snapshots")->require_subcommand(1);
+  struct ListFlags {
+    std::string instance, project, state;
+    int64_t limit = 0;
+  };
+  auto lf = std::make_shared<ListFlags>();
+  auto* list = snapshots->add_subcommand("list", "list the snapshots you can see, newest first");
+  list->add_option("--instance", lf->instance, "only snapshots of this instance");
+  list->add_option("--project", lf->project, "only snapshots of this project id");
+  list->add_option("--state", lf->state, "pending, ready or failed");
+  list->add_option("--limit", lf->limit, "at most this many");
+  list->callback([=, &s, &action] {
+    action = [=, &s] {
+      return s.WithClient([&](ApiClient& c, OutputFormat format) {
+        std::string q = "&sort=-created_at" + Param("instance_id", lf->instance) +
+                        Param("project_id", lf->project) + Param("state", lf->state);
+        return Rendered(ListAll<api::SnapshotList>(c, "/api/v1/snapshots", q, lf->limit), format);
+      });
+    };
+  });
+  auto get_id = std::make_shared<std::string>();
+  auto* get = snapshots->add_subcommand("get", "show a snapshot: state, size, checksum");
+  get->add_option("ID", *get_id)->required();
+  get->callback([=, &s, &action] {
+    action = [=, &s] {
+      return s.WithClient([&](ApiClient& c, OutputFormat format) {
+        return Rendered(c.Get<api::Snapshot>("/api/v1/snapshots/" + UrlEncode(*get_id)), format);
+      });
+    };
+  });
+  auto delete_id = std::make_shared<std::string>();
+  auto* del = snapshots->add_subcommand("delete", "delete a snapshot and its archive");
+  del->add_option("ID", *delete_id)->required();
+  del->callback([=, &s, &action] {
+    action = [=, &s] {
+      return s.WithClient([&](ApiClient& c, OutputFormat) -> ApiResult<std::string> {
+        auto res = c.Delete("/api/v1/snapshots/" + UrlEncode(*delete_id));
+        if (!res) return std::unexpected(std::move(res).error());
+        return "snapshot " + *delete_id + " deleted\n";
       });
     };
   });
@@ -247,6 +415,8 @@ void AddInstanceCommands(CLI::App& app, Session& s, Action& action) {
     };
   });
 
+  AddSnapshotCommands(app, *instances, s, action);
+
   // ---- quota
   auto* quota = app.add_subcommand("quota", "GPU quotas per team and project, with current use");
   quota->callback([&s, &action, quota] {
@@ -288,11 +458,16 @@ void AddInstanceCommands(CLI::App& app, Session& s, Action& action) {
   });
 
   auto log_id = std::make_shared<std::string>();
+  auto log_follow = std::make_shared<bool>(false);
   auto* logs = instances->add_subcommand("logs", "print the session's output");
   logs->add_option("ID", *log_id)->required();
+  logs->add_flag("-f,--follow", *log_follow,
+                 "keep printing as the session prints, until the instance stops (Server-Sent "
+                 "Events)");
   logs->callback([=, &s, &action] {
     action = [=, &s] {
       return s.WithClient([&](ApiClient& c, OutputFormat) -> ApiResult<std::string> {
+        if (*log_follow) return FollowLogs(s, c, kBase + "/" + UrlEncode(*log_id) + "/logs", "");
         int64_t after = 0;
         std::string out;
         while (true) {

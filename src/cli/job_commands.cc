@@ -3,6 +3,7 @@
 #include <memory>
 #include <thread>
 
+#include "cli/log_commands.h"
 #include "cli/session.h"
 
 namespace hangar::cli {
@@ -221,24 +222,18 @@ void AddJobCommands(CLI::App& app, Session& s, Action& action) {
   auto gf = std::make_shared<LogFlags>();
   auto* logs = jobs->add_subcommand("logs", "print a job's output (stdout and stderr)");
   logs->add_option("ID", gf->id)->required();
-  logs->add_flag("-f,--follow", gf->follow, "keep printing until the job has finished");
+  logs->add_flag("-f,--follow", gf->follow,
+                 "keep printing as the job prints, until it has finished (Server-Sent Events)");
   logs->add_option("--stream", gf->stream, "only stdout or stderr")
       ->check(CLI::IsMember({"stdout", "stderr"}));
   logs->callback([=, &s, &action] {
     action = [=, &s] {
       return s.WithClient([&](ApiClient& c, OutputFormat) -> ApiResult<std::string> {
-        int64_t after = 0;
-        while (true) {
-          HANGAR_ASSIGN_OR_RETURN_API(after, PrintLogs(s, c, gf->id, after, gf->stream));
-          if (!gf->follow) return std::string();
-          HANGAR_ASSIGN_OR_RETURN_API(auto job, c.Get<api::Job>(kBase + "/" + UrlEncode(gf->id)));
-          if (Finished(job.state)) {
-            // Its last output is stored before its end: one more read has all of it.
-            HANGAR_ASSIGN_OR_RETURN_API(after, PrintLogs(s, c, gf->id, after, gf->stream));
-            return std::string();
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(250));
-        }
+        if (gf->follow)
+          return FollowLogs(s, c, kBase + "/" + UrlEncode(gf->id) + "/logs", gf->stream);
+        auto printed = PrintLogs(s, c, gf->id, 0, gf->stream);
+        if (!printed) return std::unexpected(std::move(printed).error());
+        return std::string();
       });
     };
   });

@@ -336,6 +336,48 @@ std::string Render(const std::vector<api::Quota>& items, OutputFormat format) {
       });
 }
 
+std::string Render(const std::vector<api::Snapshot>& items, OutputFormat format) {
+  return RenderList<api::Snapshot>(
+      items, format, {"ID", "NAME", "INSTANCE", "STATE", "SIZE", "PURPOSE", "CREATED"},
+      [](const api::Snapshot& s) -> std::vector<std::string> {
+        char size[32];
+        std::snprintf(size, sizeof size, "%.1f MiB", static_cast<double>(s.size_bytes) / (1 << 20));
+        return {s.id,
+                s.name,
+                s.instance_id,
+                std::string(json::EnumName(s.state)),
+                s.state == api::SnapshotState::ready ? size : "-",
+                s.purpose,
+                s.created_at};
+      });
+}
+
+std::string Render(const std::vector<api::Approval>& items, OutputFormat format) {
+  return RenderList<api::Approval>(
+      items, format, {"ID", "SUBJECT", "PROJECT", "STATE", "REQUESTED BY", "DECIDED BY", "WHY"},
+      [](const api::Approval& a) -> std::vector<std::string> {
+        std::string why;
+        for (const auto& r : a.reasons) why += (why.empty() ? "" : "; ") + r;
+        return {a.id,
+                a.subject_id,
+                a.project_id,
+                std::string(json::EnumName(a.state)),
+                a.requested_by,
+                OrDash(a.decided_by),
+                why};
+      });
+}
+
+std::string Render(const std::vector<api::ApprovalPolicy>& items, OutputFormat format) {
+  return RenderList<api::ApprovalPolicy>(
+      items, format, {"PROJECT", "GPUS OVER", "COST OVER (PER HOUR)", "UPDATED BY"},
+      [](const api::ApprovalPolicy& p) -> std::vector<std::string> {
+        return {p.project_id, p.gpus_over ? std::to_string(*p.gpus_over) : "-",
+                p.hourly_cost_over_micros ? FormatPriceMicros(*p.hourly_cost_over_micros) : "-",
+                OrDash(p.updated_by)};
+      });
+}
+
 std::string Render(const std::vector<api::User>& items, OutputFormat format) {
   return RenderList<api::User>(items, format,
                                {"ID", "EMAIL", "NAME", "STATE", "LOCKED", "LAST LOGIN"},

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/approval_types.h"
 #include "api/identity_types.h"
 #include "api/types.h"
 #include "api/workload_types.h"
@@ -56,6 +57,9 @@ std::string Render(const std::vector<api::Instance>& items, OutputFormat format)
 std::string Render(const std::vector<api::InstanceEstimate>& items, OutputFormat format);
 // Quotas: SCOPE, NAME, GUARANTEED, LIMIT, WEIGHT, IN USE, PENDING.
 std::string Render(const std::vector<api::Quota>& items, OutputFormat format);
+std::string Render(const std::vector<api::Snapshot>& items, OutputFormat format);
+std::string Render(const std::vector<api::Approval>& items, OutputFormat format);
+std::string Render(const std::vector<api::ApprovalPolicy>& items, OutputFormat format);
 // Audit records (events of type hangar.audit.*): TIME, ACTOR, OUTCOME, METHOD, PATH, STATUS from
 // each record's data; JSON and YAML as the events themselves.
 std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format);

@@ -133,6 +133,8 @@ void AddJobCommands(CLI::App& app, Session& s, Action& action);
 // provision, instances create|list|get|start|stop|terminate|resize|extend|logs
 // (instance_commands.cc).
 void AddInstanceCommands(CLI::App& app, Session& s, Action& action);
+// approvals list|get|approve|reject|policy (approval_commands.cc).
+void AddApprovalCommands(CLI::App& app, Session& s, Action& action);
 // login, logout (auth_commands.cc).
 void AddAuthCommands(CLI::App& app, Session& s, Action& action);
 

@@ -273,6 +273,30 @@ class ApiClient::Impl {
     return out;
   }
 
+ public:
+  // See ApiClient::Follow. The HttpResponse is the answer when it was not a 2xx stream.
+  Result<std::optional<HttpResponse>> Follow(
+      const HttpRequest& request, const std::function<bool(const ServerSentEvent&)>& on_event) {
+    if (aborted_) return std::unexpected(Aborted());
+    // A fresh connection: a stream ends with its connection, and a failed read must not be
+    // mistaken for an idle connection closed under us.
+    Close();
+    HANGAR_TRY(Connect());
+    http::request<http::string_body> req(http::verb::get, prefix_ + request.target, 11);
+    req.set(http::field::host, host_ + ":" + port_);
+    req.set(http::field::user_agent, options_.user_agent);
+    req.set(http::field::accept, "text/event-stream, application/problem+json");
+    req.set(http::field::cache_control, "no-cache");
+    const std::string& token = request.token ? *request.token : options_.token;
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    for (const auto& [name, value] : request.headers) req.set(name, value);
+    req.prepare_payload();
+    auto result = FollowOn(req, on_event);
+    Close();
+    return result;
+  }
+
+ private:
   void Close() {
     if (stream_) {
       beast::error_code ignored;
@@ -281,6 +305,66 @@ class ApiClient::Impl {
     }
     stream_.reset();
     buffer_.clear();
+  }
+
+  Result<std::optional<HttpResponse>> FollowOn(
+      http::request<http::string_body>& req,
+      const std::function<bool(const ServerSentEvent&)>& on_event) {
+    beast::error_code ec;
+    stream_->expires_after(options_.timeout);
+    http::async_write(*stream_, req, [&](beast::error_code e, size_t) { ec = e; });
+    Drive();
+    if (aborted_) return std::unexpected(Aborted());
+    if (ec) return std::unexpected(Unreachable(ec));
+
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);  // a stream has no end; chunks are not stored
+    stream_->expires_after(options_.timeout);
+    http::async_read_header(*stream_, buffer_, parser,
+                            [&](beast::error_code e, size_t) { ec = e; });
+    Drive();
+    if (aborted_) return std::unexpected(Aborted());
+    if (ec) return std::unexpected(Unreachable(ec));
+    const auto& head = parser.get();
+    const int status = static_cast<int>(head.result_int());
+    const std::string content_type(head[http::field::content_type]);
+    if (status < 200 || status >= 300 ||
+        content_type.find("text/event-stream") == std::string::npos) {
+      parser.body_limit(64 * 1024 * 1024);
+      stream_->expires_after(options_.timeout);
+      http::async_read(*stream_, buffer_, parser, [&](beast::error_code e, size_t) { ec = e; });
+      Drive();
+      if (aborted_) return std::unexpected(Aborted());
+      if (ec) return std::unexpected(Unreachable(ec));
+      auto res = parser.release();
+      return HttpResponse{status, content_type, std::move(res.body())};
+    }
+    // Each piece of the body goes to the event parser as it arrives and is not kept.
+    EventStreamParser events;
+    bool stopped = false;
+    auto feed = [&](std::string_view piece) {
+      if (!stopped && !events.Feed(piece, on_event)) stopped = true;
+    };
+    auto on_chunk = [&](uint64_t, std::string_view body, beast::error_code&) {
+      feed(body);
+      return body.size();
+    };
+    parser.on_chunk_body(on_chunk);
+    while (!parser.is_done() && !stopped) {
+      stream_->expires_after(options_.timeout);
+      http::async_read_some(*stream_, buffer_, parser,
+                            [&](beast::error_code e, size_t) { ec = e; });
+      Drive();
+      if (aborted_) return std::unexpected(Aborted());
+      // An HTTP/1.0-style body (no chunks) ends with the connection and lands in body().
+      if (!parser.chunked() && !parser.get().body().empty()) {
+        feed(parser.get().body());
+        parser.get().body().clear();
+      }
+      if (ec == http::error::end_of_stream && !parser.chunked()) break;
+      if (ec) return std::unexpected(Unreachable(ec));
+    }
+    return std::optional<HttpResponse>();
   }
 
   ClientOptions options_;
@@ -346,6 +430,20 @@ ApiError ApiErrorFromResponse(const HttpResponse& response) {
     err.error = Error(err.error.code(), message);
   }
   return err;
+}
+
+ApiResult<void> ApiClient::Follow(const HttpRequest& request,
+                                  const std::function<bool(const ServerSentEvent&)>& on_event) {
+  auto res = impl_->Follow(request, on_event);
+  if (!res) return std::unexpected(ApiError::FromError(std::move(res).error()));
+  if (!*res) return {};
+  if ((*res)->status >= 200 && (*res)->status < 300) {
+    return std::unexpected(ApiError::FromError(
+        Error::Internal("hangard answered " + request.target + " with " +
+                        ((*res)->content_type.empty() ? "no content type" : (*res)->content_type) +
+                        ", not an event stream")));
+  }
+  return std::unexpected(ApiErrorFromResponse(**res));
 }
 
 ApiResult<std::string> ApiClient::CallRaw(const HttpRequest& request) {

@@ -18,6 +18,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "api/types.h"
+#include "client/event_stream.h"
 #include "common/error.h"
 #include "common/json_codec.h"
 
@@ -159,6 +161,16 @@ class ApiClient {
   // bodies such as {"error":"authorization_pending"}, not problems. Errors are transport failures.
   Result<HttpResponse> PostForm(std::string target,
                                 const std::vector<std::pair<std::string, std::string>>& fields);
+
+  // Sends `request` (a GET) accepting text/event-stream, and calls `on_event` for each
+  // Server-Sent Event as it arrives, until the server ends the body (success), `on_event`
+  // returns false (success), or the connection fails (kUnavailable; the caller may reconnect
+  // with Last-Event-ID set to the last ServerSentEvent::id it got). Each read waits at most
+  // `timeout`, so the server must send something (a keep-alive comment) more often. A non-2xx
+  // answer is an ApiError carrying the problem; a 2xx answer that is not an event stream is
+  // kInternal. The connection is closed afterwards.
+  ApiResult<void> Follow(const HttpRequest& request,
+                         const std::function<bool(const ServerSentEvent&)>& on_event);
 
   // Aborts the call in flight, if any, and makes this and every later call fail at once
   // (kUnavailable "aborted"). Safe from any thread: it is how an owner stops a thread that is

@@ -15,6 +15,8 @@ namespace hangar {
 std::string RandomBytes(size_t n);
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
+// Lowercase hex SHA-256 of a file's content, read in blocks; nullopt when it cannot be read.
+std::optional<std::string> Sha256FileHex(const std::string& path);
 // Raw 32-byte SHA-256 (PKCE challenges).
 std::string Sha256Raw(std::string_view data);
 // Raw 32-byte HMAC-SHA256.

@@ -2,11 +2,24 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 namespace hangar {
 namespace {
 
 TEST(CryptoTest, Sha256MatchesKnownVector) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(CryptoTest, Sha256OfAFileMatchesSha256OfItsContent) {
+  auto path = std::filesystem::temp_directory_path() / ("sha-" + Base62Encode(RandomBytes(8)));
+  // Larger than one read block, so the incremental digest is exercised.
+  std::string content = RandomBytes((1 << 20) + 12345);
+  std::ofstream(path, std::ios::binary) << content;
+  EXPECT_EQ(Sha256FileHex(path.string()), Sha256Hex(content));
+  std::filesystem::remove(path);
+  EXPECT_EQ(Sha256FileHex(path.string()), std::nullopt);
 }
 
 TEST(CryptoTest, Base64UrlRoundTripsAllLengths) {

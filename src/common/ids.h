@@ -110,6 +110,12 @@ struct JobTag {
 struct InstanceTag {
   static constexpr std::string_view kPrefix = "inst", kNoun = "instance";
 };
+struct SnapshotTag {
+  static constexpr std::string_view kPrefix = "snap", kNoun = "snapshot";
+};
+struct ApprovalTag {
+  static constexpr std::string_view kPrefix = "apr", kNoun = "approval";
+};
 struct RequestTag {
   static constexpr std::string_view kPrefix = "req", kNoun = "request";
 };
@@ -124,6 +130,8 @@ using EventId = Id<EventTag>;
 using RequestId = Id<RequestTag>;
 using JobId = Id<JobTag>;
 using InstanceId = Id<InstanceTag>;
+using SnapshotId = Id<SnapshotTag>;
+using ApprovalId = Id<ApprovalTag>;
 using TeamId = Id<TeamTag>;
 using ProjectId = Id<ProjectTag>;
 using UserId = Id<UserTag>;

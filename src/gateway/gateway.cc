@@ -221,7 +221,7 @@ void Gateway::AddCorsHeaders(const http::Request& request, http::Response& respo
   response.set(bhttp::field::vary, "Origin");
 }
 
-http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& peer) {
+http::Reply Gateway::Handle(http::Request& request, const http::PeerInfo& peer) {
   // 1. Request id.
   std::string request_id;
   if (auto it = request.find("X-Request-Id");
@@ -236,6 +236,7 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& pee
   std::vector<std::pair<std::string, std::string>> query;
   auto parsed = boost::urls::parse_origin_form(request.target());
   http::Response response;
+  std::shared_ptr<http::StreamSource> stream;  // a streamed reply's body
   if (!parsed) {
     response = ProblemResponse(Error::Malformed("the request target is not a valid path and query"),
                                {.instance = "",
@@ -265,6 +266,7 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& pee
             result ? nullptr : &result.error());
       if (result) {
         response = std::move(*result);
+        stream = std::move(ctx.stream_);
       } else {
         response = ProblemResponse(result.error(), {.instance = path,
                                                     .request_id = request_id,
@@ -292,7 +294,7 @@ http::Response Gateway::Handle(http::Request& request, const http::PeerInfo& pee
   }
   AddCorsHeaders(request, response);
   response.set("X-Request-Id", request_id);
-  return response;
+  return http::Reply(std::move(response), std::move(stream));
 }
 
 void Gateway::Audit(const RequestContext& ctx, const Route* route, unsigned status,
@@ -413,7 +415,8 @@ Status Gateway::Authenticate(const Route& route, RequestContext& ctx) {
 }
 
 Status Gateway::CheckMediaType(const Route& route, const http::Request& request) const {
-  if (!route.request_body) return Ok();
+  // No body, no media type to check: a route whose body is optional takes an empty POST.
+  if (!route.request_body || request.body().empty()) return Ok();
   auto it = request.find(bhttp::field::content_type);
   std::string_view type = it == request.end() ? "" : MediaTypeOf(it->value());
   for (const auto& accepted : route.content_types) {

@@ -21,6 +21,10 @@
 //                      audit record (hangar.audit.request) to the events table: actor, tenant,
 //                      source address, user agent, request id, target and outcome
 //
+// A handler may answer with a stream (router.h, StreamResponse: Server-Sent Events); the chain
+// then runs on its head as on any response, and Handle() returns the stream's source with it,
+// for the transport to drive after the handler has returned.
+//
 // The transport (http::Server) calls Handle() on a worker thread.
 //
 // Thread-safety: Handle() and HandleTransportError() may run concurrently on any threads; the
@@ -71,7 +75,7 @@ class Gateway final : public http::RequestHandler {
           identity::Authorizer& authorizer, identity::TokenService* tokens, store::Store& store,
           const Clock& clock, GatewayOptions options);
 
-  http::Response Handle(http::Request& request, const http::PeerInfo& peer) override;
+  http::Reply Handle(http::Request& request, const http::PeerInfo& peer) override;
   http::Response HandleTransportError(const Error& error, const http::Request* partial) override;
 
  private:

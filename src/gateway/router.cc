@@ -143,6 +143,17 @@ http::Response EmptyResponse(const RequestContext& ctx, unsigned status) {
   return response;
 }
 
+http::Response StreamResponse(RequestContext& ctx, std::shared_ptr<http::StreamSource> source,
+                              std::string_view content_type) {
+  http::Response response{http::bhttp::status::ok, ctx.request().version()};
+  response.set(http::bhttp::field::content_type, content_type);
+  // Proxies and browsers must pass each event on as it comes, not cache or buffer the body.
+  response.set(http::bhttp::field::cache_control, "no-cache");
+  response.set("X-Accel-Buffering", "no");
+  ctx.stream_ = std::move(source);
+  return response;
+}
+
 std::string NextPageLink(const RequestContext& ctx, std::string_view next_page_token) {
   boost::urls::url url;
   url.set_path(ctx.path());

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,6 +104,9 @@ class RequestContext {
 
  private:
   friend class Gateway;
+  friend http::Response StreamResponse(RequestContext& ctx,
+                                       std::shared_ptr<http::StreamSource> source,
+                                       std::string_view content_type);
   http::Request& request_;
   std::string request_id_;
   std::string path_;
@@ -116,6 +120,7 @@ class RequestContext {
   std::string rate_limit_policy_;   // header values set by the rate limiter
   std::string rate_limit_state_;
   int64_t retry_after_seconds_ = 0;
+  std::shared_ptr<http::StreamSource> stream_;  // set by StreamResponse
 };
 
 using Handler = std::function<Result<http::Response>(RequestContext&)>;
@@ -176,6 +181,13 @@ http::Response JsonResponse(const RequestContext& ctx, unsigned status, const T&
                             std::string_view etag = {});
 
 http::Response EmptyResponse(const RequestContext& ctx, unsigned status);
+
+// A streamed response (Server-Sent Events by default): 200 with `content_type` and
+// `Cache-Control: no-cache`, whose body `source` produces after the handler returns (see
+// http::StreamSource). The middleware after the handler still applies to the head (headers,
+// audit); conditional GET, idempotency replay and gzip never do. For GET routes.
+http::Response StreamResponse(RequestContext& ctx, std::shared_ptr<http::StreamSource> source,
+                              std::string_view content_type = "text/event-stream");
 
 // 200 with an API object and its ETag (every API object has an `etag` member).
 template <typename Body>

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -42,6 +43,8 @@ constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::chrono::milliseconds kAcceptBackoff{50};
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+using StreamHead = bhttp::response<bhttp::empty_body>;
 
 std::string FormatEndpoint(const tcp::endpoint& endpoint) {
   if (endpoint.address().is_v6()) {
@@ -100,7 +103,8 @@ void MaybeGzip(const ServerOptions& options, const Request& request, Response& r
 
 // Beast's keep_alive(false) only drops "keep-alive" from an HTTP/1.0 response; say "close"
 // explicitly so every closing response announces it, whatever the version.
-void SetKeepAlive(Response& response, bool keep_alive) {
+template <typename Message>
+void SetKeepAlive(Message& response, bool keep_alive) {
   response.keep_alive(keep_alive);
   if (!keep_alive && response.version() < 11) response.set(bhttp::field::connection, "close");
 }
@@ -124,6 +128,19 @@ void FinishResponse(const ServerOptions& options, const Request* request, Respon
   // HEAD: Content-Length describes the body a GET would get; none is sent.
   if (head) response.body().clear();
   SetKeepAlive(response, keep_alive && handler_keeps_alive);
+}
+
+// The head of a streamed response, from the handler's: the request's version, chunked on
+// HTTP/1.1 (HTTP/1.0 has no chunks: the body ends when the connection closes), no length, and
+// `Connection: close`, as the connection ends with the stream. Runs on the worker thread.
+StreamHead MakeStreamHead(const Request& request, const Response& response) {
+  StreamHead head(bhttp::response_header<>(response.base()));
+  head.version(request.version());
+  head.erase(bhttp::field::content_length);
+  head.erase(bhttp::field::transfer_encoding);
+  head.chunked(request.version() >= 11 && request.method() != bhttp::verb::head);
+  SetKeepAlive(head, false);
+  return head;
 }
 
 // Runs `fn` on `pool`, then resumes the awaiting coroutine on its own executor (the session's
@@ -182,6 +199,7 @@ class Server::Impl {
   RequestHandler& handler() { return handler_; }
   asio::thread_pool& workers() { return workers_; }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  bool destroying() const { return destroying_.load(std::memory_order_acquire); }
   void Register(Session* session);
   void Unregister(Session* session);
 
@@ -225,6 +243,8 @@ class Server::Impl {
 //            -> refused (431/413/414/400): HandleTransportError on a worker, write, linger, close
 //            -> else Handle on a worker, write (write_timeout), log; keep-alive -> loop, else
 //            close.
+//            -> a streamed reply: write the head, then Next on a worker / write a chunk / wait
+//            for a wake, until the body ends, the client leaves or the server stops; close.
 class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Impl& server, tcp::socket socket)
@@ -247,10 +267,12 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   // Closes the connection if it is waiting for a request; one mid-request finishes it (its
-  // response says Connection: close). Any thread.
+  // response says Connection: close); a stream ends once its Next in progress returns. Any
+  // thread.
   void CloseIfIdle() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       if (self->idle_) self->stream_.cancel();
+      self->wake_timer_.cancel();  // a waiting stream rechecks stopping()
     });
   }
 
@@ -308,9 +330,20 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
       co_await RunOnWorker(server_.workers(), [this] {
         Request& request = parser_->get();
-        response_ = server_.handler().Handle(request, peer_);
-        FinishResponse(options_, &request, response_, request.keep_alive());
+        Reply reply = server_.handler().Handle(request, peer_);
+        response_ = std::move(reply.response);
+        if (reply.stream) {
+          source_ = std::move(reply.stream);
+          stream_head_.emplace(MakeStreamHead(request, response_));
+          source_->Start(MakeWake());
+        } else {
+          FinishResponse(options_, &request, response_, request.keep_alive());
+        }
       });
+      if (source_) {
+        co_await Stream();
+        co_return;
+      }
       bool keep_alive = response_.keep_alive();
       if (keep_alive && server_.stopping()) {
         keep_alive = false;
@@ -328,6 +361,88 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       parser_.reset();
       response_ = {};
     }
+  }
+
+  // The StreamSource's `wake`: counts the wake-up (so one that comes while Next runs is not
+  // lost) and ends the stream's wait. Holds the session weakly: a wake after the stream ended,
+  // or while the server is being destroyed, does nothing.
+  std::function<void()> MakeWake() {
+    return [weak = weak_from_this(), server = &server_] {
+      auto self = weak.lock();
+      if (!self || server->destroying()) return;
+      self->wakes_.fetch_add(1, std::memory_order_acq_rel);
+      asio::post(self->stream_.get_executor(), [self] { self->wake_timer_.cancel(); });
+    };
+  }
+
+  // Writes the head of a streamed response, then alternates between the source's Next (on a
+  // worker) and writing what it produced, until the body ends, the client leaves, a write
+  // times out or the server stops. See the stream contract in server.h.
+  asio::awaitable<void> Stream() {
+    const bool chunked = stream_head_->chunked();
+    const bool head_only = parser_->get().method() == bhttp::verb::head;
+    size_t written = 0;
+    bool writable = true;
+    {
+      bhttp::response_serializer<bhttp::empty_body> serializer(*stream_head_);
+      stream_.expires_after(options_.write_timeout);
+      auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
+      written += n;
+      writable = !ec;
+    }
+    if (writable && !head_only) {
+      WatchForClose();
+      for (;;) {
+        if (server_.stopping() || peer_gone_) break;
+        const uint64_t seen = wakes_.load(std::memory_order_acquire);
+        StreamSource::Piece piece;
+        co_await RunOnWorker(server_.workers(), [&] { piece = source_->Next(); });
+        if (!piece.data.empty()) {
+          stream_.expires_after(options_.write_timeout);
+          auto [ec, n] =
+              chunked ? co_await asio::async_write(
+                            stream_, bhttp::make_chunk(asio::buffer(piece.data)), kNoThrow)
+                      : co_await asio::async_write(stream_, asio::buffer(piece.data), kNoThrow);
+          written += n;
+          if (ec) {
+            writable = false;
+            break;
+          }
+        }
+        if (piece.end) break;
+        // More may be ready at once; else wait for a wake, the source's deadline, the client
+        // leaving or Stop (each cancels the timer). A wake during Next shows in `wakes_`.
+        if (!piece.data.empty() || wakes_.load(std::memory_order_acquire) != seen) continue;
+        if (server_.stopping() || peer_gone_) break;
+        wake_timer_.expires_after(piece.wait);
+        co_await wake_timer_.async_wait(kNoThrow);
+      }
+    }
+    if (writable && chunked && !head_only && !peer_gone_) {
+      stream_.expires_after(options_.write_timeout);
+      auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kNoThrow);
+      written += n;
+    }
+    source_.reset();
+    LogAccess(written, /*has_request=*/true);
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  // While a stream is written the client sends nothing, so a completed read is the client
+  // closing (or resetting) the connection: the stream ends at once instead of at its next
+  // write. Bytes it does send are discarded. Reads the socket directly, so the stream's write
+  // timeouts do not apply to this read.
+  void WatchForClose() {
+    stream_.socket().async_read_some(
+        asio::buffer(discard_), [self = shared_from_this()](const beast::error_code& ec, size_t) {
+          if (!ec) {
+            self->WatchForClose();
+            return;
+          }
+          self->peer_gone_ = true;
+          self->wake_timer_.cancel();
+        });
   }
 
   // Reads one request into parser_, starting with what buffer_ holds. kRefused sets refusal_.
@@ -479,6 +594,13 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   bool refusal_has_header_ = false;
   bool idle_ = false;  // waiting for the first byte of a request
   SteadyClock::time_point started_;
+  // A streamed response (Stream): its source, head, and the timer its waits run on.
+  std::shared_ptr<StreamSource> source_;
+  std::optional<StreamHead> stream_head_;
+  asio::steady_timer wake_timer_{stream_.get_executor()};
+  std::atomic<uint64_t> wakes_{0};  // StreamSource wake-ups; any thread
+  bool peer_gone_ = false;          // the client closed while streaming
+  std::array<char, 512> discard_{};
 };
 
 Server::Impl::Impl(ServerOptions options, RequestHandler& handler)

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "http/gzip.h"
+#include "http/sse.h"
 
 namespace hangar::http {
 namespace {
@@ -59,9 +60,70 @@ std::string JsonBody(size_t size) {
   return body;
 }
 
+// The test's side of a streamed response: what the stream's source sends next, and what the
+// server did with the source.
+struct StreamControl {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string pending;                // sent by the next Next; guarded by mu
+  bool finished = false;              // Next ends the body once pending is sent; guarded by mu
+  bool flood = false;                 // Next always returns 64 KiB (a client that never reads)
+  bool destroyed = false;             // the server released the source; guarded by mu
+  int nexts = 0;                      // Next calls; guarded by mu
+  std::function<void()> wake;         // from Start; guarded by mu
+  std::set<std::thread::id> threads;  // where Start and Next ran; guarded by mu
+
+  void Push(std::string data, bool finish = false) {
+    std::function<void()> wake_fn;
+    {
+      std::lock_guard lock(mu);
+      pending += data;
+      finished |= finish;
+      wake_fn = wake;
+    }
+    if (wake_fn) wake_fn();
+  }
+  template <typename Pred>
+  bool WaitFor(Pred pred) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, kDeadline, [&] { return pred(); });
+  }
+};
+
+class TestStream : public StreamSource {
+ public:
+  explicit TestStream(std::shared_ptr<StreamControl> control) : control_(std::move(control)) {}
+  ~TestStream() override {
+    std::lock_guard lock(control_->mu);
+    control_->destroyed = true;
+    control_->cv.notify_all();
+  }
+  void Start(std::function<void()> wake) override {
+    std::lock_guard lock(control_->mu);
+    control_->wake = std::move(wake);
+    control_->threads.insert(std::this_thread::get_id());
+    control_->cv.notify_all();
+  }
+  Piece Next() override {
+    std::lock_guard lock(control_->mu);
+    ++control_->nexts;
+    control_->threads.insert(std::this_thread::get_id());
+    control_->cv.notify_all();
+    if (control_->flood) return Piece{.data = std::string(64 * 1024, 'x')};
+    Piece piece{.data = std::move(control_->pending), .wait = milliseconds(60'000)};
+    control_->pending.clear();
+    piece.end = control_->finished;
+    return piece;
+  }
+
+ private:
+  std::shared_ptr<StreamControl> control_;
+};
+
 // A handler whose behaviour is chosen by the request target.
 //   /block       waits until Release(); /throw throws; /json/N an N-byte JSON body;
 //   /encoded     a large body already encoded "br"; /image a large image/png body;
+//   /stream      a text/event-stream body from a TestStream (see stream());
 //   anything else echoes "METHOD TARGET BODY" as text/plain.
 class TestHandler : public RequestHandler {
  public:
@@ -70,7 +132,7 @@ class TestHandler : public RequestHandler {
     bool had_partial;
   };
 
-  Response Handle(Request& request, const PeerInfo& peer) override {
+  Reply Handle(Request& request, const PeerInfo& peer) override {
     {
       std::lock_guard lock(mu_);
       handler_threads_.insert(std::this_thread::get_id());
@@ -95,6 +157,11 @@ class TestHandler : public RequestHandler {
       response.set(bhttp::field::content_type, "application/json");
       response.set(bhttp::field::content_encoding, "br");
       response.body() = JsonBody(4096);
+    } else if (target == "/stream") {
+      response.set(bhttp::field::content_type, "text/event-stream");
+      response.body() = "ignored: a stream's body comes from its source";
+      std::lock_guard lock(mu_);
+      return Reply(std::move(response), std::make_shared<TestStream>(stream_));
     } else if (target == "/image") {
       response.set(bhttp::field::content_type, "image/png");
       response.body() = JsonBody(4096);
@@ -151,15 +218,21 @@ class TestHandler : public RequestHandler {
     std::lock_guard lock(mu_);
     return last_peer_;
   }
+  // The control of the next /stream request's source.
+  std::shared_ptr<StreamControl> stream() {
+    std::lock_guard lock(mu_);
+    return stream_;
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  int blocked_ = 0;                               // guarded by mu_
-  bool released_ = false;                         // guarded by mu_
-  std::set<std::thread::id> handler_threads_;     // guarded by mu_
-  std::vector<TransportError> transport_errors_;  // guarded by mu_
-  std::string last_peer_;                         // guarded by mu_
+  int blocked_ = 0;                                                            // guarded by mu_
+  bool released_ = false;                                                      // guarded by mu_
+  std::set<std::thread::id> handler_threads_;                                  // guarded by mu_
+  std::vector<TransportError> transport_errors_;                               // guarded by mu_
+  std::string last_peer_;                                                      // guarded by mu_
+  std::shared_ptr<StreamControl> stream_ = std::make_shared<StreamControl>();  // guarded by mu_
 };
 
 using ClientResponse = bhttp::response<bhttp::string_body>;
@@ -175,6 +248,35 @@ class TestClient {
   }
 
   void Send(std::string_view raw) { asio::write(socket_, asio::buffer(raw)); }
+
+  // Reads raw bytes until what was read since the last call contains `needle`; what was read
+  // (empty at the deadline or when the connection ended first).
+  std::string ReadUntil(std::string_view needle, milliseconds deadline = kDeadline) {
+    const auto until = SteadyClock::now() + deadline;
+    for (;;) {
+      const auto data = buffer_.data();
+      std::string_view seen(static_cast<const char*>(data.data()), data.size());
+      if (seen.find(needle) != std::string_view::npos) {
+        std::string out(seen);
+        buffer_.consume(buffer_.size());
+        return out;
+      }
+      const auto now = SteadyClock::now();
+      if (now >= until) return "";
+      beast::error_code result;
+      bool done = false;
+      socket_.async_read_some(buffer_.prepare(4096), [&](beast::error_code ec, size_t n) {
+        result = ec;
+        buffer_.commit(n);
+        done = true;
+      });
+      if (!RunUntil(done, std::chrono::duration_cast<milliseconds>(until - now)) || result) {
+        return "";
+      }
+    }
+  }
+
+  void Close() { socket_.close(); }
 
   // One response, or the error that ended the read (asio::error::timed_out at the deadline).
   std::expected<ClientResponse, beast::error_code> Read(bool head = false,
@@ -605,6 +707,122 @@ TEST_F(ServerTest, StartWithBadHostIsInvalidArgument) {
   Result<std::string> result = server.Start();
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ServerTest, StreamsChunksUntilTheSourceEndsThenCloses) {
+  StartServer();
+  auto control = handler_.stream();
+  TestClient client(address_);
+  client.Send("GET /stream HTTP/1.1\r\nHost: test\r\nAccept-Encoding: gzip\r\n\r\n");
+  std::string head = client.ReadUntil("\r\n\r\n");
+  EXPECT_NE(head.find("Transfer-Encoding: chunked"), std::string::npos) << head;
+  EXPECT_NE(head.find("Connection: close"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Content-Encoding"), std::string::npos) << head;
+  EXPECT_EQ(head.find("ignored"), std::string::npos) << head;
+
+  // Each piece goes out as it is produced, as one chunk; a large one is not gzipped either.
+  control->Push("data: one\n\n");
+  EXPECT_NE(client.ReadUntil("data: one\n\n").find("b\r\ndata: one\n\n\r\n"), std::string::npos);
+  const std::string big(4096, 'a');
+  control->Push(big);
+  EXPECT_NE(client.ReadUntil(big).find("1000\r\n" + big), std::string::npos);
+  control->Push("bye", /*finish=*/true);
+  EXPECT_NE(client.ReadUntil("0\r\n\r\n").find("3\r\nbye\r\n0\r\n\r\n"), std::string::npos);
+  EXPECT_TRUE(IsClosed(client.WaitClosed()));
+  EXPECT_TRUE(control->WaitFor([&] { return control->destroyed; }));
+  // Start and every Next ran on the workers, never on the io thread.
+  std::lock_guard lock(control->mu);
+  EXPECT_FALSE(control->threads.contains(run_thread_.get_id()));
+}
+
+TEST_F(ServerTest, AWaitingStreamHoldsNoWorkerAndWakesAtOnce) {
+  StartServer({.worker_threads = 1});
+  auto control = handler_.stream();
+  TestClient streaming(address_);
+  streaming.Send("GET /stream HTTP/1.1\r\nHost: test\r\n\r\n");
+  ASSERT_FALSE(streaming.ReadUntil("\r\n\r\n").empty());
+  ASSERT_TRUE(control->WaitFor([&] { return control->nexts >= 1; }));
+  // The only worker is free while the stream waits (its source asked for 60 s).
+  TestClient other(address_);
+  auto response = other.Get("/still-served");
+  ASSERT_TRUE(response.has_value()) << response.error().message();
+  EXPECT_EQ(response->body(), "GET /still-served ");
+  const auto pushed = SteadyClock::now();
+  control->Push("event: output\ndata: {}\n\n");
+  EXPECT_FALSE(streaming.ReadUntil("data: {}").empty());
+  EXPECT_LT(SteadyClock::now() - pushed, milliseconds(2000));
+}
+
+TEST_F(ServerTest, HttpTenStreamIsUnchunkedAndEndsWithTheConnection) {
+  StartServer();
+  auto control = handler_.stream();
+  control->Push("all of it", /*finish=*/true);
+  TestClient client(address_);
+  client.Send("GET /stream HTTP/1.0\r\n\r\n");
+  auto response = client.Read();
+  ASSERT_TRUE(response.has_value()) << response.error().message();
+  EXPECT_EQ(response->body(), "all of it");
+  EXPECT_EQ((*response)[bhttp::field::transfer_encoding], "");
+}
+
+TEST_F(ServerTest, AStreamEndsWhenItsClientCloses) {
+  StartServer();
+  auto control = handler_.stream();
+  {
+    TestClient client(address_);
+    client.Send("GET /stream HTTP/1.1\r\nHost: test\r\n\r\n");
+    ASSERT_FALSE(client.ReadUntil("\r\n\r\n").empty());
+    ASSERT_TRUE(control->WaitFor([&] { return control->nexts >= 1; }));
+    client.Close();
+  }
+  // Noticed without a write: the source's 60 s wait is cut short.
+  EXPECT_TRUE(control->WaitFor([&] { return control->destroyed; }));
+}
+
+TEST_F(ServerTest, AStreamWhoseClientStopsReadingIsCut) {
+  StartServer({.write_timeout = milliseconds(300)});
+  auto control = handler_.stream();
+  control->flood = true;
+  TestClient client(address_);
+  client.Send("GET /stream HTTP/1.1\r\nHost: test\r\n\r\n");
+  // The client reads nothing: once the socket buffers fill, a write times out.
+  EXPECT_TRUE(control->WaitFor([&] { return control->destroyed; }));
+}
+
+TEST_F(ServerTest, AHealthyStreamOutlivesTheWriteTimeout) {
+  StartServer({.write_timeout = milliseconds(100)});
+  auto control = handler_.stream();
+  TestClient client(address_);
+  client.Send("GET /stream HTTP/1.1\r\nHost: test\r\n\r\n");
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(milliseconds(150));  // the stream idles past write_timeout
+    control->Push("tick" + std::to_string(i));
+    EXPECT_FALSE(client.ReadUntil("tick" + std::to_string(i)).empty()) << i;
+  }
+}
+
+TEST_F(ServerTest, StopEndsStreamsPromptly) {
+  StartServer({.shutdown_grace = milliseconds(30'000)});
+  auto control = handler_.stream();
+  TestClient client(address_);
+  client.Send("GET /stream HTTP/1.1\r\nHost: test\r\n\r\n");
+  ASSERT_FALSE(client.ReadUntil("\r\n\r\n").empty());
+  ASSERT_TRUE(control->WaitFor([&] { return control->nexts >= 1; }));
+  server_->Stop();
+  // The body is terminated (the client can tell a clean end) and Run returns long before the
+  // grace period.
+  EXPECT_FALSE(client.ReadUntil("0\r\n\r\n").empty());
+  EXPECT_TRUE(IsClosed(client.WaitClosed()));
+  EXPECT_TRUE(WaitRunReturned());
+}
+
+TEST(SseTest, FormatsEventsWithOneDataLinePerLine) {
+  EXPECT_EQ(SseEvent("7", "output", R"({"text":"a"})"),
+            "id: 7\nevent: output\ndata: {\"text\":\"a\"}\n\n");
+  EXPECT_EQ(SseEvent("", "", "one\ntwo\r\nthree\r"),
+            "data: one\ndata: two\ndata: three\ndata: \n\n");
+  EXPECT_EQ(SseEvent("1\n2", "end", ""), "id: 12\nevent: end\ndata: \n\n");
 }
 
 TEST(GzipTest, RoundTripsThroughZlibInflate) {

@@ -71,6 +71,9 @@ std::vector<PermissionInfo> BuildPermissions() {
       {"costs:read", "Read costs."},
       {"budgets:read", "Read budgets."},
       {"budgets:update", "Set budgets."},
+      {"approvals:read", "Read approval requests."},
+      {"approvals:decide", "Approve or reject requests (never one's own)."},
+      {"approval-policies:update", "Set what a project requires approval for."},
   };
   std::sort(p.begin(), p.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return p;
@@ -84,13 +87,13 @@ std::vector<BuiltinRole> BuildBuiltinRoles() {
        {"instances:*", "jobs:*", "teams:read", "projects:read", "users:read",
         "service-accounts:read", "roles:read", "nodes:read", "gpus:read", "gpu-types:read",
         "quotas:read", "usage:read", "costs:read", "budgets:read", "events:read",
-        "organizations:read"}},
+        "organizations:read", "approvals:read"}},
       {"viewer",
        "Reads everything except secrets, the audit log and the access review.",
        {"organizations:read", "teams:read", "projects:read", "users:read", "service-accounts:read",
         "roles:read", "role-bindings:read", "nodes:read", "gpus:read", "gpu-types:read",
         "instances:read", "jobs:read", "quotas:read", "usage:read", "costs:read", "budgets:read",
-        "events:read"}},
+        "events:read", "approvals:read"}},
       {"billing-viewer",
        "Reads usage, costs, budgets and quotas, and the prices of the catalogue.",
        {"usage:read", "costs:read", "budgets:read", "quotas:read", "organizations:read",

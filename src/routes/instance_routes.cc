@@ -125,6 +125,24 @@ void AddInstanceRoutes(gateway::Router& router, workloads::InstanceService& inst
                          [&instances](RequestContext& ctx, const InstanceId& id, auto version) {
                            return instances.Terminate(ctx.principal(), id, version);
                          }));
+  // DELETE is terminate (API.md): the same answer as POST …/terminate.
+  router.Add(
+      Route{.method = verb::delete_,
+            .path = "/api/v1/instances/{id}",
+            .handler = [&instances](RequestContext& ctx) -> Result<http::Response> {
+              HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<InstanceId>("id"));
+              HANGAR_ASSIGN_OR_RETURN(auto version, ctx.IfMatchVersion());
+              HANGAR_ASSIGN_OR_RETURN(auto view, instances.Terminate(ctx.principal(), id, version));
+              auto body = ToApi(instances, view);
+              unsigned status = view.record.state == store::WorkloadState::stopping ? 202 : 200;
+              return JsonResponse(ctx, status, body, body.etag);
+            },
+            .permission = "instances:delete",
+            .authorize = Authorize::kObject,
+            .operation_id = "deleteInstance",
+            .summary = "Terminate an instance (the same as POST …/terminate)",
+            .tag = "Instances",
+            .response_body = Schema<api::Instance>()});
   router.Add(
       ActionRoute(instances, "extend", "instances:update",
                   "Extend a running instance's lease by `seconds` (at most 30 days from its start)",
@@ -145,22 +163,7 @@ void AddInstanceRoutes(gateway::Router& router, workloads::InstanceService& inst
                     HANGAR_ASSIGN_OR_RETURN(auto body, ctx.Body<api::ResizeInstanceRequest>());
                     return instances.Resize(ctx.principal(), id, body, version);
                   }));
-  router.Add(Route{.method = verb::get,
-                   .path = "/api/v1/instances/{id}/logs",
-                   .handler = [&instances](RequestContext& ctx) -> Result<http::Response> {
-                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<InstanceId>("id"));
-                     return LogPageResponse(ctx, [&](int64_t after, int64_t limit) {
-                       return instances.Output(ctx.principal(), id, after, limit);
-                     });
-                   },
-                   .permission = "instances:read",
-                   .authorize = Authorize::kObject,
-                   .operation_id = "getInstanceLogs",
-                   .summary = "The session's output (every run), oldest first; pass next_after as "
-                              "?after= to read on",
-                   .tag = "Instances",
-                   .response_body = Schema<api::LogPage>(),
-                   .query_params = LogQueryParams()});
+  // GET /api/v1/instances/{id}/logs is in log_routes.cc, with the other logs routes.
 }
 
 }  // namespace hangar::routes

@@ -16,9 +16,12 @@
 #include "identity/directory_service.h"
 #include "identity/token_service.h"
 #include "store/store.h"
+#include "workloads/approval_service.h"
 #include "workloads/instance_service.h"
 #include "workloads/job_service.h"
+#include "workloads/log_search.h"
 #include "workloads/quota_service.h"
+#include "workloads/snapshot_service.h"
 
 namespace hangar::routes {
 
@@ -30,6 +33,18 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet);
 void AddWorkloadRoutes(gateway::Router& router, workloads::JobService& jobs);
 void AddInstanceRoutes(gateway::Router& router, workloads::InstanceService& instances);
 void AddQuotaRoutes(gateway::Router& router, workloads::QuotaService& quotas);
+// /api/v1/instances/{id}/snapshot|clone|migrate, /api/v1/snapshots and the agents' snapshot
+// transfers (/api/v1/agent/nodes/{id}/snapshots/{snapshot}/…).
+void AddSnapshotRoutes(gateway::Router& router, workloads::InstanceService& instances,
+                       workloads::SnapshotService& snapshots);
+// /api/v1/approval-policies/{project} and /api/v1/approvals (list, get, approve, reject).
+void AddApprovalRoutes(gateway::Router& router, workloads::ApprovalService& approvals);
+
+// GET /api/v1/jobs/{id}/logs and /instances/{id}/logs (JSON pages, or followed as Server-Sent
+// Events, woken by `bell`), and GET /api/v1/logs (search).
+void AddLogRoutes(gateway::Router& router, workloads::JobService& jobs,
+                  workloads::InstanceService& instances, workloads::OutputBell& bell,
+                  workloads::LogSearch& search);
 
 // /api/v1/events (the domain-event log) and /api/v1/audit (the audit log).
 void AddEventRoutes(gateway::Router& router, events::EventService& events);

@@ -109,23 +109,7 @@ void AddWorkloadRoutes(gateway::Router& router, workloads::JobService& jobs) {
                          [&jobs](const auto& who, const auto& id, auto version) {
                            return jobs.Requeue(who, id, version);
                          }));
-  router.Add(Route{.method = verb::get,
-                   .path = "/api/v1/jobs/{id}/logs",
-                   .handler = [&jobs](RequestContext& ctx) -> Result<http::Response> {
-                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<JobId>("id"));
-                     return LogPageResponse(ctx, [&](int64_t after, int64_t limit) {
-                       return jobs.Output(ctx.principal(), id, after, limit);
-                     });
-                   },
-                   .permission = "jobs:read",
-                   .authorize = Authorize::kObject,
-                   .operation_id = "getJobLogs",
-                   .summary =
-                       "A job's output (stdout and stderr of every attempt), oldest first; pass "
-                       "next_after as ?after= to read on",
-                   .tag = "Jobs",
-                   .response_body = Schema<api::LogPage>(),
-                   .query_params = LogQueryParams()});
+  // GET /api/v1/jobs/{id}/logs is in log_routes.cc, with the other logs routes.
 
   // ---- Agents ----
   router.Add(Route{

@@ -453,6 +453,29 @@ std::vector<Migration> BuildMigrations() {
           Shared("CREATE INDEX approvals_org_created ON approvals (org_id, created_at, id)"),
           Shared("CREATE INDEX approvals_subject ON approvals (subject_id)"),
       }});
+  // Full-text search over workloads' output (GET /api/v1/logs), kept in step with every insert
+  // by the engine itself. Both index words as they are, without stemming or stop words (log
+  // lines are not prose): SQLite's FTS5 with its default unicode61 tokenizer, as an external-
+  // content table over workload_output kept by triggers; PostgreSQL's 'simple' configuration,
+  // as a generated tsvector column under a GIN index.
+  m.push_back(Migration{
+      8,
+      "log search",
+      {
+          {"CREATE VIRTUAL TABLE workload_output_fts USING fts5("
+           "text, content='workload_output', content_rowid='seq')",
+           "ALTER TABLE workload_output ADD COLUMN text_search tsvector"
+           " GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED"},
+          {"CREATE TRIGGER workload_output_fts_insert AFTER INSERT ON workload_output BEGIN"
+           " INSERT INTO workload_output_fts (rowid, text) VALUES (new.seq, new.text); END",
+           "CREATE INDEX workload_output_text_search ON workload_output USING GIN (text_search)"},
+          {"CREATE TRIGGER workload_output_fts_delete AFTER DELETE ON workload_output BEGIN"
+           " INSERT INTO workload_output_fts (workload_output_fts, rowid, text)"
+           " VALUES ('delete', old.seq, old.text); END",
+           "SELECT 1"},
+          // Output stored before this migration.
+          {"INSERT INTO workload_output_fts (workload_output_fts) VALUES ('rebuild')", "SELECT 1"},
+      }});
   return m;
 }
 

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "common/json_codec.h"
 #include "store/identity_repos.h"
 #include "store/quota_repos.h"
 #include "store/read_all.h"
+#include "workloads/approval_service.h"
 #include "workloads/job_spec.h"
 #include "workloads/quota_service.h"
 #include "workloads/views.h"
@@ -30,15 +32,16 @@ std::string_view AllowedActions(State state) {
   switch (state) {
     case State::pending:
     case State::scheduled:
-      return "stop, resize, terminate";
+      return "stop, resize, snapshot, clone, terminate";
     case State::running:
-      return "stop, resize, extend, terminate";
+      return "stop, resize, extend, snapshot, clone, migrate, terminate";
     case State::stopping:
+      return "snapshot, clone, terminate";
     case State::awaiting_approval:
       return "terminate";
     case State::stopped:
     case State::failed:
-      return "start, resize, terminate";
+      return "start, resize, snapshot, clone, terminate";
     default:
       return "none (it is terminated)";
   }
@@ -165,13 +168,187 @@ std::optional<Timestamp> ExpectedEnd(const store::WorkloadRecord& w) {
   return from + std::chrono::seconds(*spec->time_limit_seconds);
 }
 
+// The most the request's GPUs can cost per hour from the catalogue: its type's price, or the
+// dearest type's when it names none (what an approval policy is checked against).
+Result<int64_t> MaxHourlyPrice(store::Tx& tx, const OrgId& org, const api::JobResources& res) {
+  HANGAR_ASSIGN_OR_RETURN(auto types,
+                          store::ReadAll<store::GpuTypeRecord>(tx, org, store::ListGpuTypes));
+  int64_t per_gpu = 0;
+  for (const auto& t : types) {
+    if (!res.gpu_type || t.name == *res.gpu_type)
+      per_gpu = std::max(per_gpu, t.hourly_price_micros);
+  }
+  return static_cast<int64_t>(static_cast<__int128>(per_gpu) * res.gpus.value_or(1) *
+                              res.gpu_milli.value_or(1000) / 1000);
+}
+
+// ---- Snapshots ----
+
+// Snapshot names: what people type on the command line, unique in the project.
+bool ValidSnapshotName(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A snapshot of `r`'s workspace for its node's agent to take, recorded in `tx` with its event.
+Result<store::SnapshotRecord> NewSnapshot(store::Tx& tx, const store::WorkloadRecord& r,
+                                          std::optional<std::string> name, std::string purpose,
+                                          const Clock& clock, const std::string& actor) {
+  Timestamp now = clock.Now();
+  auto settings = SettingsOf(r);
+  if (r.state == State::terminated || !settings.workspace_node) {
+    return std::unexpected(
+        Error::Conflict("instance " + r.id + " has no workspace to snapshot: " +
+                        (r.state == State::terminated ? "it is terminated" : "it never ran"))
+            .Hint("snapshot an instance once it has run"));
+  }
+  SnapshotId id = SnapshotId::Generate(clock);
+  if (!name) name = r.name + "-" + id.str().substr(id.str().size() - 6);
+  store::SnapshotRecord snap{.id = id.str(),
+                             .org_id = r.org_id,
+                             .project_id = r.project_id,
+                             .team_id = r.team_id,
+                             .name = *name,
+                             .instance_id = r.id,
+                             .node_id = NodeId::FromTrusted(*settings.workspace_node),
+                             .workspace = r.id,
+                             .purpose = std::move(purpose),
+                             .state = api::SnapshotState::pending,
+                             .state_message = "waiting for " + *settings.workspace_node +
+                                              " to archive and upload the workspace",
+                             .created_by = actor,
+                             .created_at = now,
+                             .updated_at = now};
+  if (auto inserted = store::InsertSnapshot(tx, snap); !inserted) {
+    if (inserted.error().code() == ErrorCode::kAlreadyExists) {
+      return std::unexpected(Error::Conflict("the project already has a snapshot named " + *name)
+                                 .Field("/name", "is already used in the project")
+                                 .Hint("choose another name, or delete the old snapshot"));
+    }
+    return std::unexpected(inserted.error());
+  }
+  HANGAR_TRY(AppendSnapshotEvent(tx, snap, "hangar.snapshot.created", now, actor));
+  return snap;
+}
+
+// The nodes other than `except` that could take `spec` now: schedulable, matching its
+// selector, with enough free GPUs of the kind it asks for. Most free first.
+std::vector<std::pair<std::string, int64_t>> NodesWithRoom(
+    const std::vector<store::NodeRecord>& nodes, const std::vector<store::GpuRecord>& gpus,
+    const std::vector<store::WorkloadRecord>& active, const api::SubmitJobRequest& spec,
+    const std::string& except) {
+  const api::JobResources res = spec.resources.value_or(api::JobResources{});
+  int32_t min_cuda = res.min_cuda_version ? ParseCudaVersion(*res.min_cuda_version).value_or(0) : 0;
+  std::set<std::string> held;  // "node/index"
+  for (const auto& w : active) {
+    if (!store::HoldsGpus(w.state) || !w.node_id) continue;
+    for (int64_t g : w.gpu_indexes) held.insert(w.node_id->str() + "/" + std::to_string(g));
+  }
+  std::map<std::string, int64_t> free;
+  for (const auto& g : gpus) {
+    std::string type = g.gpu_type_name.empty() ? g.product_name : g.gpu_type_name;
+    if (res.gpu_type && type != *res.gpu_type) continue;
+    if (g.memory_mib < res.min_gpu_memory_mib.value_or(0)) continue;
+    if (min_cuda > 0 && ParseCudaVersion(g.cuda_version).value_or(0) < min_cuda) continue;
+    if (g.state != api::GpuState::ready) continue;
+    if (held.contains(g.node_id.str() + "/" + std::to_string(g.index))) continue;
+    ++free[g.node_id.str()];
+  }
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& n : nodes) {
+    bool schedulable = n.state == api::NodeState::ready && !n.cordoned &&
+                       LabelsMatch(n.labels, spec.node_selector.value_or(api::Labels{}));
+    int64_t room = free[n.id.str()];
+    if (schedulable && n.id.str() != except && room >= res.gpus.value_or(1)) {
+      out.emplace_back(n.id.str(), room);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
 }  // namespace
 
 // ---- Shared with the agents' reports -------------------------------------------------------
 
-void StartLease(store::WorkloadRecord& r, Timestamp now) {
-  r.expires_at = now + std::chrono::seconds(SettingsOf(r).max_lifetime_seconds);
+Status AppendSnapshotEvent(store::Tx& tx, const store::SnapshotRecord& snapshot, std::string type,
+                           Timestamp now, const std::string& actor) {
+  FakeClock at(now);
+  return store::AppendEvent(
+      tx, store::EventRecord{.id = EventId::Generate(at),
+                             .org_id = snapshot.org_id,
+                             .type = std::move(type),
+                             .source = "/api/v1/snapshots",
+                             .subject = snapshot.id,
+                             .time = now,
+                             .data_json = json::Serialize(ToApiSnapshot(snapshot)),
+                             .actor = actor});
+}
+
+Status AfterSnapshotReady(store::Tx& tx, const store::SnapshotRecord& snapshot, Timestamp now,
+                          const std::string& actor, std::vector<NodeId>& ring) {
+  HANGAR_ASSIGN_OR_RETURN(auto loaded,
+                          store::GetWorkload(tx, snapshot.org_id, snapshot.instance_id));
+  if (!loaded) return Ok();
+  store::WorkloadRecord& r = *loaded;
+  api::InstanceSettings settings = SettingsOf(r);
+  if (settings.migration_snapshot != snapshot.id) return Ok();
+  std::string target = settings.migration_node.value_or("");
+  settings.migration_snapshot.reset();
+  settings.migration_node.reset();
+  if (r.state != State::scheduled && r.state != State::running) {
+    // Stopped (or terminated) meanwhile: nothing left to move; the snapshot stays.
+    r.settings_json = json::Serialize(settings);
+    return Save(tx, r, "hangar.instance.migration_abandoned", now, actor);
+  }
+  settings.restore_snapshot = snapshot.id;
+  settings.pinned_node = target;
+  r.settings_json = json::Serialize(settings);
+  if (r.node_id) ring.push_back(*r.node_id);
+  return RequestStop(tx, r, "migrate",
+                     "migrating to " + target + ": snapshot " + snapshot.id +
+                         " is saved; stopping the session here to restore it there",
+                     now, actor);
+}
+
+Status AfterSnapshotFailed(store::Tx& tx, const store::SnapshotRecord& snapshot, Timestamp now,
+                           const std::string& actor) {
+  HANGAR_ASSIGN_OR_RETURN(auto active, store::ListOrgActiveWorkloads(tx, snapshot.org_id));
+  for (auto& r : active) {
+    if (r.kind != "instance") continue;
+    api::InstanceSettings settings = SettingsOf(r);
+    if (settings.migration_snapshot == snapshot.id) {
+      settings.migration_snapshot.reset();
+      settings.migration_node.reset();
+      r.settings_json = json::Serialize(settings);
+      r.state_reason = "migration_failed";
+      r.state_message = "the migration failed (" + snapshot.state_message +
+                        "); it keeps running on " + (r.node_id ? r.node_id->str() : "its node");
+      HANGAR_TRY(Save(tx, r, "hangar.instance.migration_failed", now, actor));
+    } else if (settings.restore_snapshot == snapshot.id && r.state == State::pending) {
+      HANGAR_TRY(FinishRun(
+          tx, r, State::failed, "restore_failed",
+          "snapshot " + snapshot.id + " it was to start from failed: " + snapshot.state_message,
+          now, actor));
+    }
+  }
+  return Ok();
+}
+
+void StartLease(store::WorkloadRecord& r, const NodeId& node, Timestamp now) {
+  api::InstanceSettings settings = SettingsOf(r);
+  r.expires_at = now + std::chrono::seconds(settings.max_lifetime_seconds);
   r.expiry_warned_at.reset();
+  settings.workspace_node = node.str();
+  settings.restore_snapshot.reset();
+  settings.pinned_node.reset();
+  r.settings_json = json::Serialize(settings);
 }
 
 Status EndInstanceRun(store::Tx& tx, store::WorkloadRecord& r, const RunEnd& end, Timestamp now,
@@ -192,6 +369,12 @@ Status EndInstanceRun(store::Tx& tx, store::WorkloadRecord& r, const RunEnd& end
           (why == "stop" ? std::string("stopped") : "stopped at the end of its lease") +
               "; the session " + how + ". Start it again when needed",
           now, actor);
+    }
+    if (why == "migrate") {
+      return BackToQueue(tx, r, "migrating",
+                         "migrating to " + SettingsOf(r).pinned_node.value_or("another node") +
+                             ": the session " + how + "; placing it there",
+                         now, actor);
     }
     std::string reason = why.empty() ? "requeued" : (why == "resize" ? "resized" : why);
     return BackToQueue(tx, r, reason, reason + ": the session " + how + "; placing it again", now,
@@ -265,6 +448,25 @@ Result<InstanceView> InstanceService::Create(const Principal& who,
   HANGAR_TRY(authorizer_.RequireOnObject(
       who, "instances:create", "projects:read",
       ResourceScope::Project(who.org_id, project->team_id, project->id), unknown_project()));
+  if (request.snapshot) {
+    // The workspace starts as the snapshot's: one of the same project, not failed.
+    std::optional<store::SnapshotRecord> snap;
+    HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+      HANGAR_ASSIGN_OR_RETURN(snap, store::GetSnapshot(tx, who.org_id, *request.snapshot));
+      if (!snap) {
+        HANGAR_ASSIGN_OR_RETURN(
+            snap, store::FindSnapshotByName(tx, who.org_id, project->id, *request.snapshot));
+      }
+      return Ok();
+    }));
+    if (!snap || snap->project_id != project->id) {
+      invalid.AddField("/snapshot", "no snapshot of that id or name in the project");
+    } else if (snap->state == api::SnapshotState::failed) {
+      invalid.AddField("/snapshot", "that snapshot failed: " + snap->state_message);
+    } else {
+      n.settings.restore_snapshot = snap->id;
+    }
+  }
   if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
   n.run.project = project->id.str();
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
@@ -287,7 +489,13 @@ Result<InstanceView> InstanceService::Create(const Principal& who,
                           .settings_json = json::Serialize(n.settings),
                           .created_at = now,
                           .updated_at = now};
+  const store::WorkloadRecord as_asked = r;
   HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    r = as_asked;
+    // A request over the project's approval policy waits for a person's decision.
+    HANGAR_ASSIGN_OR_RETURN(int64_t price, MaxHourlyPrice(tx, who.org_id, *n.run.resources));
+    HANGAR_TRY(
+        RequestApprovalIfNeeded(tx, r, *n.run.resources->gpus, price, clock_, who.ActorId()));
     HANGAR_TRY(store::InsertWorkload(tx, r));
     return AppendInstanceEvent(tx, r, "hangar.instance.created", now, who.ActorId());
   }));
@@ -580,23 +788,27 @@ Result<InstanceView> InstanceService::Stop(const Principal& who, const InstanceI
 
 Result<InstanceView> InstanceService::Terminate(const Principal& who, const InstanceId& id,
                                                 std::optional<int64_t> if_match_version) {
-  return Act(who, id, if_match_version, "instances:delete",
-             [](store::Tx& tx, store::WorkloadRecord& r, Timestamp now, const std::string& actor,
-                bool& ring) -> Status {
-               switch (r.state) {
-                 case State::terminated:
-                   return Ok();
-                 case State::scheduled:
-                 case State::running:
-                 case State::stopping:
-                   ring = true;
-                   return RequestStop(tx, r, "terminate", "terminating: stopping the session", now,
-                                      actor);
-                 default:
-                   return FinishRun(tx, r, State::terminated, "terminated",
-                                    "terminated by " + actor, now, actor);
-               }
-             });
+  return Act(
+      who, id, if_match_version, "instances:delete",
+      [](store::Tx& tx, store::WorkloadRecord& r, Timestamp now, const std::string& actor,
+         bool& ring) -> Status {
+        switch (r.state) {
+          case State::terminated:
+            return Ok();
+          case State::scheduled:
+          case State::running:
+          case State::stopping:
+            ring = true;
+            return RequestStop(tx, r, "terminate", "terminating: stopping the session", now, actor);
+          case State::awaiting_approval:
+            HANGAR_TRY(CancelApprovalsOf(tx, r.org_id, r.id, now, actor));
+            return FinishRun(tx, r, State::terminated, "terminated",
+                             "terminated by " + actor + " before it was approved", now, actor);
+          default:
+            return FinishRun(tx, r, State::terminated, "terminated", "terminated by " + actor, now,
+                             actor);
+        }
+      });
 }
 
 Result<InstanceView> InstanceService::Extend(const Principal& who, const InstanceId& id,
@@ -676,6 +888,200 @@ Result<InstanceView> InstanceService::Resize(const Principal& who, const Instanc
                r.state_message = "resized from " + from + " to " + to + " GPUs; " + r.state_message;
                return Save(tx, r, "hangar.instance.resized", now, actor);
              });
+}
+
+Result<store::SnapshotRecord> InstanceService::Snapshot(const Principal& who, const InstanceId& id,
+                                                        const api::CreateSnapshotRequest& request) {
+  if (request.name && !ValidSnapshotName(*request.name)) {
+    return std::unexpected(Error::Invalid("the snapshot is not valid")
+                               .Field("/name", "must be 1..63 letters, digits, '-', '_' or '.'"));
+  }
+  HANGAR_ASSIGN_OR_RETURN(InstanceView current, Get(who, id));
+  HANGAR_TRY(Authorize(who, "instances:update", current.record));
+  store::SnapshotRecord snap;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(auto r, store::GetWorkload(tx, who.org_id, id.str()));
+    if (!r) return std::unexpected(Error::NotFound("instance " + id.str() + " not found"));
+    HANGAR_ASSIGN_OR_RETURN(snap, NewSnapshot(tx, *r, request.name, "user", clock_, who.ActorId()));
+    return Ok();
+  }));
+  signals_.Ring(snap.node_id.str());
+  return snap;
+}
+
+Result<InstanceView> InstanceService::Clone(const Principal& who, const InstanceId& id,
+                                            const api::CloneInstanceRequest& request) {
+  HANGAR_ASSIGN_OR_RETURN(InstanceView source, Get(who, id));
+  const store::WorkloadRecord& src = source.record;
+  HANGAR_TRY(authorizer_.RequireOnObject(who, "instances:create", "instances:read", ScopeOf(src),
+                                         Error::NotFound("instance " + id.str() + " not found")));
+  api::InstanceSettings settings{.max_lifetime_seconds = SettingsOf(src).max_lifetime_seconds};
+  Error invalid = Error::Invalid("the clone is not valid");
+  if (request.max_lifetime_seconds) {
+    auto seconds = [](Micros d) {
+      return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+    };
+    if (*request.max_lifetime_seconds < seconds(options_.min_lifetime) ||
+        *request.max_lifetime_seconds > seconds(options_.max_lease)) {
+      invalid.AddField("/max_lifetime_seconds",
+                       "must be between " + std::to_string(seconds(options_.min_lifetime)) +
+                           " and " + std::to_string(seconds(options_.max_lease)));
+    }
+    settings.max_lifetime_seconds = *request.max_lifetime_seconds;
+  }
+  if (request.name && request.name->empty()) invalid.AddField("/name", "must not be empty");
+  if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
+  HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(src));
+  spec.name = request.name.value_or(src.name + "-clone");
+  spec.start_after.reset();
+  Timestamp now = clock_.Now();
+  std::string actor = who.ActorId();
+  store::WorkloadRecord r{.id = InstanceId::Generate(clock_).str(),
+                          .org_id = who.org_id,
+                          .kind = "instance",
+                          .project_id = src.project_id,
+                          .team_id = src.team_id,
+                          .name = *spec.name,
+                          .state = State::pending,
+                          .priority_class = src.priority_class,
+                          .spec_json = json::Serialize(spec),
+                          .state_reason = "created",
+                          .state_message = "a clone of " + src.id + ": queued for placement",
+                          .created_by = actor,
+                          .created_at = now,
+                          .updated_at = now};
+  std::optional<std::string> ring;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    return CheckRequestFitsQuota(tx, who.org_id, src.team_id, src.project_id, src.project_id.str(),
+                                 WorkloadMilliGpus(src));
+  }));
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    ring.reset();
+    HANGAR_ASSIGN_OR_RETURN(auto current, store::GetWorkload(tx, who.org_id, src.id));
+    if (!current) return std::unexpected(Error::NotFound("instance " + id.str() + " not found"));
+    std::optional<store::SnapshotRecord> snap;
+    if (request.snapshot) {
+      HANGAR_ASSIGN_OR_RETURN(snap, store::GetSnapshot(tx, who.org_id, *request.snapshot));
+      if (!snap) {
+        HANGAR_ASSIGN_OR_RETURN(
+            snap, store::FindSnapshotByName(tx, who.org_id, src.project_id, *request.snapshot));
+      }
+      if (!snap || snap->project_id != src.project_id) {
+        return std::unexpected(Error::Invalid("the clone is not valid")
+                                   .Field("/snapshot",
+                                          "no snapshot of that id or name in the "
+                                          "instance's project"));
+      }
+      if (snap->state == api::SnapshotState::failed) {
+        return std::unexpected(
+            Error::Invalid("the clone is not valid")
+                .Field("/snapshot", "that snapshot failed: " + snap->state_message));
+      }
+    } else if (SettingsOf(*current).workspace_node && current->state != State::terminated) {
+      HANGAR_ASSIGN_OR_RETURN(snap,
+                              NewSnapshot(tx, *current, std::nullopt, "clone", clock_, actor));
+      ring = snap->node_id.str();
+    }
+    api::InstanceSettings clone_settings = settings;
+    if (snap) {
+      clone_settings.restore_snapshot = snap->id;
+      r.state_message = "a clone of " + src.id + " from snapshot " + snap->id +
+                        (snap->state == api::SnapshotState::ready
+                             ? ": queued for placement"
+                             : ": waits for the snapshot, then for placement");
+    }
+    r.settings_json = json::Serialize(clone_settings);
+    const api::JobResources res = spec.resources.value_or(api::JobResources{});
+    HANGAR_ASSIGN_OR_RETURN(int64_t price, MaxHourlyPrice(tx, who.org_id, res));
+    HANGAR_TRY(RequestApprovalIfNeeded(tx, r, res.gpus.value_or(1), price, clock_, actor));
+    HANGAR_TRY(store::InsertWorkload(tx, r));
+    return AppendInstanceEvent(tx, r, "hangar.instance.created", now, actor);
+  }));
+  if (ring) signals_.Ring(*ring);
+  wake_scheduler_();
+  return InstanceView{.record = std::move(r)};
+}
+
+Result<InstanceView> InstanceService::Migrate(const Principal& who, const InstanceId& id,
+                                              const api::MigrateInstanceRequest& request,
+                                              std::optional<int64_t> if_match_version) {
+  std::vector<store::NodeRecord> nodes;
+  std::vector<store::GpuRecord> gpus;
+  std::vector<store::WorkloadRecord> active;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(active, store::ListOrgActiveWorkloads(tx, who.org_id));
+    HANGAR_ASSIGN_OR_RETURN(nodes,
+                            store::ReadAll<store::NodeRecord>(tx, who.org_id, store::ListNodes));
+    HANGAR_ASSIGN_OR_RETURN(gpus,
+                            store::ReadAll<store::GpuRecord>(tx, who.org_id, store::ListGpus));
+    return Ok();
+  }));
+  const Clock& clock = clock_;
+  std::optional<std::string> snapshot_node;
+  auto view = Act(
+      who, id, if_match_version, "instances:update",
+      [&](store::Tx& tx, store::WorkloadRecord& r, Timestamp now, const std::string& actor,
+          bool&) -> Status {
+        api::InstanceSettings settings = SettingsOf(r);
+        if (settings.migration_snapshot) {
+          if (!request.node || request.node == settings.migration_node) return Ok();
+          return std::unexpected(Error::Conflict("instance " + r.id + " is already migrating to " +
+                                                 settings.migration_node.value_or("?"))
+                                     .Hint("wait until it runs there, then migrate it again"));
+        }
+        if (r.state != State::running || !r.node_id) {
+          return std::unexpected(IllegalAction(r, "migrate"));
+        }
+        HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(r));
+        auto candidates = NodesWithRoom(nodes, gpus, active, spec, r.node_id->str());
+        std::string wanted =
+            std::to_string(spec.resources.value_or(api::JobResources{}).gpus.value_or(1)) +
+            " free GPUs matching the instance";
+        std::string target;
+        if (request.node) {
+          if (*request.node == r.node_id->str()) {
+            return std::unexpected(Error::Invalid("the migration is not valid")
+                                       .Field("/node", "is the node the instance runs on"));
+          }
+          bool known = std::any_of(nodes.begin(), nodes.end(),
+                                   [&](const auto& n) { return n.id.str() == *request.node; });
+          if (!known) {
+            return std::unexpected(
+                Error::Invalid("the migration is not valid").Field("/node", "no such node"));
+          }
+          bool has_room = std::any_of(candidates.begin(), candidates.end(),
+                                      [&](const auto& c) { return c.first == *request.node; });
+          if (!has_room) {
+            return std::unexpected(
+                Error::Conflict("node " + *request.node + " has no room for instance " + r.id +
+                                ": it needs " + wanted +
+                                " (and a ready, uncordoned node "
+                                "matching its selector)")
+                    .Hint("pick another node, or leave node out to let Hangar choose"));
+          }
+          target = *request.node;
+        } else {
+          if (candidates.empty()) {
+            return std::unexpected(
+                Error::Conflict("no other node has room for instance " + r.id + " now: it needs " +
+                                wanted + " on a ready, uncordoned node matching its selector")
+                    .Hint("try again when GPUs are released"));
+          }
+          target = candidates.front().first;
+        }
+        HANGAR_ASSIGN_OR_RETURN(auto snap,
+                                NewSnapshot(tx, r, std::nullopt, "migrate", clock, actor));
+        snapshot_node = snap.node_id.str();
+        settings.migration_snapshot = snap.id;
+        settings.migration_node = target;
+        r.settings_json = json::Serialize(settings);
+        r.state_reason = "migrating";
+        r.state_message = "migrating to " + target + ": saving the workspace as snapshot " +
+                          snap.id + " while the session runs";
+        return Save(tx, r, "hangar.instance.migrating", now, actor);
+      });
+  if (view && snapshot_node) signals_.Ring(*snapshot_node);
+  return view;
 }
 
 Result<std::vector<store::OutputRecord>> InstanceService::Output(const Principal& who,

@@ -45,11 +45,28 @@
 //   | failed                 |                       |                  |                        |
 //   | scheduled, running     | node unreachable      | pending          | placed again elsewhere |
 //
+//   | running                | Migrate               | running          | a snapshot is taken    |
+//   |                        |                       | (migrating)      | on its node            |
+//   | running (migrating)    | snapshot ready        | stopping         | restore it, pinned to  |
+//   |                        |                       |                  | the target node        |
+//   | stopping (migrate)     | agent: exited         | pending          | placed on the target,  |
+//   |                        |                       |                  | restored, then runs    |
+//   | running (migrating)    | snapshot failed       | running          | migration abandoned    |
+//   | any but terminated,    | Snapshot, Clone       | same             | a snapshot (and, for   |
+//   | once it has run        |                       |                  | clone, a new instance) |
+//
 // Any other request is a 409 naming the state and the actions it allows. Repeating an action
 // that is already in effect (stop a stopped instance) changes nothing and succeeds.
 //
 // The workspace: the agent runs the session in <state dir>/workspaces/<instance id> on the
-// node, kept when the instance stops, so a start on the same node finds it.
+// node, kept when the instance stops, so a start on the same node finds it. `workspace_node`
+// (in the instance's settings) names that node. A snapshot is the workspace archived by that
+// node's agent and uploaded to the server (SnapshotService); an instance with `restore_snapshot`
+// set gets it unpacked into its workspace before its next run starts, wherever that is. Clone
+// and migrate are built from these two: clone = snapshot + a new instance restoring it;
+// migrate = snapshot + (once ready) stop here + place on the target node + restore + run.
+// Migrate checks up front that the target has room, so the old GPUs are given up only for a
+// placement that can happen; the session is down from the stop until the restore ends.
 //
 // Authorisation: instances:create/read/update/delete at the instance's project; another
 // tenant's instance, or one the caller may not read, is a 404.
@@ -61,12 +78,14 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/workload_types.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "identity/principal.h"
 #include "identity/rbac.h"
+#include "store/snapshot_repos.h"
 #include "store/workload_repos.h"
 #include "workloads/node_signals.h"
 #include "workloads/queue_board.h"
@@ -122,6 +141,19 @@ class InstanceService {
   Result<InstanceView> Resize(const identity::Principal& who, const InstanceId& id,
                               const api::ResizeInstanceRequest& request,
                               std::optional<int64_t> if_match_version);
+  // Saves the instance's workspace as a snapshot (pending until its node's agent uploaded it).
+  // kConflict when the instance never ran (it has no workspace) or is terminated.
+  Result<store::SnapshotRecord> Snapshot(const identity::Principal& who, const InstanceId& id,
+                                         const api::CreateSnapshotRequest& request);
+  // A new instance like `id` that starts from its workspace: from `request.snapshot`, or from a
+  // snapshot taken now (none when `id` never ran). The clone waits until the snapshot is ready.
+  Result<InstanceView> Clone(const identity::Principal& who, const InstanceId& id,
+                             const api::CloneInstanceRequest& request);
+  // Moves a running instance to another node (see the table above). kConflict when it is not
+  // running or no other node has room for it now (naming why).
+  Result<InstanceView> Migrate(const identity::Principal& who, const InstanceId& id,
+                               const api::MigrateInstanceRequest& request,
+                               std::optional<int64_t> if_match_version);
   // The session's output (all runs), oldest first.
   Result<std::vector<store::OutputRecord>> Output(const identity::Principal& who,
                                                   const InstanceId& id, int64_t after,
@@ -154,7 +186,20 @@ class InstanceService {
 };
 
 // The instance's lease starts (or starts again) with its run: expires_at = now + its lifetime.
-void StartLease(store::WorkloadRecord& record, Timestamp now);
+// The workspace now lives on `node`, restored from any snapshot it was to start from.
+void StartLease(store::WorkloadRecord& record, const NodeId& node, Timestamp now);
+
+// Appends the snapshot's event (`hangar.snapshot.<what>`), its data the snapshot as GET shows it.
+Status AppendSnapshotEvent(store::Tx& tx, const store::SnapshotRecord& snapshot, std::string type,
+                           Timestamp now, const std::string& actor);
+
+// What follows a snapshot becoming ready or failing, in `tx`: a migration waiting for it goes
+// on (its instance's node is added to `ring`) or is abandoned; clones waiting for a failed
+// snapshot fail.
+Status AfterSnapshotReady(store::Tx& tx, const store::SnapshotRecord& snapshot, Timestamp now,
+                          const std::string& actor, std::vector<NodeId>& ring);
+Status AfterSnapshotFailed(store::Tx& tx, const store::SnapshotRecord& snapshot, Timestamp now,
+                           const std::string& actor);
 
 // The instance's next state after its run ended (see the table above), in `tx`.
 Status EndInstanceRun(store::Tx& tx, store::WorkloadRecord& record, const RunEnd& end,

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <map>
 
 #include "common/crypto.h"
 #include "common/json_codec.h"
@@ -127,14 +128,16 @@ std::optional<Timestamp> OptParse(const std::optional<std::string>& text) {
 
 JobService::JobService(store::Store& store, const Clock& clock, identity::Authorizer& authorizer,
                        NodeSignals& signals, const QueueBoard& board,
-                       std::function<void()> wake_scheduler, JobOptions options)
+                       std::function<void()> wake_scheduler, JobOptions options,
+                       OutputBell* output_bell)
     : store_(store),
       clock_(clock),
       authorizer_(authorizer),
       signals_(signals),
       board_(board),
       wake_scheduler_(std::move(wake_scheduler)),
-      options_(options) {}
+      options_(options),
+      output_bell_(output_bell) {}
 
 JobView JobService::ViewOf(store::WorkloadRecord record) const {
   JobView view;
@@ -387,11 +390,29 @@ Result<api::AssignmentList> JobService::Assignments(const Principal& who, const 
   wait = std::min(wait, options_.max_assignment_wait);
   auto read = [&]() -> Result<api::AssignmentList> {
     std::vector<store::WorkloadRecord> records;
+    std::vector<store::SnapshotRecord> tasks;
+    std::map<std::string, api::WorkspaceRestore> restores;  // instance id -> its snapshot
     HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+      restores.clear();
       HANGAR_ASSIGN_OR_RETURN(records, store::ListNodeWorkloads(tx, who.org_id, node));
+      HANGAR_ASSIGN_OR_RETURN(tasks, store::ListNodeSnapshotTasks(tx, who.org_id, node));
+      for (const auto& r : records) {
+        if (r.kind != "instance") continue;
+        auto restore = SettingsOf(r).restore_snapshot;
+        if (!restore) continue;
+        HANGAR_ASSIGN_OR_RETURN(auto snap, store::GetSnapshot(tx, who.org_id, *restore));
+        // The scheduler places an instance only once its snapshot is ready.
+        if (snap && snap->state == api::SnapshotState::ready) {
+          restores[r.id] = api::WorkspaceRestore{
+              .snapshot_id = snap->id, .size_bytes = snap->size_bytes, .sha256 = snap->sha256};
+        }
+      }
       return Ok();
     }));
     api::AssignmentList list;
+    for (const auto& t : tasks) {
+      list.snapshots.push_back(api::SnapshotTask{.snapshot_id = t.id, .workspace = t.workspace});
+    }
     for (const auto& r : records) {
       HANGAR_ASSIGN_OR_RETURN(auto spec, SpecOf(r));
       api::Assignment a{.run_id = RunIdOf(r),
@@ -406,6 +427,7 @@ Result<api::AssignmentList> JobService::Assignments(const Principal& who, const 
       if (r.kind == "instance") {
         // The session runs in the instance's workspace, kept on the node across runs.
         a.workspace = r.id;
+        if (auto it = restores.find(r.id); it != restores.end()) a.restore = it->second;
         a.environment["HANGAR_INSTANCE_ID"] = r.id;
         a.environment["HANGAR_INSTANCE_NAME"] = r.name;
       } else {
@@ -420,7 +442,8 @@ Result<api::AssignmentList> JobService::Assignments(const Principal& who, const 
       }
       list.items.push_back(std::move(a));
     }
-    list.revision = Sha256Hex(json::Serialize(list.items)).substr(0, 16);
+    list.revision =
+        Sha256Hex(json::Serialize(list.items) + json::Serialize(list.snapshots)).substr(0, 16);
     return list;
   };
   uint64_t seen = signals_.Count(node.str());
@@ -496,7 +519,7 @@ Result<api::NodeReportAnswer> JobService::Report(const Principal& who, const Nod
       if (run.state == "running") {
         if (r->state != JobState::scheduled) continue;
         r->started_at = OptParse(run.started_at).value_or(now);
-        if (r->kind == "instance") StartLease(*r, now);
+        if (r->kind == "instance") StartLease(*r, node, now);
         HANGAR_TRY(TransitionWorkload(tx, *r, JobState::running, "started",
                                       "running on " + node.str(), now, actor));
         continue;
@@ -521,6 +544,7 @@ Result<api::NodeReportAnswer> JobService::Report(const Principal& who, const Nod
     signals_.Ring(node.str());
     wake_scheduler_();
   }
+  if (output_bell_ != nullptr) output_bell_->RingReported(report);
   return answer;
 }
 

@@ -59,6 +59,7 @@
 #include "identity/rbac.h"
 #include "store/workload_repos.h"
 #include "workloads/node_signals.h"
+#include "workloads/output_bell.h"
 #include "workloads/queue_board.h"
 
 namespace hangar::workloads {
@@ -78,10 +79,11 @@ struct JobView {
 class JobService {
  public:
   // `wake_scheduler` is called after changes that may let work start (submit, release, a run
-  // ending); it must not block.
+  // ending); it must not block. `output_bell`, when given, is rung for every workload an
+  // agent's report touched, once the report is stored (log followers; must outlive this).
   JobService(store::Store& store, const Clock& clock, identity::Authorizer& authorizer,
              NodeSignals& signals, const QueueBoard& board, std::function<void()> wake_scheduler,
-             JobOptions options = {});
+             JobOptions options = {}, OutputBell* output_bell = nullptr);
 
   // ---- Users ----
   // Creates the job (or array_size jobs). kInvalidArgument naming the field for bad input, an
@@ -133,6 +135,7 @@ class JobService {
   const QueueBoard& board_;
   std::function<void()> wake_scheduler_;
   const JobOptions options_;
+  OutputBell* output_bell_;  // rung by Report for log followers; may be null
 };
 
 }  // namespace hangar::workloads

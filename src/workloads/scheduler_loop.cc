@@ -11,6 +11,7 @@
 #include "store/quota_repos.h"
 #include "store/read_all.h"
 #include "store/repos.h"
+#include "store/snapshot_repos.h"
 #include "workloads/instance_service.h"
 #include "workloads/job_spec.h"
 #include "workloads/run_lifecycle.h"
@@ -22,6 +23,9 @@ namespace {
 
 using JobState = store::WorkloadState;
 namespace sch = scheduling;
+
+// The label every node carries with its own id (not a user label: users cannot set it).
+constexpr const char kNodeIdLabel[] = "hangar.dev/node-id";
 
 // One organisation's view for a pass, and the maps back from the core's indexes to records.
 struct OrgSnapshot {
@@ -101,6 +105,8 @@ class SnapshotBuilder {
                      .memory_mib_free = INT64_MAX / 4,
                      .schedulable = n.state == api::NodeState::ready && !n.cordoned};
       for (const auto& [k, v] : n.labels) node.labels.push_back({Intern(k), Intern(v)});
+      // Every node carries its id as a label, so work can be pinned to one (a migration).
+      node.labels.push_back({Intern(kNodeIdLabel), Intern(n.id.str())});
       auto& list = by_node[n.id.str()];
       std::sort(list.begin(), list.end(),
                 [](const auto* a, const auto* b) { return a->index < b->index; });
@@ -139,6 +145,11 @@ class SnapshotBuilder {
     w.request.memory_mib = res.memory_mib.value_or(0);
     for (const auto& [k, v] : spec.node_selector.value_or(api::Labels{})) {
       w.request.required_labels.push_back({Intern(k), Intern(v)});
+    }
+    if (r.kind == "instance") {
+      if (auto pinned = SettingsOf(r).pinned_node) {
+        w.request.required_labels.push_back({Intern(kNodeIdLabel), Intern(*pinned)});
+      }
     }
     switch (spec.preemption.value_or(api::PreemptionPolicy::requeue)) {
       case api::PreemptionPolicy::never:
@@ -339,6 +350,14 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
           continue;
         }
         if (w.state == JobState::pending || w.state == JobState::held) {
+          if (w.kind == "instance") {
+            // An instance that starts from a snapshot waits until the snapshot is saved.
+            auto restore = SettingsOf(w).restore_snapshot;
+            if (restore) {
+              HANGAR_ASSIGN_OR_RETURN(auto snap, store::GetSnapshot(tx, org, *restore));
+              if (!snap || snap->state != api::SnapshotState::ready) continue;
+            }
+          }
           s.input.pending.push_back(builder.WorkloadOf(w, *spec));
           s.pending.push_back(w);
           for (const auto& d : s.input.pending.back().dependencies) {

@@ -91,6 +91,7 @@ api::Instance ToApiInstance(const store::WorkloadRecord& r, Timestamp now,
   Metered metered = MeteredAt(r, now);
   std::string self = "/api/v1/instances/" + r.id;
   bool placed = store::HoldsGpus(r.state);
+  api::InstanceSettings settings = SettingsOf(r);
   api::Instance out{
       .id = r.id,
       .project_id = r.project_id.str(),
@@ -103,7 +104,7 @@ api::Instance ToApiInstance(const store::WorkloadRecord& r, Timestamp now,
       .priority_class = r.priority_class,
       .preemption = spec.preemption.value_or(api::PreemptionPolicy::never),
       .start_after = spec.start_after,
-      .max_lifetime_seconds = SettingsOf(r).max_lifetime_seconds,
+      .max_lifetime_seconds = settings.max_lifetime_seconds,
       .expires_at = r.state == store::WorkloadState::running ? OptTime(r.expires_at) : std::nullopt,
       .node_id = placed && r.node_id ? std::optional<std::string>(r.node_id->str()) : std::nullopt,
       .gpu_indexes = placed ? r.gpu_indexes : std::vector<int64_t>{},
@@ -115,6 +116,9 @@ api::Instance ToApiInstance(const store::WorkloadRecord& r, Timestamp now,
       .state_reason = r.state_reason,
       .state_message = r.state_message,
       .queue = std::move(queue),
+      .workspace_node_id = settings.workspace_node,
+      .restore_snapshot_id = settings.restore_snapshot,
+      .migrating_to_node_id = settings.migration_node,
       .created_by = r.created_by,
       .scheduled_at = OptTime(r.scheduled_at),
       .started_at = OptTime(r.started_at),
@@ -135,6 +139,29 @@ api::LogLine ToApi(const store::OutputRecord& r) {
                       .attempt = r.attempt,
                       .time = FormatRfc3339(r.time),
                       .text = r.text};
+}
+
+api::Snapshot ToApiSnapshot(const store::SnapshotRecord& r) {
+  std::string self = "/api/v1/snapshots/" + r.id;
+  return api::Snapshot{.id = r.id,
+                       .project_id = r.project_id.str(),
+                       .name = r.name,
+                       .instance_id = r.instance_id,
+                       .node_id = r.node_id.str(),
+                       .purpose = r.purpose,
+                       .state = r.state,
+                       .state_message = r.state_message,
+                       .size_bytes = r.size_bytes,
+                       .sha256 = r.sha256,
+                       .created_by = r.created_by,
+                       .ready_at = OptTime(r.ready_at),
+                       .created_at = FormatRfc3339(r.created_at),
+                       .updated_at = FormatRfc3339(r.updated_at),
+                       .etag = api::ETagOf(r.version),
+                       .links = {{"self", self},
+                                 {"project", "/api/v1/projects/" + r.project_id.str()},
+                                 {"instance", "/api/v1/instances/" + r.instance_id},
+                                 {"node", "/api/v1/nodes/" + r.node_id.str()}}};
 }
 
 }  // namespace hangar::workloads

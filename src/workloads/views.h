@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "api/workload_types.h"
+#include "store/snapshot_repos.h"
 #include "store/workload_repos.h"
 
 namespace hangar::workloads {
@@ -31,5 +32,6 @@ api::JobState JobStateOf(store::WorkloadState state);
 api::InstanceState InstanceStateOf(store::WorkloadState state);
 
 api::LogLine ToApi(const store::OutputRecord& record);
+api::Snapshot ToApiSnapshot(const store::SnapshotRecord& record);
 
 }  // namespace hangar::workloads
