@@ -2,8 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cli/output.h"
 #include "cli/log_commands.h"
+#include "cli/output.h"
 #include "cli/session.h"
 #include "client/api_client.h"
 
