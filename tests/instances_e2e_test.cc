@@ -620,5 +620,43 @@ TEST_F(InstancesE2eTest, APolicyHoldsLargeRequestsUntilAnotherPersonApprovesOrRe
   EXPECT_NE(shown.output.find("5.00"), std::string::npos) << shown.output;
 }
 
+TEST_F(InstancesE2eTest, ASnapshotThatCannotBeTakenFailsAndWhatWaitedForItDoesNotGoOn) {
+  auto a = StartAgent("n1", "2xH100-80GB");
+  auto b = StartAgent("n2", "2xH100-80GB");
+  std::string id = Provision(std::string(kCarry));
+  ASSERT_TRUE(WaitState(id, "running"));
+  std::string home = S(Instance(id).at("node_id"));
+  std::string home_name = S(Json(Get("/api/v1/nodes/" + home)).at("name"));
+  // The workspace disappears from its node (a disk wiped, say): the agent cannot archive it.
+  std::filesystem::remove_all(dir_ / ("agent-" + home_name) / "workspaces" / id);
+
+  // A migration waiting for the snapshot is abandoned; the instance keeps running where it was.
+  auto migrate = Action(id, "migrate");
+  ASSERT_EQ(migrate.result_int(), 202u) << migrate.body();
+  ASSERT_TRUE(WaitFor([&] { return S(Instance(id).at("state_reason")) == "migration_failed"; }))
+      << bj::serialize(Instance(id)) << a->Log() << b->Log();
+  auto kept = Instance(id);
+  EXPECT_EQ(S(kept.at("state")), "running");
+  EXPECT_EQ(S(kept.at("node_id")), home);
+  EXPECT_TRUE(kept.at("migrating_to_node_id").is_null());
+  EXPECT_NE(S(kept.at("state_message")).find("not on this node"), std::string::npos)
+      << bj::serialize(kept);
+  auto snaps = Json(Get("/api/v1/snapshots?instance_id=" + id)).at("items").as_array();
+  ASSERT_EQ(snaps.size(), 1u);
+  EXPECT_EQ(S(snaps[0].at("state")), "failed");
+  auto types = EventTypes(S(snaps[0].at("id")));
+  EXPECT_NE(std::find(types.begin(), types.end(), "hangar.snapshot.failed"), types.end());
+
+  // A clone waiting for a snapshot that fails fails too, and a failed snapshot cannot be used.
+  auto clone = Action(id, "clone");
+  ASSERT_EQ(clone.result_int(), 201u) << clone.body();
+  std::string copy = S(Json(clone).at("id"));
+  ASSERT_TRUE(WaitState(copy, "failed"));
+  EXPECT_EQ(S(Instance(copy).at("state_reason")), "restore_failed");
+  auto from_failed = Create(R"("snapshot":")" + S(snaps[0].at("id")) + R"(")");
+  EXPECT_EQ(from_failed.result_int(), 422u) << from_failed.body();
+  EXPECT_NE(from_failed.body().find("/snapshot"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hangar::testing

@@ -959,6 +959,11 @@ Status Executor::Stop(std::string_view workload_id, std::chrono::milliseconds gr
   return Ok();
 }
 
+bool Executor::Knows(std::string_view workload_id) {
+  std::lock_guard lock(mu_);
+  return workloads_.find(std::string(workload_id)) != workloads_.end();
+}
+
 std::vector<std::pair<std::string, ProcessStatus>> Executor::Poll() {
   std::lock_guard lock(mu_);
   Timestamp now = clock_.Now();

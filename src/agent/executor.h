@@ -133,6 +133,8 @@ class Executor {
   // be created. A command that cannot be executed is not an error here: the workload exits with
   // 127 (not found) or 126 and stderr.log says why, as a shell would.
   Result<int> Start(const LaunchSpec& spec);
+  // Whether the workload is known (started, recovered, or ended and not yet forgotten).
+  bool Knows(std::string_view workload_id);
 
   // SIGTERM to the workload's whole process group now; SIGKILL to the group once `grace` has
   // passed (sent by Poll; grace <= 0: SIGKILL now). A second Stop signals again and may bring

@@ -156,6 +156,16 @@ TEST_F(ExecutorTest, ReportsExitCode) {
   EXPECT_TRUE(fs::exists(root_ / "job_exit3" / "process.json"));
 }
 
+TEST_F(ExecutorTest, KnowsAWorkloadFromItsStartUntilItIsForgotten) {
+  EXPECT_FALSE(executor_->Knows("job_known"));
+  Start(Shell("job_known", "exit 0"));
+  EXPECT_TRUE(executor_->Knows("job_known"));
+  WaitForEnd("job_known");
+  EXPECT_TRUE(executor_->Knows("job_known"));  // ended, not yet forgotten
+  ASSERT_TRUE(executor_->Forget("job_known").has_value());
+  EXPECT_FALSE(executor_->Knows("job_known"));
+}
+
 TEST_F(ExecutorTest, CapturesStdoutAndStderrSeparately) {
   Start(Shell("job_logs", "echo out; echo err >&2; read line && echo stdin-not-empty"));
   EXPECT_EQ(WaitForEnd("job_logs").exit_code, 1);  // stdin is /dev/null: `read` fails

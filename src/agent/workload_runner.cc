@@ -226,6 +226,9 @@ void WorkloadRunner::WorkLoop() {
             // A finished run may still be in a list that predates the server's record of
             // its end: never start it again.
             if (failed_starts_.contains(run) || forgotten_.contains(run)) continue;
+            // Already started here: the workspace is its own now (not prepared or restored
+            // again, which could report a running run as failed).
+            if (executor_.Knows(run)) continue;
             LaunchSpec spec{.workload_id = run,
                             .argv = a.command,
                             .env = a.environment,

@@ -235,7 +235,7 @@ std::optional<std::string> WorkspaceTransfers::TakeSnapshot(const AgentState& wh
   std::ifstream in(archive, std::ios::binary);
   int64_t offset = 0;
   std::string piece;
-  while (offset < size || size == 0) {
+  while (offset < size) {
     piece.resize(static_cast<size_t>(std::min(options_.piece_bytes, size - offset)));
     in.seekg(offset);
     in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
@@ -246,17 +246,14 @@ std::optional<std::string> WorkspaceTransfers::TakeSnapshot(const AgentState& wh
                             .content_type = "application/octet-stream",
                             .token = who.credential});
     if (!answer) {
-      int status = answer.error().http_status;
-      if (status == 404 || (status == 409 && answer.error().error.message().find("nothing more") !=
-                                                 std::string::npos)) {
-        fs::remove(archive, ec);
-        return std::nullopt;  // deleted, or finished meanwhile: nothing to do
-      }
+      fs::remove(archive, ec);
+      if (answer.error().http_status == 404) return std::nullopt;  // deleted meanwhile
+      // Retried from the start (pieces the server holds are accepted again); a snapshot that
+      // is no longer pending leaves the assignments list, which ends the retries.
       return "uploading snapshot " + task.snapshot_id + ": " + answer.error().error.message();
     }
     // The server says where it stands (a piece it had already is not counted twice).
     offset = answer->received;
-    if (size == 0) break;
   }
   auto done = client_->Call<api::Snapshot>(client::HttpRequest{
       .method = "POST",

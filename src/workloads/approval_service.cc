@@ -160,15 +160,14 @@ Result<api::ApprovalPolicy> ApprovalService::SetPolicy(const Principal& who,
                                                        const std::string& project,
                                                        const api::SetApprovalPolicyRequest& request,
                                                        std::optional<int64_t> if_match_version) {
-  HANGAR_ASSIGN_OR_RETURN(auto current, GetPolicy(who, project));
-  ProjectId id = ProjectId::FromTrusted(current.project_id);
   std::optional<store::ProjectRecord> p;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
-    HANGAR_ASSIGN_OR_RETURN(p, store::FindProject(tx, who.org_id, id.str()));
+    HANGAR_ASSIGN_OR_RETURN(p, store::FindProject(tx, who.org_id, project));
     return Ok();
   }));
   Error not_found = Error::NotFound("project " + project + " not found");
   if (!p) return std::unexpected(not_found);
+  const ProjectId id = p->id;
   HANGAR_TRY(authorizer_.RequireOnObject(who, "approval-policies:update", "projects:read",
                                          ResourceScope::Project(who.org_id, p->team_id, p->id),
                                          not_found));

@@ -61,6 +61,18 @@ std::string Span(Micros d) {
   return std::to_string(s) + " s";
 }
 
+// Adds a violation at /max_lifetime_seconds when `lifetime` is outside the allowed range.
+void CheckLifetime(int64_t lifetime, const InstanceOptions& options, Error& e) {
+  auto seconds = [](Micros d) {
+    return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  };
+  if (lifetime < seconds(options.min_lifetime) || lifetime > seconds(options.max_lease)) {
+    e.AddField("/max_lifetime_seconds", "must be between " +
+                                            std::to_string(seconds(options.min_lifetime)) +
+                                            " and " + std::to_string(seconds(options.max_lease)));
+  }
+}
+
 // The request checked and completed, and the run spec the scheduler and the agent use.
 struct NormalizedInstance {
   api::CreateInstanceRequest request;
@@ -75,11 +87,7 @@ Result<NormalizedInstance> Normalize(api::CreateInstanceRequest r, Timestamp now
     return std::chrono::duration_cast<std::chrono::seconds>(d).count();
   };
   int64_t lifetime = r.max_lifetime_seconds.value_or(seconds(options.default_lifetime));
-  if (lifetime < seconds(options.min_lifetime) || lifetime > seconds(options.max_lease)) {
-    e.AddField("/max_lifetime_seconds", "must be between " +
-                                            std::to_string(seconds(options.min_lifetime)) +
-                                            " and " + std::to_string(seconds(options.max_lease)));
-  }
+  CheckLifetime(lifetime, options, e);
   r.max_lifetime_seconds = lifetime;
   if (!r.command) r.command = std::vector<std::string>{"sleep", "infinity"};
   if (r.resources && r.resources->gpus && *r.resources->gpus == 0) {
@@ -156,6 +164,16 @@ bool LabelsMatch(const api::Labels& have, const api::Labels& want) {
     if (it == have.end() || it->second != v) return false;
   }
   return true;
+}
+
+// Whether GPU `g` is of the kind `res` asks for (type, memory, CUDA version) and ready.
+// `min_cuda` is res.min_cuda_version parsed (0: none).
+bool GpuMatches(const store::GpuRecord& g, const api::JobResources& res, int32_t min_cuda) {
+  std::string type = g.gpu_type_name.empty() ? g.product_name : g.gpu_type_name;
+  if (res.gpu_type && type != *res.gpu_type) return false;
+  if (g.memory_mib < res.min_gpu_memory_mib.value_or(0)) return false;
+  if (min_cuda > 0 && ParseCudaVersion(g.cuda_version).value_or(0) < min_cuda) return false;
+  return g.state == api::GpuState::ready;
 }
 
 // When a workload holding GPUs is expected to give them back: a job at its time limit, an
@@ -251,11 +269,7 @@ std::vector<std::pair<std::string, int64_t>> NodesWithRoom(
   }
   std::map<std::string, int64_t> free;
   for (const auto& g : gpus) {
-    std::string type = g.gpu_type_name.empty() ? g.product_name : g.gpu_type_name;
-    if (res.gpu_type && type != *res.gpu_type) continue;
-    if (g.memory_mib < res.min_gpu_memory_mib.value_or(0)) continue;
-    if (min_cuda > 0 && ParseCudaVersion(g.cuda_version).value_or(0) < min_cuda) continue;
-    if (g.state != api::GpuState::ready) continue;
+    if (!GpuMatches(g, res, min_cuda)) continue;
     if (held.contains(g.node_id.str() + "/" + std::to_string(g.index))) continue;
     ++free[g.node_id.str()];
   }
@@ -469,9 +483,12 @@ Result<InstanceView> InstanceService::Create(const Principal& who,
   }
   if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
   n.run.project = project->id.str();
+  int64_t price = 0;  // what an approval policy is checked against
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
-    return CheckRequestFitsQuota(tx, who.org_id, project->team_id, project->id, project->name,
-                                 *n.run.resources->gpus * *n.run.resources->gpu_milli);
+    HANGAR_TRY(CheckRequestFitsQuota(tx, who.org_id, project->team_id, project->id, project->name,
+                                     *n.run.resources->gpus * *n.run.resources->gpu_milli));
+    HANGAR_ASSIGN_OR_RETURN(price, MaxHourlyPrice(tx, who.org_id, *n.run.resources));
+    return Ok();
   }));
 
   store::WorkloadRecord r{.id = InstanceId::Generate(clock_).str(),
@@ -493,7 +510,6 @@ Result<InstanceView> InstanceService::Create(const Principal& who,
   HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
     r = as_asked;
     // A request over the project's approval policy waits for a person's decision.
-    HANGAR_ASSIGN_OR_RETURN(int64_t price, MaxHourlyPrice(tx, who.org_id, *n.run.resources));
     HANGAR_TRY(
         RequestApprovalIfNeeded(tx, r, *n.run.resources->gpus, price, clock_, who.ActorId()));
     HANGAR_TRY(store::InsertWorkload(tx, r));
@@ -554,11 +570,8 @@ Result<api::InstanceEstimate> InstanceService::Estimate(const Principal& who,
   int32_t min_cuda = res.min_cuda_version ? ParseCudaVersion(*res.min_cuda_version).value_or(0) : 0;
   std::map<std::string, GpuMatch> by_node;
   for (const auto& g : gpus) {
+    if (!GpuMatches(g, res, min_cuda)) continue;
     std::string type = g.gpu_type_name.empty() ? g.product_name : g.gpu_type_name;
-    if (res.gpu_type && type != *res.gpu_type) continue;
-    if (g.memory_mib < *res.min_gpu_memory_mib) continue;
-    if (min_cuda > 0 && ParseCudaVersion(g.cuda_version).value_or(0) < min_cuda) continue;
-    if (g.state != api::GpuState::ready) continue;
     GpuMatch& m = by_node[g.node_id.str()];
     ++m.total;
     auto it = type_by_name.find(type);
@@ -918,15 +931,7 @@ Result<InstanceView> InstanceService::Clone(const Principal& who, const Instance
   api::InstanceSettings settings{.max_lifetime_seconds = SettingsOf(src).max_lifetime_seconds};
   Error invalid = Error::Invalid("the clone is not valid");
   if (request.max_lifetime_seconds) {
-    auto seconds = [](Micros d) {
-      return std::chrono::duration_cast<std::chrono::seconds>(d).count();
-    };
-    if (*request.max_lifetime_seconds < seconds(options_.min_lifetime) ||
-        *request.max_lifetime_seconds > seconds(options_.max_lease)) {
-      invalid.AddField("/max_lifetime_seconds",
-                       "must be between " + std::to_string(seconds(options_.min_lifetime)) +
-                           " and " + std::to_string(seconds(options_.max_lease)));
-    }
+    CheckLifetime(*request.max_lifetime_seconds, options_, invalid);
     settings.max_lifetime_seconds = *request.max_lifetime_seconds;
   }
   if (request.name && request.name->empty()) invalid.AddField("/name", "must not be empty");
@@ -951,9 +956,13 @@ Result<InstanceView> InstanceService::Clone(const Principal& who, const Instance
                           .created_at = now,
                           .updated_at = now};
   std::optional<std::string> ring;
+  const api::JobResources res = spec.resources.value_or(api::JobResources{});
+  int64_t price = 0;  // what an approval policy is checked against
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
-    return CheckRequestFitsQuota(tx, who.org_id, src.team_id, src.project_id, src.project_id.str(),
-                                 WorkloadMilliGpus(src));
+    HANGAR_TRY(CheckRequestFitsQuota(tx, who.org_id, src.team_id, src.project_id,
+                                     src.project_id.str(), WorkloadMilliGpus(src)));
+    HANGAR_ASSIGN_OR_RETURN(price, MaxHourlyPrice(tx, who.org_id, res));
+    return Ok();
   }));
   HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
     ring.reset();
@@ -991,8 +1000,6 @@ Result<InstanceView> InstanceService::Clone(const Principal& who, const Instance
                              : ": waits for the snapshot, then for placement");
     }
     r.settings_json = json::Serialize(clone_settings);
-    const api::JobResources res = spec.resources.value_or(api::JobResources{});
-    HANGAR_ASSIGN_OR_RETURN(int64_t price, MaxHourlyPrice(tx, who.org_id, res));
     HANGAR_TRY(RequestApprovalIfNeeded(tx, r, res.gpus.value_or(1), price, clock_, actor));
     HANGAR_TRY(store::InsertWorkload(tx, r));
     return AppendInstanceEvent(tx, r, "hangar.instance.created", now, actor);
