@@ -446,6 +446,10 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
   std::string job = "/api/v1/jobs/" + S(job_b.at("id"));
   auto instance_b = b_post("/api/v1/instances", R"({"project":")" + S(project.at("id")) + R"("})");
   std::string instance = "/api/v1/instances/" + S(instance_b.at("id"));
+  auto schedule_b = b_post("/api/v1/schedules", R"({"project":")" + S(project.at("id")) +
+                                                    R"(","name":"nightly","cron":"@daily",)"
+                                                    R"("job":{"command":["true"]}})");
+  std::string schedule = "/api/v1/schedules/" + S(schedule_b.at("id"));
 
   // Tenant A's admin (the bootstrap key of "default") tries every B id on every verb.
   std::vector<std::pair<verb, std::string>> attempts = {
@@ -489,6 +493,10 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
       {verb::post, instance + "/clone"},
       {verb::post, instance + "/migrate"},
       {verb::delete_, instance},
+      {verb::get, schedule},
+      {verb::patch, schedule},
+      {verb::delete_, schedule},
+      {verb::post, schedule + "/trigger"},
       {verb::get, "/api/v1/approval-policies/" + S(project.at("id"))},
       {verb::put, "/api/v1/approval-policies/" + S(project.at("id"))},
       {verb::put, "/api/v1/quotas/" + S(team.at("id"))},
@@ -516,6 +524,7 @@ TEST_F(OAuthTest, CrossTenantAccessIsAlways404) {
   EXPECT_EQ(Client().Send(verb::get, "/api/v1/teams/" + S(team.at("id")), b).result_int(), 200u);
   EXPECT_EQ(Client().Send(verb::get, "/api/v1/roles/custom", b).result_int(), 200u);
   EXPECT_EQ(S(Json200(Client().Send(verb::get, job, b)).at("state")), "held");
+  EXPECT_EQ(Json200(Client().Send(verb::get, schedule, b)).at("runs_started").as_int64(), 0);
   // Lists do not mix tenants.
   auto me_a = Json200(Client().Send(verb::get, "/api/v1/whoami", a_user));
   std::string org_a = S(me_a.at("organization_id"));

@@ -193,7 +193,15 @@ int Run(int argc, char** argv) {
     return Fail(s.error());
   }
 
-  SystemClock clock;
+  // The wall clock, or (tests, demos) one that starts at `clock_start` and runs at its rate.
+  SystemClock wall_clock;
+  std::optional<OffsetClock> offset_clock;
+  if (!cfg->clock_start.empty()) {
+    offset_clock.emplace(*ParseRfc3339(cfg->clock_start));
+    spdlog::warn("clock_start: the server's clock starts at {}, not at the wall clock's time",
+                 cfg->clock_start);
+  }
+  const Clock& clock = offset_clock ? static_cast<const Clock&>(*offset_clock) : wall_clock;
   std::error_code ec;
   // A directory we create holds the admin key: private from the start. One the user names that
   // already exists is left as it is.
@@ -262,7 +270,11 @@ int Run(int argc, char** argv) {
                                         .min_lifetime = cfg->instance_min_lifetime,
                                         .max_lease = cfg->instance_max_lease,
                                         .expiry_warning = cfg->instance_expiry_warning});
-  workloads::SchedulerLoop scheduler(**store, clock, jobs, &instances, node_signals, queue_board);
+  workloads::ScheduleService schedules(**store, clock, authorizer, jobs, [&] {
+    if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
+  });
+  workloads::SchedulerLoop scheduler(**store, clock, jobs, &instances, &schedules, node_signals,
+                                     queue_board);
   scheduler_ptr = &scheduler;
   workloads::SnapshotFiles snapshot_files(cfg->snapshot_dir.empty()
                                               ? fs::path(cfg->data_dir) / "snapshots"
@@ -275,6 +287,7 @@ int Run(int argc, char** argv) {
   events::EventService events(**store);
   routes::AddFleetRoutes(router, fleet);
   routes::AddWorkloadRoutes(router, jobs);
+  routes::AddScheduleRoutes(router, schedules);
   routes::AddInstanceRoutes(router, instances);
   routes::AddSnapshotRoutes(router, instances, snapshots);
   workloads::ApprovalService approvals(**store, clock, authorizer, [&] { scheduler.Wake(); });

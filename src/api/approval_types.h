@@ -1,5 +1,6 @@
-// Approval types: what a project requires approval for, and the approvals people decide
-// (/api/v1/approval-policies, /api/v1/approvals).
+// Approval types: what a project requires approval for, the approvals people decide
+// (/api/v1/approval-policies, /api/v1/approvals), and the quota change requests that create
+// them (PUT /api/v1/quotas/request).
 #pragma once
 
 #include <boost/describe.hpp>
@@ -34,13 +35,48 @@ BOOST_DESCRIBE_STRUCT(SetApprovalPolicyRequest, (), (gpus_over, hourly_cost_over
 
 BOOST_DEFINE_ENUM_CLASS(ApprovalState, pending, approved, rejected, cancelled)
 
-// One decision: today an instance held in awaiting_approval. `level` numbers the steps of a
-// chain (one step today; the field is there so chains add steps, not a new shape).
+// What an approval is about (the `subject_kind` filter of GET /api/v1/approvals).
+BOOST_DEFINE_ENUM_CLASS(ApprovalSubjectKind, instance, quota)
+
+// The three parts of a GPU quota (docs/quotas.md). In a request an absent part stays as it is;
+// in a quota in force an absent gpu_limit means no ceiling.
+struct QuotaValues {
+  std::optional<int64_t> gpus;
+  std::optional<int64_t> gpu_limit;
+  std::optional<int64_t> weight;
+};
+BOOST_DESCRIBE_STRUCT(QuotaValues, (), (gpus, gpu_limit, weight))
+
+// What a quota approval asks for.
+struct QuotaChange {
+  QuotaValues requested;               // only the parts asked for
+  QuotaValues in_force;                // the scope's quota when asked (all three parts)
+  std::optional<QuotaValues> applied;  // the quota the approval put in force; null until then
+  std::string reason;                  // the requester's words
+};
+BOOST_DESCRIBE_STRUCT(QuotaChange, (), (requested, in_force, applied, reason))
+
+// PUT /api/v1/quotas/request: asks for a team's or project's quota to change. Creates a pending
+// approval; someone holding quotas:approve at the scope puts it in force by approving it.
+struct QuotaChangeRequest {
+  std::string scope_id;  // "team_…" or "proj_…"
+  std::optional<int64_t> gpus;
+  std::optional<int64_t> gpu_limit;
+  std::optional<int64_t> weight;
+  std::string reason;  // why, for the approver (1..2000 characters)
+};
+BOOST_DESCRIBE_STRUCT(QuotaChangeRequest, (), (scope_id, gpus, gpu_limit, weight, reason))
+
+// One decision: an instance held in awaiting_approval (subject_kind "instance", subject_id the
+// instance) or a quota change (subject_kind "quota", subject_id the team or project). `level`
+// numbers the steps of a chain (one step today; the field is there so chains add steps, not a
+// new shape).
 struct Approval {
   std::string id;
-  std::string subject_kind;  // "instance"
+  std::string subject_kind;  // "instance" | "quota"
   std::string subject_id;
-  std::string project_id;
+  std::string project_id;  // the project; "" for a team's quota change
+  std::string scope_id;    // where it is decided: the project, or the team of a team's quota
   ApprovalState state = ApprovalState::pending;
   int64_t level = 1;
   std::vector<std::string> reasons;  // why it needs approval, in words
@@ -50,13 +86,14 @@ struct Approval {
   std::optional<std::string> decided_at;
   std::string created_at;
   std::string updated_at;
+  std::optional<QuotaChange> quota;  // subject_kind "quota": the change asked for; else null
   std::string etag;
   Links links;
 };
 BOOST_DESCRIBE_STRUCT(Approval, (),
-                      (id, subject_kind, subject_id, project_id, state, level, reasons,
-                       requested_by, decided_by, comment, decided_at, created_at, updated_at, etag,
-                       links))
+                      (id, subject_kind, subject_id, project_id, scope_id, state, level, reasons,
+                       requested_by, decided_by, comment, decided_at, created_at, updated_at, quota,
+                       etag, links))
 
 struct ApprovalList {
   std::vector<Approval> items;

@@ -1,5 +1,6 @@
 // Approval commands: approvals list|get|approve|reject and approvals policy. Each maps onto one
-// route of routes/approval_routes.cc (docs/cli.md).
+// route of routes/approval_routes.cc (docs/cli.md). Approvals are of instances and of quota
+// changes (`hangar quota request`); the table says which.
 #include <memory>
 
 #include "cli/session.h"
@@ -41,20 +42,22 @@ void AddApprovalCommands(CLI::App& app, Session& s, Action& action) {
   auto* approvals = app.add_subcommand("approvals", "requests that wait for a person's approval")
                         ->require_subcommand(1);
   struct ListFlags {
-    std::string state, project;
+    std::string state, project, kind;
     int64_t limit = 0;
   };
   auto lf = std::make_shared<ListFlags>();
   auto* list = approvals->add_subcommand("list", "list the approvals you can see, newest first");
   list->add_option("--state", lf->state, "pending, approved, rejected or cancelled");
+  list->add_option("--kind", lf->kind, "instance or quota (quota changes)");
   list->add_option("--project", lf->project, "only this project's (id)");
   list->add_option("--limit", lf->limit, "at most this many");
   list->callback([=, &s, &action] {
     action = [=, &s] {
-      return s.WithClient([&](ApiClient& c, OutputFormat format) {
-        std::string q =
-            "&sort=-created_at" + Param("state", lf->state) + Param("project_id", lf->project);
-        return Rendered(ListAll<api::ApprovalList>(c, kBase, q, lf->limit), format);
+      return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
+        std::string q = "&sort=-created_at" + Param("state", lf->state) +
+                        Param("subject_kind", lf->kind) + Param("project_id", lf->project);
+        HANGAR_ASSIGN_OR_RETURN_API(auto items, ListAll<api::ApprovalList>(c, kBase, q, lf->limit));
+        return Render(items, format);
       });
     };
   });
@@ -68,8 +71,10 @@ void AddApprovalCommands(CLI::App& app, Session& s, Action& action) {
       });
     };
   });
-  AddDecide(*approvals, s, action, "approve", "approve a request: the instance is queued");
-  AddDecide(*approvals, s, action, "reject", "reject a request: the instance is terminated");
+  AddDecide(*approvals, s, action, "approve",
+            "approve a request: the instance is queued, or the quota change is put in force");
+  AddDecide(*approvals, s, action, "reject",
+            "reject a request: the instance is terminated, or the quota stays as it is");
 
   struct PolicyFlags {
     std::string project, cost_over;

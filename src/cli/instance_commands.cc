@@ -1,6 +1,7 @@
 // GPU instance commands: provision (= instances create), instances list|get|start|stop|resize|
-// extend|snapshot|clone|migrate|terminate|logs, snapshots list|get|delete, and quota / quota set.
-// Each maps onto one route of routes/instance_routes.cc or routes/quota_routes.cc (docs/cli.md).
+// extend|snapshot|clone|migrate|terminate|logs, snapshots list|get|delete, and quota / quota set /
+// quota request. Each maps onto one route of routes/instance_routes.cc or
+// routes/quota_routes.cc (docs/cli.md).
 #include <memory>
 #include <thread>
 
@@ -45,6 +46,49 @@ ApiResult<api::Instance> WaitFor(Session& s, ApiClient& c, const std::string& id
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+}
+
+// What `hangar quota request` prints: the approval, and how to follow it.
+std::string QuotaRequested(const api::Approval& a, OutputFormat format) {
+  if (format != OutputFormat::kTable) return RenderTree(a, format);
+  std::string what = a.reasons.empty() ? "" : ": " + a.reasons.front();
+  return a.id + " " + std::string(json::EnumName(a.state)) + what + "\n" +
+         "check it: hangar approvals get " + a.id + " (someone holding quotas:approve on " +
+         a.scope_id + " decides)\n";
+}
+
+// `hangar quota request SCOPE [--gpus N] [--limit N] [--weight N] --reason TEXT`.
+void AddQuotaRequest(CLI::App& quota, Session& s, Action& action) {
+  struct Flags {
+    std::string scope, reason;
+    int64_t gpus = 0, limit = 0, weight = 0;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* cmd = quota.add_subcommand(
+      "request", "ask for the quota of a team or project to change (someone approves it)");
+  cmd->add_option("SCOPE", f->scope, "a team (team_…) or project (proj_…) id")->required();
+  auto* o_gpus = cmd->add_option("--gpus", f->gpus, "guaranteed GPUs asked for");
+  auto* o_limit = cmd->add_option("--limit", f->limit, "GPU limit asked for");
+  auto* o_weight = cmd->add_option("--weight", f->weight, "fair-share weight asked for, 1..1000");
+  cmd->add_option("--reason", f->reason, "why, for the approver")->required();
+  cmd->callback([=, &s, &action] {
+    action = [=, &s] {
+      // Only the flags given: the others stay as they are.
+      api::QuotaChangeRequest req{.scope_id = f->scope, .reason = f->reason};
+      if (o_gpus->count() > 0) req.gpus = f->gpus;
+      if (o_limit->count() > 0) req.gpu_limit = f->limit;
+      if (o_weight->count() > 0) req.weight = f->weight;
+      return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
+        HANGAR_ASSIGN_OR_RETURN_API(
+            auto body, c.CallRaw(client::HttpRequest{.method = "PUT",
+                                                     .target = "/api/v1/quotas/request",
+                                                     .body = json::Serialize(req)}));
+        auto a = json::ParseAs<api::Approval>(body);
+        if (!a) return std::unexpected(client::ApiError::FromError(a.error()));
+        return QuotaRequested(*a, format);
+      });
+    };
+  });
 }
 
 struct CreateFlags {
@@ -456,6 +500,8 @@ void AddInstanceCommands(CLI::App& app, Session& s, Action& action) {
       });
     };
   });
+
+  AddQuotaRequest(*quota, s, action);
 
   auto log_id = std::make_shared<std::string>();
   auto log_follow = std::make_shared<bool>(false);

@@ -352,19 +352,42 @@ std::string Render(const std::vector<api::Snapshot>& items, OutputFormat format)
       });
 }
 
+// KIND says what waits (an instance, or a quota change of SUBJECT, the team or project); SCOPE
+// is where it is decided.
 std::string Render(const std::vector<api::Approval>& items, OutputFormat format) {
   return RenderList<api::Approval>(
-      items, format, {"ID", "SUBJECT", "PROJECT", "STATE", "REQUESTED BY", "DECIDED BY", "WHY"},
+      items, format,
+      {"ID", "KIND", "SUBJECT", "SCOPE", "STATE", "REQUESTED BY", "DECIDED BY", "WHY"},
       [](const api::Approval& a) -> std::vector<std::string> {
         std::string why;
         for (const auto& r : a.reasons) why += (why.empty() ? "" : "; ") + r;
         return {a.id,
+                a.subject_kind,
                 a.subject_id,
-                a.project_id,
+                a.scope_id,
                 std::string(json::EnumName(a.state)),
                 a.requested_by,
                 OrDash(a.decided_by),
                 why};
+      });
+}
+
+std::string Render(const std::vector<api::Schedule>& items, OutputFormat format) {
+  return RenderList<api::Schedule>(
+      items, format, {"ID", "NAME", "PROJECT", "CRON", "ZONE", "NEXT RUN", "LAST RUN", "RESULT"},
+      [](const api::Schedule& s) -> std::vector<std::string> {
+        std::string result(json::EnumName(s.last_result));
+        if (s.last_job_id && s.last_result == api::ScheduleRunResult::started) {
+          result += " " + *s.last_job_id;
+        }
+        return {s.id,
+                s.name,
+                s.project_id,
+                s.cron,
+                s.time_zone,
+                s.suspended ? "suspended" : s.next_run_at.value_or("never"),
+                OrDash(s.last_run_at),
+                result};
       });
 }
 

@@ -13,6 +13,7 @@
 
 #include "api/approval_types.h"
 #include "api/identity_types.h"
+#include "api/schedule_types.h"
 #include "api/types.h"
 #include "api/workload_types.h"
 #include "client/api_client.h"
@@ -60,6 +61,8 @@ std::string Render(const std::vector<api::Quota>& items, OutputFormat format);
 std::string Render(const std::vector<api::Snapshot>& items, OutputFormat format);
 std::string Render(const std::vector<api::Approval>& items, OutputFormat format);
 std::string Render(const std::vector<api::ApprovalPolicy>& items, OutputFormat format);
+// Schedules: NEXT RUN ("suspended" while suspended) and the latest run's RESULT (with its job).
+std::string Render(const std::vector<api::Schedule>& items, OutputFormat format);
 // Audit records (events of type hangar.audit.*): TIME, ACTOR, OUTCOME, METHOD, PATH, STATUS from
 // each record's data; JSON and YAML as the events themselves.
 std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format);

@@ -135,6 +135,8 @@ void AddJobCommands(CLI::App& app, Session& s, Action& action);
 void AddInstanceCommands(CLI::App& app, Session& s, Action& action);
 // approvals list|get|approve|reject|policy (approval_commands.cc).
 void AddApprovalCommands(CLI::App& app, Session& s, Action& action);
+// schedules create|list|get|pause|resume|trigger|delete (schedule_commands.cc).
+void AddScheduleCommands(CLI::App& app, Session& s, Action& action);
 // login, logout (auth_commands.cc).
 void AddAuthCommands(CLI::App& app, Session& s, Action& action);
 

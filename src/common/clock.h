@@ -44,6 +44,19 @@ class FakeClock final : public Clock {
   std::atomic<int64_t> now_;
 };
 
+// The wall clock's rate from a chosen start: Now() is `start` plus the wall-clock time since the
+// clock was made. hangard's `clock_start` setting uses it so tests and demos can run a server
+// "at" a given date (a cron schedule due in seconds, a restart hours later) while everything
+// time-based still moves at the normal rate.
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(Timestamp start) : offset_(start - SystemClock().Now()) {}
+  Timestamp Now() const override { return SystemClock().Now() + offset_; }
+
+ private:
+  const Micros offset_;
+};
+
 inline int64_t ToUnixMicros(Timestamp t) { return t.time_since_epoch().count(); }
 inline Timestamp FromUnixMicros(int64_t us) { return Timestamp(Micros(us)); }
 

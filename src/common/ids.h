@@ -116,6 +116,12 @@ struct SnapshotTag {
 struct ApprovalTag {
   static constexpr std::string_view kPrefix = "apr", kNoun = "approval";
 };
+struct ScheduleTag {
+  static constexpr std::string_view kPrefix = "sched", kNoun = "schedule";
+};
+struct ReservationTag {
+  static constexpr std::string_view kPrefix = "rsv", kNoun = "reservation";
+};
 struct RequestTag {
   static constexpr std::string_view kPrefix = "req", kNoun = "request";
 };
@@ -132,6 +138,8 @@ using JobId = Id<JobTag>;
 using InstanceId = Id<InstanceTag>;
 using SnapshotId = Id<SnapshotTag>;
 using ApprovalId = Id<ApprovalTag>;
+using ScheduleId = Id<ScheduleTag>;
+using ReservationId = Id<ReservationTag>;
 using TeamId = Id<TeamTag>;
 using ProjectId = Id<ProjectTag>;
 using UserId = Id<UserTag>;

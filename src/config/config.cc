@@ -90,6 +90,14 @@ const std::map<std::string, SettingSpec>& Specs() {
       {"instances.snapshot_dir",
        {StringSetter(&DaemonConfig::snapshot_dir),
         "where snapshot archives are kept (replicas must share it); default <data_dir>/snapshots"}},
+      {"clock_start",
+       {[](DaemonConfig& c, const std::string& v) {
+          if (!ParseRfc3339(v)) return false;
+          c.clock_start = v;
+          return true;
+        },
+        "for tests and demos: the server's clock starts at this RFC 3339 time and runs at the "
+        "normal rate (cron schedules, leases and metering follow it); default: the wall clock"}},
       {"auth.cache_ttl",
        {DurationSetter(&DaemonConfig::auth_cache_ttl),
         "how long a replica may serve a revoked key or changed role from its cache"}},

@@ -29,8 +29,10 @@ struct DaemonConfig {
                                           // default: http://<listen address>
   bool audit = true;                      // append audit records for writes, denials, failures
   Micros auth_cache_ttl = std::chrono::seconds(10);  // how long revocations take on replicas
-  std::string auth_secret_file;     // seals OAuth signing keys; default <data_dir>/server-secret
-  std::string snapshot_dir;         // instance snapshot archives; default <data_dir>/snapshots
+  std::string auth_secret_file;  // seals OAuth signing keys; default <data_dir>/server-secret
+  std::string snapshot_dir;      // instance snapshot archives; default <data_dir>/snapshots
+  std::string clock_start;       // RFC 3339: the server's clock starts there (tests, demos); empty:
+                                 // the wall clock
   std::string log_format = "text";  // text | json
   std::string log_level = "info";
   int io_threads = 0;      // 0: one per core

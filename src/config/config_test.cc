@@ -31,6 +31,10 @@ TEST(ConfigTest, BadValuesNameTheSettingAndSource) {
   EXPECT_NE(cfg.error().message().find("HANGAR_HTTP_IDLE_TIMEOUT"), std::string::npos);
   EXPECT_FALSE(BuildConfig({{"listen", "nohostport", "flag"}}).has_value());
   EXPECT_FALSE(BuildConfig({{"database", "mysql://x", "flag"}}).has_value());
+  EXPECT_FALSE(BuildConfig({{"clock_start", "yesterday", "flag"}}).has_value());
+  auto clock = BuildConfig({{"clock_start", "2026-01-05T09:59:57Z", "flag"}});
+  ASSERT_TRUE(clock.has_value()) << clock.error().ToString();
+  EXPECT_EQ(clock->clock_start, "2026-01-05T09:59:57Z");
   EXPECT_FALSE(BuildConfig({{"fleet.heartbeat_interval", "1m", "flag"},
                             {"fleet.node_unreachable_after", "30s", "flag"}})
                    .has_value());

@@ -36,9 +36,12 @@ Route DecideRoute(workloads::ApprovalService& approvals, bool approve) {
                .permission = "approvals:decide",
                .authorize = Authorize::kObject,
                .operation_id = action + "Approval",
-               .summary = approve
-                              ? "Approve a pending request (the instance is queued for placement)"
-                              : "Reject a pending request (the instance is terminated)",
+               .summary = approve ? "Approve a pending request: the instance is queued for "
+                                    "placement, a quota change is put in force (quota changes "
+                                    "need quotas:approve instead)"
+                                  : "Reject a pending request: the instance is terminated, a "
+                                    "quota stays as it is (quota changes need quotas:approve "
+                                    "instead)",
                .tag = "Approvals",
                .request_body = Schema<api::DecideApprovalRequest>(),
                .response_body = Schema<api::Approval>()};
@@ -90,7 +93,8 @@ void AddApprovalRoutes(gateway::Router& router, workloads::ApprovalService& appr
             .permission = "approvals:read",
             .authorize = Authorize::kObject,
             .operation_id = "listApprovals",
-            .summary = "List the approvals you can see (?state=pending for the queue)",
+            .summary = "List the approvals you can see (?state=pending for the queue, "
+                       "?subject_kind=quota for quota changes)",
             .tag = "Approvals",
             .response_body = Schema<api::ApprovalList>(),
             .list = &store::ApprovalListSpec()});

@@ -1,4 +1,5 @@
-// /api/v1/quotas: GPU quotas per team and project, with their current use.
+// /api/v1/quotas: GPU quotas per team and project, with their current use, and requests to
+// change them (approved through /api/v1/approvals).
 #include "routes/routes.h"
 
 namespace hangar::routes {
@@ -41,6 +42,24 @@ void AddQuotaRoutes(gateway::Router& router, workloads::QuotaService& quotas) {
                    .tag = "Quotas",
                    .request_body = Schema<api::SetQuotaRequest>(),
                    .response_body = Schema<api::Quota>()});
+  // More specific than /quotas/{scope_id}: the router prefers literal segments.
+  router.Add(Route{.method = verb::put,
+                   .path = "/api/v1/quotas/request",
+                   .handler = [&quotas](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto body, ctx.Body<api::QuotaChangeRequest>());
+                     HANGAR_ASSIGN_OR_RETURN(auto approval,
+                                             quotas.RequestChange(ctx.principal(), body));
+                     return gateway::CreatedResponse(ctx, approval, approval.links["self"]);
+                   },
+                   .permission = "quotas:read",
+                   .authorize = Authorize::kObject,
+                   .operation_id = "requestQuotaChange",
+                   .summary = "Ask for a team's or project's GPU quota to change: creates a "
+                              "pending approval that someone holding quotas:approve decides",
+                   .tag = "Quotas",
+                   .request_body = Schema<api::QuotaChangeRequest>(),
+                   .success_status = 201,
+                   .response_body = Schema<api::Approval>()});
 }
 
 }  // namespace hangar::routes

@@ -21,6 +21,7 @@
 #include "workloads/job_service.h"
 #include "workloads/log_search.h"
 #include "workloads/quota_service.h"
+#include "workloads/schedule_service.h"
 #include "workloads/snapshot_service.h"
 
 namespace hangar::routes {
@@ -39,6 +40,9 @@ void AddSnapshotRoutes(gateway::Router& router, workloads::InstanceService& inst
                        workloads::SnapshotService& snapshots);
 // /api/v1/approval-policies/{project} and /api/v1/approvals (list, get, approve, reject).
 void AddApprovalRoutes(gateway::Router& router, workloads::ApprovalService& approvals);
+
+// /api/v1/schedules (recurring jobs) and /api/v1/schedules/{id}/trigger.
+void AddScheduleRoutes(gateway::Router& router, workloads::ScheduleService& schedules);
 
 // GET /api/v1/jobs/{id}/logs and /instances/{id}/logs (JSON pages, or followed as Server-Sent
 // Events, woken by `bell`), and GET /api/v1/logs (search).

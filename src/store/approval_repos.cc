@@ -62,7 +62,9 @@ const ListTable& ApprovalTable() {
                            "a.id",
                            "a.created_at",
                            {{"state", "a.state"},
+                            {"subject_kind", "a.subject_kind"},
                             {"project_id", "a.scope_id"},
+                            {"scope_id", "a.scope_id"},
                             {"subject_id", "a.subject_id"},
                             {"created_at", "a.created_at"}}};
   return t;
@@ -107,8 +109,13 @@ const ListSpec& ApprovalListSpec() {
       "approvals",
       {
           EnumField<api::ApprovalState>("state", false, "The approval's state."),
+          EnumField<api::ApprovalSubjectKind>("subject_kind", false,
+                                              "What it is about: an instance or a quota change."),
           Field("project_id", FieldType::kText, true, false, "The project of the request."),
-          Field("subject_id", FieldType::kText, true, false, "What waits for it (an instance id)."),
+          Field("scope_id", FieldType::kText, true, false,
+                "Where it is decided: the project, or the team of a team's quota change."),
+          Field("subject_id", FieldType::kText, true, false,
+                "What waits for it (an instance id; the team or project of a quota change)."),
           Field("created_at", FieldType::kTime, false, true, "When it was requested."),
       },
   };
@@ -152,11 +159,11 @@ Status UpdateApproval(Tx& tx, const ApprovalRecord& a) {
   HANGAR_ASSIGN_OR_RETURN(
       int64_t changed,
       tx.Exec("UPDATE approvals SET state = $3, decided_by = $4, comment = $5, decided_at = $6,"
-              " version = version + 1, updated_at = $7"
+              " details = $9, version = version + 1, updated_at = $7"
               " WHERE org_id = $1 AND id = $2 AND version = $8",
               {a.org_id.str(), a.id, std::string(json::EnumName(a.state)), a.decided_by, a.comment,
                a.decided_at ? SqlValue(ToUnixMicros(*a.decided_at)) : Null(),
-               ToUnixMicros(a.updated_at), a.version}));
+               ToUnixMicros(a.updated_at), a.version, a.details_json}));
   if (changed == 0) {
     return std::unexpected(
         Error(ErrorCode::kPreconditionFailed, "approval " + a.id + " changed since it was read")

@@ -1,5 +1,6 @@
-// Approval repositories: the per-project approval policy and the approvals people decide. Same
-// rules as store/repos.h: functions run in the caller's transaction and take the OrgId.
+// Approval repositories: the per-project approval policy and the approvals people decide (of
+// instances and of quota changes). Same rules as store/repos.h: functions run in the caller's
+// transaction and take the OrgId.
 #pragma once
 
 #include <optional>
@@ -24,14 +25,14 @@ struct ApprovalPolicyRecord {
 struct ApprovalRecord {
   std::string id;  // "apr_…"
   OrgId org_id;
-  std::string subject_kind;  // "instance"
-  std::string subject_id;
-  std::string scope_id;  // the project
-  TeamId team_id;
+  std::string subject_kind;  // "instance" | "quota"
+  std::string subject_id;    // the instance; the team or project of a quota change
+  std::string scope_id;      // where it is decided: the project, or the team of a team's quota
+  TeamId team_id;            // the scope's team
   api::ApprovalState state = api::ApprovalState::pending;
   int64_t level = 1;
   std::vector<std::string> reasons;
-  std::string details_json = "{}";
+  std::string details_json = "{}";  // "quota": an api::QuotaChange
   std::string requested_by;
   std::string decided_by;
   std::string comment;
@@ -48,7 +49,8 @@ Status PutApprovalPolicy(Tx& tx, const ApprovalPolicyRecord& policy,
 Result<std::optional<ApprovalPolicyRecord>> GetApprovalPolicy(Tx& tx, const OrgId& org,
                                                               const ProjectId& project);
 
-// Approvals: filter by state, project_id, subject_id; sort by created_at.
+// Approvals: filter by state, subject_kind, project_id, scope_id (both the scope_id column),
+// subject_id; sort by created_at.
 const ListSpec& ApprovalListSpec();
 Status InsertApproval(Tx& tx, const ApprovalRecord& a);
 Result<std::optional<ApprovalRecord>> GetApproval(Tx& tx, const OrgId& org, std::string_view id);
@@ -56,7 +58,7 @@ Result<Page<ApprovalRecord>> ListApprovals(Tx& tx, const OrgId& org, const ListQ
 // The pending approvals of `subject_id`.
 Result<std::vector<ApprovalRecord>> ListPendingApprovalsOf(Tx& tx, const OrgId& org,
                                                            std::string_view subject_id);
-// Writes state, decided_by, comment and decided_at if the stored version is a.version
+// Writes state, decided_by, comment, decided_at and details if the stored version is a.version
 // (kPreconditionFailed otherwise), and stores version + 1.
 Status UpdateApproval(Tx& tx, const ApprovalRecord& a);
 

@@ -476,6 +476,45 @@ std::vector<Migration> BuildMigrations() {
           // Output stored before this migration.
           {"INSERT INTO workload_output_fts (workload_output_fts) VALUES ('rebuild')", "SELECT 1"},
       }});
+  // Recurring jobs. next_run_at is the nominal time of the next run (NULL while suspended or
+  // when the cron never matches), indexed for the control loop's "what is due" query. The
+  // owner_* columns are the principal that runs submit as (checked again at every run).
+  m.push_back(Migration{
+      9,
+      "schedules",
+      {
+          Shared("CREATE TABLE schedules ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " project_id {text} NOT NULL,"
+                 " team_id {text} NOT NULL,"
+                 " name {text} NOT NULL,"
+                 " cron {text} NOT NULL,"
+                 " time_zone {text} NOT NULL,"
+                 " missed_runs {text} NOT NULL,"
+                 " concurrency {text} NOT NULL,"
+                 " starting_deadline_seconds BIGINT NOT NULL,"
+                 " suspended BIGINT NOT NULL,"
+                 " job TEXT NOT NULL,"
+                 " owner_kind {text} NOT NULL,"
+                 " owner_subject {text} NOT NULL,"
+                 " owner_key {text} NOT NULL,"
+                 " owner_scopes TEXT NOT NULL,"
+                 " next_run_at BIGINT,"
+                 " last_run_at BIGINT,"
+                 " last_result {text} NOT NULL,"
+                 " last_message TEXT NOT NULL,"
+                 " last_job_id {text},"
+                 " runs_started BIGINT NOT NULL,"
+                 " runs_skipped BIGINT NOT NULL,"
+                 " created_by {text} NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL)"),
+          Shared("CREATE UNIQUE INDEX schedules_name ON schedules (org_id, project_id, name)"),
+          Shared("CREATE INDEX schedules_org_created ON schedules (org_id, created_at, id)"),
+          Shared("CREATE INDEX schedules_due ON schedules (next_run_at)"),
+      }});
   return m;
 }
 

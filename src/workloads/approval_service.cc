@@ -3,6 +3,7 @@
 #include "common/json_codec.h"
 #include "store/identity_repos.h"
 #include "workloads/instance_service.h"
+#include "workloads/quota_service.h"
 #include "workloads/run_lifecycle.h"
 
 namespace hangar::workloads {
@@ -13,7 +14,17 @@ using identity::Principal;
 using identity::ResourceScope;
 using State = store::WorkloadState;
 
+constexpr std::string_view kQuotaKind = "quota";
+
+bool IsQuota(const store::ApprovalRecord& a) { return a.subject_kind == kQuotaKind; }
+
+// A quota approval of a team is decided at the team; every other one at its project.
+bool AtTeam(const store::ApprovalRecord& a) {
+  return IsQuota(a) && TeamId::Parse(a.scope_id).has_value();
+}
+
 ResourceScope ScopeOf(const store::ApprovalRecord& a) {
+  if (AtTeam(a)) return ResourceScope::Team(a.org_id, a.team_id);
   return ResourceScope::Project(a.org_id, a.team_id, ProjectId::FromTrusted(a.scope_id));
 }
 
@@ -40,6 +51,55 @@ Status AppendApprovalEvent(store::Tx& tx, const store::ApprovalRecord& a, std::s
                                                    .actor = actor});
 }
 
+// A part of a quota as people read it: a number, or "none" for an absent limit.
+std::string Part(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "none"; }
+
+// "gpu_limit 2 -> 4, weight 1 -> 3": each part asked for, from the quota in force.
+std::string ChangeSummary(const api::QuotaChange& c) {
+  std::string out;
+  auto add = [&](const char* name, const std::optional<int64_t>& from,
+                 const std::optional<int64_t>& to) {
+    if (!to) return;
+    out += (out.empty() ? "" : ", ") + std::string(name) + " " + Part(from) + " -> " + Part(to);
+  };
+  add("gpus", c.in_force.gpus, c.requested.gpus);
+  add("gpu_limit", c.in_force.gpu_limit, c.requested.gpu_limit);
+  add("weight", c.in_force.weight, c.requested.weight);
+  return out;
+}
+
+Result<api::QuotaChange> QuotaChangeOf(const store::ApprovalRecord& a) {
+  auto change = json::ParseAs<api::QuotaChange>(a.details_json);
+  if (!change) return std::unexpected(Error::Internal("approval " + a.id + ": corrupt details"));
+  return std::move(*change);
+}
+
+// Approving a quota change puts it in force and records what was applied in the approval.
+Status ApplyApprovedQuota(store::Tx& tx, store::ApprovalRecord& a, const Clock& clock,
+                          Timestamp now, const std::string& actor) {
+  HANGAR_ASSIGN_OR_RETURN(auto change, QuotaChangeOf(a));
+  HANGAR_ASSIGN_OR_RETURN(
+      auto quota, ApplyQuotaChange(tx, a.org_id, a.scope_id, change.requested, clock, now, actor));
+  change.applied =
+      api::QuotaValues{.gpus = quota.gpus, .gpu_limit = quota.gpu_limit, .weight = quota.weight};
+  a.details_json = json::Serialize(change);
+  return Ok();
+}
+
+// What deciding does to an instance waiting for it: queued, or terminated.
+Status DecideInstance(store::Tx& tx, const store::ApprovalRecord& a, bool approve, Timestamp now,
+                      const std::string& actor) {
+  HANGAR_ASSIGN_OR_RETURN(auto subject, store::GetWorkload(tx, a.org_id, a.subject_id));
+  if (!subject || subject->state != State::awaiting_approval) return Ok();
+  std::string said = a.comment.empty() ? "" : ": " + a.comment;
+  if (approve) {
+    return TransitionWorkload(tx, *subject, State::pending, "approved",
+                              "approved by " + actor + said + "; queued for placement", now, actor);
+  }
+  return FinishRun(tx, *subject, State::terminated, "rejected", "rejected by " + actor + said, now,
+                   actor);
+}
+
 api::ApprovalPolicy ToApiPolicy(const ProjectId& project,
                                 const std::optional<store::ApprovalPolicyRecord>& p) {
   api::ApprovalPolicy out{.project_id = project.str(),
@@ -62,7 +122,8 @@ api::Approval ToApiApproval(const store::ApprovalRecord& a) {
   api::Approval out{.id = a.id,
                     .subject_kind = a.subject_kind,
                     .subject_id = a.subject_id,
-                    .project_id = a.scope_id,
+                    .project_id = AtTeam(a) ? "" : a.scope_id,
+                    .scope_id = a.scope_id,
                     .state = a.state,
                     .level = a.level,
                     .reasons = a.reasons,
@@ -72,11 +133,41 @@ api::Approval ToApiApproval(const store::ApprovalRecord& a) {
                     .created_at = FormatRfc3339(a.created_at),
                     .updated_at = FormatRfc3339(a.updated_at),
                     .etag = api::ETagOf(a.version),
-                    .links = {{"self", self},
-                              {"project", "/api/v1/projects/" + a.scope_id},
-                              {"subject", "/api/v1/instances/" + a.subject_id}}};
+                    .links = {{"self", self}}};
   if (a.decided_at) out.decided_at = FormatRfc3339(*a.decided_at);
+  if (AtTeam(a)) {
+    out.links["team"] = "/api/v1/teams/" + a.scope_id;
+  } else {
+    out.links["project"] = "/api/v1/projects/" + a.scope_id;
+  }
+  if (IsQuota(a)) {
+    out.links["subject"] = "/api/v1/quotas/" + a.subject_id;
+    if (auto change = QuotaChangeOf(a)) out.quota = std::move(*change);
+  } else {
+    out.links["subject"] = "/api/v1/instances/" + a.subject_id;
+  }
   return out;
+}
+
+Result<store::ApprovalRecord> RecordQuotaApproval(store::Tx& tx, const OrgId& org,
+                                                  const TeamId& team, const std::string& scope_id,
+                                                  const api::QuotaChange& change,
+                                                  const Clock& clock, const std::string& actor) {
+  Timestamp now = clock.Now();
+  store::ApprovalRecord a{.id = ApprovalId::Generate(clock).str(),
+                          .org_id = org,
+                          .subject_kind = std::string(kQuotaKind),
+                          .subject_id = scope_id,
+                          .scope_id = scope_id,
+                          .team_id = team,
+                          .reasons = {"quota change: " + ChangeSummary(change), change.reason},
+                          .details_json = json::Serialize(change),
+                          .requested_by = actor,
+                          .created_at = now,
+                          .updated_at = now};
+  HANGAR_TRY(store::InsertApproval(tx, a));
+  HANGAR_TRY(AppendApprovalEvent(tx, a, "hangar.approval.requested", now, actor));
+  return a;
 }
 
 Result<bool> RequestApprovalIfNeeded(store::Tx& tx, store::WorkloadRecord& r, int64_t gpus,
@@ -202,6 +293,20 @@ Result<api::ApprovalPolicy> ApprovalService::SetPolicy(const Principal& who,
   return ToApiPolicy(id, stored);
 }
 
+Result<bool> ApprovalService::MayRead(const Principal& who, const store::ApprovalRecord& a) {
+  HANGAR_ASSIGN_OR_RETURN(auto d, authorizer_.Check(who, "approvals:read", ScopeOf(a)));
+  if (d.allowed || !IsQuota(a)) return d.allowed;
+  // Whoever may read a scope's quota may ask for it to change, and so follow the request.
+  HANGAR_ASSIGN_OR_RETURN(d, authorizer_.Check(who, "quotas:read", ScopeOf(a)));
+  return d.allowed;
+}
+
+Status ApprovalService::RequireMayDecide(const Principal& who, const store::ApprovalRecord& a) {
+  if (IsQuota(a)) return authorizer_.Require(who, "quotas:approve", ScopeOf(a));
+  return authorizer_.RequireOnObject(who, "approvals:decide", "approvals:read", ScopeOf(a),
+                                     NotFound(ApprovalId::FromTrusted(a.id)));
+}
+
 Result<store::ApprovalRecord> ApprovalService::Get(const Principal& who, const ApprovalId& id) {
   std::optional<store::ApprovalRecord> a;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
@@ -209,14 +314,18 @@ Result<store::ApprovalRecord> ApprovalService::Get(const Principal& who, const A
     return Ok();
   }));
   if (!a) return std::unexpected(NotFound(id));
-  HANGAR_TRY(authorizer_.RequireOnObject(who, "approvals:read", "approvals:read", ScopeOf(*a),
-                                         NotFound(id)));
+  HANGAR_ASSIGN_OR_RETURN(bool readable, MayRead(who, *a));
+  if (!readable) return std::unexpected(NotFound(id));
   return std::move(*a);
 }
 
 Result<store::Page<store::ApprovalRecord>> ApprovalService::List(const Principal& who,
                                                                  const store::ListQuery& query) {
   HANGAR_ASSIGN_OR_RETURN(bool any, authorizer_.HoldsAnywhere(who, "approvals:read"));
+  if (!any) {
+    // Quota readers see the quota approvals of their scopes.
+    HANGAR_ASSIGN_OR_RETURN(any, authorizer_.HoldsAnywhere(who, "quotas:read"));
+  }
   if (!any) {
     return std::unexpected(
         Error::PermissionDenied("permission approvals:read is required")
@@ -229,8 +338,8 @@ Result<store::Page<store::ApprovalRecord>> ApprovalService::List(const Principal
   }));
   store::Page<store::ApprovalRecord> out{.next_page_token = page.next_page_token};
   for (auto& a : page.items) {
-    HANGAR_ASSIGN_OR_RETURN(auto d, authorizer_.Check(who, "approvals:read", ScopeOf(a)));
-    if (d.allowed) out.items.push_back(std::move(a));
+    HANGAR_ASSIGN_OR_RETURN(bool readable, MayRead(who, a));
+    if (readable) out.items.push_back(std::move(a));
   }
   return out;
 }
@@ -240,8 +349,15 @@ Result<store::ApprovalRecord> ApprovalService::Decide(const Principal& who, cons
                                                       const api::DecideApprovalRequest& request,
                                                       std::optional<int64_t> if_match_version) {
   HANGAR_ASSIGN_OR_RETURN(auto current, Get(who, id));
-  HANGAR_TRY(authorizer_.RequireOnObject(who, "approvals:decide", "approvals:read",
-                                         ScopeOf(current), NotFound(id)));
+  const std::string actor = who.ActorId();
+  // Checked first, so requesters learn why they cannot decide whatever their roles.
+  if (current.requested_by == actor) {
+    return std::unexpected(
+        Error::Conflict("you asked for " + current.subject_id + ": someone else must decide")
+            .Hint(IsQuota(current) ? "ask another person with quotas:approve on " + current.scope_id
+                                   : "ask another person with approvals:decide on the project"));
+  }
+  HANGAR_TRY(RequireMayDecide(who, current));
   if (request.comment && request.comment->size() > 2000) {
     return std::unexpected(Error::Invalid("the decision is not valid")
                                .Field("/comment", "must be at most 2000 characters"));
@@ -261,33 +377,22 @@ Result<store::ApprovalRecord> ApprovalService::Decide(const Principal& who, cons
           Error::Conflict("approval " + a.id + " is " + std::string(json::EnumName(a.state)))
               .Hint("only a pending approval can be approved or rejected"));
     }
-    std::string actor = who.ActorId();
-    if (a.requested_by == actor) {
-      return std::unexpected(
-          Error::Conflict("you asked for " + a.subject_id + ": someone else must decide")
-              .Hint("ask another person with approvals:decide on the project"));
-    }
     Timestamp now = clock_.Now();
     a.state = approve ? api::ApprovalState::approved : api::ApprovalState::rejected;
     a.decided_by = actor;
     a.comment = request.comment.value_or("");
     a.decided_at = now;
     a.updated_at = now;
+    // The quota changes in the transaction that approves it, or not at all.
+    if (approve && IsQuota(a)) HANGAR_TRY(ApplyApprovedQuota(tx, a, clock_, now, actor));
     HANGAR_TRY(store::UpdateApproval(tx, a));
     ++a.version;
     HANGAR_TRY(AppendApprovalEvent(
         tx, a, approve ? "hangar.approval.approved" : "hangar.approval.rejected", now, actor));
-    HANGAR_ASSIGN_OR_RETURN(auto subject, store::GetWorkload(tx, who.org_id, a.subject_id));
-    if (!subject || subject->state != State::awaiting_approval) return Ok();
-    std::string said = a.comment.empty() ? "" : ": " + a.comment;
-    if (approve) {
-      return TransitionWorkload(tx, *subject, State::pending, "approved",
-                                "approved by " + actor + said + "; queued for placement", now,
-                                actor);
-    }
-    return FinishRun(tx, *subject, State::terminated, "rejected", "rejected by " + actor + said,
-                     now, actor);
+    if (IsQuota(a)) return Ok();
+    return DecideInstance(tx, a, approve, now, actor);
   }));
+  // An approved instance may be placed; a raised quota may let waiting work start.
   if (approve) wake_scheduler_();
   return a;
 }

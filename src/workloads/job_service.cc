@@ -162,6 +162,21 @@ Status JobService::Authorize(const Principal& who, std::string_view permission,
 
 Result<std::vector<JobView>> JobService::Submit(const Principal& who,
                                                 const api::SubmitJobRequest& request) {
+  HANGAR_ASSIGN_OR_RETURN(PreparedJob job, Prepare(who, request));
+  std::vector<store::WorkloadRecord> created;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(created, Insert(tx, who, job, clock_.Now(), "/api/v1/jobs"));
+    return Ok();
+  }));
+  wake_scheduler_();
+  std::vector<JobView> out;
+  out.reserve(created.size());
+  for (auto& r : created) out.push_back(JobView{std::move(r), job.spec, std::nullopt});
+  return out;
+}
+
+Result<PreparedJob> JobService::Prepare(const Principal& who,
+                                        const api::SubmitJobRequest& request) {
   Timestamp now = clock_.Now();
   HANGAR_ASSIGN_OR_RETURN(api::SubmitJobRequest spec, NormalizeJobRequest(request, now));
 
@@ -209,52 +224,51 @@ Result<std::vector<JobView>> JobService::Submit(const Principal& who,
     return Ok();
   }));
   if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
+  return PreparedJob{std::move(spec), std::move(*project)};
+}
 
+Result<std::vector<store::WorkloadRecord>> JobService::Insert(store::Tx& tx, const Principal& who,
+                                                              const PreparedJob& job, Timestamp now,
+                                                              std::string_view source) {
+  const api::SubmitJobRequest& spec = job.spec;
+  const store::ProjectRecord& project = job.project;
   std::string spec_json = json::Serialize(spec);
   std::vector<store::WorkloadRecord> created;
-  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
-    created.clear();
-    std::optional<std::string> array_id;
-    for (int64_t i = 0; i < *spec.array_size; ++i) {
-      store::WorkloadRecord r{
-          .id = JobId::Generate(clock_).str(),
-          .org_id = who.org_id,
-          .kind = "job",
-          .project_id = project->id,
-          .team_id = project->team_id,
-          .name = *spec.array_size > 1 ? *spec.name + "[" + std::to_string(i) + "]" : *spec.name,
-          .state = *spec.hold ? JobState::held : JobState::pending,
-          .priority_class = *spec.priority_class,
-          .spec_json = spec_json,
-          .state_reason = *spec.hold ? "held" : "submitted",
-          .state_message = *spec.hold ? "submitted on hold: release it to queue it" : "queued",
-          .created_by = who.ActorId(),
-          .created_at = now,
-          .updated_at = now};
-      if (*spec.array_size > 1) {
-        if (!array_id) array_id = r.id;
-        r.array_id = array_id;
-        r.array_index = i;
-      }
-      HANGAR_TRY(store::InsertWorkload(tx, r));
-      HANGAR_TRY(
-          store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
-                                                    .org_id = r.org_id,
-                                                    .type = "hangar.job.submitted",
-                                                    .source = "/api/v1/jobs",
-                                                    .subject = r.id,
-                                                    .time = now,
-                                                    .data_json = json::Serialize(ToApiJob(r, spec)),
-                                                    .actor = who.ActorId()}));
-      created.push_back(std::move(r));
+  std::optional<std::string> array_id;
+  for (int64_t i = 0; i < *spec.array_size; ++i) {
+    store::WorkloadRecord r{
+        .id = JobId::Generate(clock_).str(),
+        .org_id = who.org_id,
+        .kind = "job",
+        .project_id = project.id,
+        .team_id = project.team_id,
+        .name = *spec.array_size > 1 ? *spec.name + "[" + std::to_string(i) + "]" : *spec.name,
+        .state = *spec.hold ? JobState::held : JobState::pending,
+        .priority_class = *spec.priority_class,
+        .spec_json = spec_json,
+        .state_reason = *spec.hold ? "held" : "submitted",
+        .state_message = *spec.hold ? "submitted on hold: release it to queue it" : "queued",
+        .created_by = who.ActorId(),
+        .created_at = now,
+        .updated_at = now};
+    if (*spec.array_size > 1) {
+      if (!array_id) array_id = r.id;
+      r.array_id = array_id;
+      r.array_index = i;
     }
-    return Ok();
-  }));
-  wake_scheduler_();
-  std::vector<JobView> out;
-  out.reserve(created.size());
-  for (auto& r : created) out.push_back(JobView{std::move(r), spec, std::nullopt});
-  return out;
+    HANGAR_TRY(store::InsertWorkload(tx, r));
+    HANGAR_TRY(
+        store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
+                                                  .org_id = r.org_id,
+                                                  .type = "hangar.job.submitted",
+                                                  .source = std::string(source),
+                                                  .subject = r.id,
+                                                  .time = now,
+                                                  .data_json = json::Serialize(ToApiJob(r, spec)),
+                                                  .actor = who.ActorId()}));
+    created.push_back(std::move(r));
+  }
+  return created;
 }
 
 Result<JobView> JobService::Get(const Principal& who, const JobId& id) {

@@ -69,6 +69,13 @@ struct JobOptions {
   Micros max_assignment_wait = std::chrono::seconds(20);
 };
 
+// A job request checked against the store and the caller's rights, ready to insert: its spec
+// with every default filled in, and the project it resolved to.
+struct PreparedJob {
+  api::SubmitJobRequest spec;
+  store::ProjectRecord project;
+};
+
 // A job and the stored spec it was submitted with.
 struct JobView {
   store::WorkloadRecord record;
@@ -90,6 +97,14 @@ class JobService {
   // unknown project, GPU type or dependency.
   Result<std::vector<JobView>> Submit(const identity::Principal& who,
                                       const api::SubmitJobRequest& request);
+  // Submit in two steps, for callers that insert jobs in a transaction of their own (a
+  // schedule's run commits its job with the schedule's update): Prepare checks the request
+  // (as Submit does) and Insert writes the job(s) and their `hangar.job.submitted` events in
+  // `tx`, with `source` as the events' source. The caller wakes the scheduler after commit.
+  Result<PreparedJob> Prepare(const identity::Principal& who, const api::SubmitJobRequest& request);
+  Result<std::vector<store::WorkloadRecord>> Insert(store::Tx& tx, const identity::Principal& who,
+                                                    const PreparedJob& job, Timestamp now,
+                                                    std::string_view source);
   Result<JobView> Get(const identity::Principal& who, const JobId& id);
   Result<store::Page<JobView>> List(const identity::Principal& who, const store::ListQuery& query);
   // Actions. `if_match_version`, when set, must equal the stored version (kPreconditionFailed).

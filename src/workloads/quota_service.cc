@@ -9,6 +9,7 @@
 #include "store/identity_repos.h"
 #include "store/read_all.h"
 #include "store/workload_repos.h"
+#include "workloads/approval_service.h"
 #include "workloads/views.h"
 
 namespace hangar::workloads {
@@ -19,6 +20,7 @@ using identity::Principal;
 using identity::ResourceScope;
 
 constexpr int64_t kMaxQuotaGpus = 1'000'000;
+constexpr size_t kMaxReasonChars = 2000;
 
 std::string Gpus(int64_t milli) {
   if (milli % 1000 == 0) return std::to_string(milli / 1000);
@@ -64,6 +66,121 @@ std::map<std::string, ScopeUse> UseByScope(const std::vector<store::WorkloadReco
   return use;
 }
 
+// A team or project, the scopes a quota belongs to.
+struct QuotaScope {
+  std::optional<store::TeamRecord> team;
+  std::optional<store::ProjectRecord> project;
+
+  const char* type() const { return team ? "team" : "project"; }
+  const std::string& name() const { return team ? team->name : project->name; }
+  TeamId team_id() const { return team ? team->id : project->team_id; }
+  ResourceScope Resource(const OrgId& org) const {
+    return team ? ResourceScope::Team(org, team->id)
+                : ResourceScope::Project(org, project->team_id, project->id);
+  }
+};
+
+bool IsScopeId(std::string_view id) {
+  return TeamId::Parse(id).has_value() || ProjectId::Parse(id).has_value();
+}
+
+Error ScopeNotFound(std::string_view scope_id) {
+  return Error::NotFound("no team or project " + std::string(scope_id))
+      .Hint("quotas are set on a team (team_…) or a project (proj_…)");
+}
+
+// The team or project `scope_id` names in `org`; nullopt when there is none.
+Result<std::optional<QuotaScope>> FindScope(store::Tx& tx, const OrgId& org,
+                                            std::string_view scope_id) {
+  QuotaScope scope;
+  if (auto id = TeamId::Parse(scope_id)) {
+    HANGAR_ASSIGN_OR_RETURN(scope.team, store::GetTeam(tx, org, *id));
+  } else if (auto pid = ProjectId::Parse(scope_id)) {
+    HANGAR_ASSIGN_OR_RETURN(scope.project, store::GetProject(tx, org, *pid));
+  }
+  if (!scope.team && !scope.project) return std::nullopt;
+  return scope;
+}
+
+// The three parts of the quota in force (those of a scope without one when there is none).
+api::QuotaValues InForce(const std::optional<store::QuotaRecord>& q) {
+  if (!q) return {.gpus = 0, .weight = 1};
+  return {.gpus = q->gpus, .gpu_limit = q->gpu_limit, .weight = q->weight};
+}
+
+// The parts `change` gives, over `base`.
+api::QuotaValues Merge(const api::QuotaValues& base, const api::QuotaValues& change) {
+  return {.gpus = change.gpus ? change.gpus : base.gpus,
+          .gpu_limit = change.gpu_limit ? change.gpu_limit : base.gpu_limit,
+          .weight = change.weight ? change.weight : base.weight};
+}
+
+// Adds to `invalid` a violation for each rule the whole quota `q` breaks. A limit below the
+// guarantee is the limit's fault, unless the caller gave only the guarantee (`given`): then it
+// names /gpus, the field they can fix.
+void CheckQuota(const api::QuotaValues& q, const api::QuotaValues& given, Error& invalid) {
+  int64_t gpus = q.gpus.value_or(0);
+  int64_t weight = q.weight.value_or(1);
+  if (gpus < 0 || gpus > kMaxQuotaGpus) {
+    invalid.AddField("/gpus", "must be between 0 and " + std::to_string(kMaxQuotaGpus));
+  }
+  if (q.gpu_limit && (*q.gpu_limit < gpus || *q.gpu_limit > kMaxQuotaGpus)) {
+    if (given.gpus && !given.gpu_limit) {
+      invalid.AddField("/gpus", "must be at most the gpu_limit in force (" +
+                                    std::to_string(*q.gpu_limit) + "); ask for a gpu_limit too");
+    } else {
+      invalid.AddField("/gpu_limit", "must be at least gpus (" + std::to_string(gpus) +
+                                         ") and at most " + std::to_string(kMaxQuotaGpus));
+    }
+  }
+  if (weight < 1 || weight > 1000) invalid.AddField("/weight", "must be between 1 and 1000");
+}
+
+api::QuotaValues PartsOf(const api::QuotaChangeRequest& r) {
+  return {.gpus = r.gpus, .gpu_limit = r.gpu_limit, .weight = r.weight};
+}
+
+// Every rule `request` breaks, given the quota in force (the scope_id is checked apart).
+Error CheckChangeRequest(const api::QuotaChangeRequest& request, const api::QuotaValues& in_force) {
+  Error invalid = Error::Invalid("the quota request is not valid");
+  api::QuotaValues parts = PartsOf(request);
+  if (!parts.gpus && !parts.gpu_limit && !parts.weight) {
+    for (const char* field : {"/gpus", "/gpu_limit", "/weight"}) {
+      invalid.AddField(field, "give at least one of gpus, gpu_limit and weight");
+    }
+  } else {
+    CheckQuota(Merge(in_force, parts), parts, invalid);
+  }
+  bool blank = request.reason.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (blank || request.reason.size() > kMaxReasonChars) {
+    invalid.AddField("/reason", "must say why, in 1 to " + std::to_string(kMaxReasonChars) +
+                                    " characters (the approver reads it)");
+  }
+  return invalid;
+}
+
+// Stores `record` (a scope's whole quota) with its hangar.quota.updated event, in `tx`;
+// returns the quota now in force with its use.
+Result<api::Quota> SaveQuota(store::Tx& tx, const QuotaScope& scope,
+                             const store::QuotaRecord& record,
+                             std::optional<int64_t> if_match_version, const Clock& clock) {
+  HANGAR_TRY(store::PutQuota(tx, record, if_match_version));
+  HANGAR_ASSIGN_OR_RETURN(auto saved, store::GetQuota(tx, record.org_id, record.scope_id));
+  HANGAR_ASSIGN_OR_RETURN(auto active, store::ListOrgActiveWorkloads(tx, record.org_id));
+  api::Quota view = ToApi(scope.type(), record.scope_id, scope.name(), saved);
+  if (scope.project) view.team_id = scope.project->team_id.str();
+  WithUse(view, UseByScope(active)[record.scope_id]);
+  HANGAR_TRY(store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock),
+                                                       .org_id = record.org_id,
+                                                       .type = "hangar.quota.updated",
+                                                       .source = "/api/v1/quotas",
+                                                       .subject = record.scope_id,
+                                                       .time = record.updated_at,
+                                                       .data_json = json::Serialize(view),
+                                                       .actor = record.updated_by}));
+  return view;
+}
+
 }  // namespace
 
 int64_t WorkloadMilliGpus(const store::WorkloadRecord& r) {
@@ -96,8 +213,11 @@ Status CheckRequestFitsQuota(store::Tx& tx, const OrgId& org, const TeamId& team
                                                  std::to_string(*quota.gpu_limit) + " GPUs at once")
             .Field("/resources/gpus", "at most " + std::to_string(*quota.gpu_limit) +
                                           " GPUs (quota of " + quota.scope_id + ")")
-            .Hint("ask fewer GPUs, or ask an administrator to raise the limit: hangar quota set " +
-                  quota.scope_id + " --limit N (GET /api/v1/quotas shows limits and use)"));
+            .Hint("ask for fewer GPUs, or for a higher limit: hangar quota request " +
+                  quota.scope_id +
+                  " --limit N --reason TEXT (PUT /api/v1/quotas/request; someone holding "
+                  "quotas:approve decides). With quotas:update: hangar quota set " +
+                  quota.scope_id + " --limit N. GET /api/v1/quotas shows limits and use"));
   }
   return Ok();
 }
@@ -162,67 +282,100 @@ Result<api::QuotaList> QuotaService::List(const Principal& who) {
 Result<api::Quota> QuotaService::Set(const Principal& who, std::string_view scope_id,
                                      const api::SetQuotaRequest& request,
                                      std::optional<int64_t> if_match_version) {
-  auto not_found = [&] {
-    return Error::NotFound("no team or project " + std::string(scope_id))
-        .Hint("quotas are set on a team (team_…) or a project (proj_…)");
-  };
-  std::optional<store::TeamRecord> team;
-  std::optional<store::ProjectRecord> project;
+  std::optional<QuotaScope> scope;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
-    if (auto id = TeamId::Parse(scope_id)) {
-      HANGAR_ASSIGN_OR_RETURN(team, store::GetTeam(tx, who.org_id, *id));
-    } else if (auto pid = ProjectId::Parse(scope_id)) {
-      HANGAR_ASSIGN_OR_RETURN(project, store::GetProject(tx, who.org_id, *pid));
-    }
+    HANGAR_ASSIGN_OR_RETURN(scope, FindScope(tx, who.org_id, scope_id));
     return Ok();
   }));
-  if (!team && !project) return std::unexpected(not_found());
-  ResourceScope scope = team ? ResourceScope::Team(who.org_id, team->id)
-                             : ResourceScope::Project(who.org_id, project->team_id, project->id);
-  HANGAR_TRY(authorizer_.RequireOnObject(who, "quotas:update", "quotas:read", scope, not_found()));
+  if (!scope) return std::unexpected(ScopeNotFound(scope_id));
+  HANGAR_TRY(authorizer_.RequireOnObject(who, "quotas:update", "quotas:read",
+                                         scope->Resource(who.org_id), ScopeNotFound(scope_id)));
 
+  // A PUT replaces the whole quota: absent parts take their defaults.
+  api::QuotaValues quota{.gpus = request.gpus.value_or(0),
+                         .gpu_limit = request.gpu_limit,
+                         .weight = request.weight.value_or(1)};
   Error invalid = Error::Invalid("the quota is not valid");
-  int64_t gpus = request.gpus.value_or(0);
-  int64_t weight = request.weight.value_or(1);
-  if (gpus < 0 || gpus > kMaxQuotaGpus) {
-    invalid.AddField("/gpus", "must be between 0 and " + std::to_string(kMaxQuotaGpus));
-  }
-  if (request.gpu_limit && (*request.gpu_limit < gpus || *request.gpu_limit > kMaxQuotaGpus)) {
-    invalid.AddField("/gpu_limit", "must be at least gpus (" + std::to_string(gpus) +
-                                       ") and at most " + std::to_string(kMaxQuotaGpus));
-  }
-  if (weight < 1 || weight > 1000) invalid.AddField("/weight", "must be between 1 and 1000");
+  CheckQuota(quota, quota, invalid);
   if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
 
-  std::string id(scope_id);
-  Timestamp now = clock_.Now();
   store::QuotaRecord record{.org_id = who.org_id,
-                            .scope_id = id,
-                            .gpus = gpus,
-                            .gpu_limit = request.gpu_limit,
-                            .weight = weight,
+                            .scope_id = std::string(scope_id),
+                            .gpus = *quota.gpus,
+                            .gpu_limit = quota.gpu_limit,
+                            .weight = *quota.weight,
                             .updated_by = who.ActorId(),
-                            .updated_at = now};
-  std::optional<store::QuotaRecord> saved;
+                            .updated_at = clock_.Now()};
   api::Quota view;
   HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
-    HANGAR_TRY(store::PutQuota(tx, record, if_match_version));
-    HANGAR_ASSIGN_OR_RETURN(saved, store::GetQuota(tx, who.org_id, id));
-    HANGAR_ASSIGN_OR_RETURN(auto active, store::ListOrgActiveWorkloads(tx, who.org_id));
-    view = ToApi(team ? "team" : "project", id, team ? team->name : project->name, saved);
-    if (project) view.team_id = project->team_id.str();
-    WithUse(view, UseByScope(active)[id]);
-    return store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
-                                                     .org_id = who.org_id,
-                                                     .type = "hangar.quota.updated",
-                                                     .source = "/api/v1/quotas",
-                                                     .subject = id,
-                                                     .time = now,
-                                                     .data_json = json::Serialize(view),
-                                                     .actor = who.ActorId()});
+    HANGAR_ASSIGN_OR_RETURN(view, SaveQuota(tx, *scope, record, if_match_version, clock_));
+    return Ok();
   }));
   wake_scheduler_();
   return view;
+}
+
+Result<api::Approval> QuotaService::RequestChange(const Principal& who,
+                                                  const api::QuotaChangeRequest& request) {
+  const std::string& scope_id = request.scope_id;
+  if (!IsScopeId(scope_id)) {
+    // Name every bad field at once, the parts checked against a scope without a quota.
+    Error invalid = CheckChangeRequest(request, InForce(std::nullopt));
+    Error out = Error::Invalid("the quota request is not valid")
+                    .Field("/scope_id", "must be a team (team_…) or project (proj_…) id");
+    for (const auto& v : invalid.violations()) out.AddField(v.pointer, v.detail);
+    return std::unexpected(std::move(out));
+  }
+  std::optional<QuotaScope> scope;
+  HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(scope, FindScope(tx, who.org_id, scope_id));
+    return Ok();
+  }));
+  if (!scope) return std::unexpected(ScopeNotFound(scope_id));
+  HANGAR_TRY(authorizer_.RequireOnObject(who, "quotas:read", "quotas:read",
+                                         scope->Resource(who.org_id), ScopeNotFound(scope_id)));
+  store::ApprovalRecord approval;
+  HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
+    // The quota in force is read in the transaction that records it next to the request.
+    HANGAR_ASSIGN_OR_RETURN(auto current, store::GetQuota(tx, who.org_id, scope_id));
+    api::QuotaValues in_force = InForce(current);
+    Error invalid = CheckChangeRequest(request, in_force);
+    if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
+    api::QuotaChange change{
+        .requested = PartsOf(request), .in_force = in_force, .reason = request.reason};
+    HANGAR_ASSIGN_OR_RETURN(approval, RecordQuotaApproval(tx, who.org_id, scope->team_id(),
+                                                          scope_id, change, clock_, who.ActorId()));
+    return Ok();
+  }));
+  return ToApiApproval(approval);
+}
+
+Result<api::Quota> ApplyQuotaChange(store::Tx& tx, const OrgId& org, std::string_view scope_id,
+                                    const api::QuotaValues& change, const Clock& clock,
+                                    Timestamp now, const std::string& actor) {
+  HANGAR_ASSIGN_OR_RETURN(auto scope, FindScope(tx, org, scope_id));
+  if (!scope) {
+    return std::unexpected(
+        Error::Conflict(std::string(scope_id) + " no longer exists: its quota cannot change")
+            .Hint("reject the request"));
+  }
+  HANGAR_ASSIGN_OR_RETURN(auto current, store::GetQuota(tx, org, scope_id));
+  // Over the quota then in force: an administrator may have changed it since the request.
+  api::QuotaValues quota = Merge(InForce(current), change);
+  Error conflict =
+      Error::Conflict("the quota of " + std::string(scope_id) +
+                      " changed since the request: with the parts asked for it is not valid")
+          .Hint("reject the request and ask again, or set the quota: hangar quota set");
+  CheckQuota(quota, change, conflict);
+  if (!conflict.violations().empty()) return std::unexpected(std::move(conflict));
+  store::QuotaRecord record{.org_id = org,
+                            .scope_id = std::string(scope_id),
+                            .gpus = *quota.gpus,
+                            .gpu_limit = quota.gpu_limit,
+                            .weight = *quota.weight,
+                            .updated_by = actor,
+                            .updated_at = now};
+  return SaveQuota(tx, *scope, record, std::nullopt, clock);
 }
 
 }  // namespace hangar::workloads

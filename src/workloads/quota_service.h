@@ -10,12 +10,19 @@
 //     problem type resource-exhausted) because it could never start.
 //   - `weight`: the scope's share among its siblings when capacity is contended.
 //
-// Authorisation: quotas:read to list (scopes the caller may read), quotas:update at the scope to
-// set one. Another organisation's team or project is a 404.
+// Anyone who may read a scope's quota may ask for it to change (RequestChange): that records a
+// pending approval (subject_kind "quota", workloads/approval_service.h) holding the parts asked
+// for and the quota in force; approving it applies the parts over the quota then in force
+// (ApplyQuotaChange), in the approval's transaction.
+//
+// Authorisation: quotas:read to list (scopes the caller may read) and to ask for a change,
+// quotas:update at the scope to set one, quotas:approve to approve a requested change. Another
+// organisation's team or project is a 404.
 //
 // Thread-safety: all methods are thread-safe (state lives in the store).
 #pragma once
 
+#include "api/approval_types.h"
 #include "api/workload_types.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -39,6 +46,13 @@ class QuotaService {
   Result<api::Quota> Set(const identity::Principal& who, std::string_view scope_id,
                          const api::SetQuotaRequest& request,
                          std::optional<int64_t> if_match_version);
+  // Asks for the quota of `request.scope_id` to change: records a pending approval with its
+  // hangar.approval.requested event and returns it. Needs quotas:read at the scope.
+  // kInvalidArgument naming each bad field (`/scope_id`; `/reason` empty or over 2000
+  // characters; no part given; the parts, applied over the quota in force, breaking Set's
+  // rules); kNotFound for a scope the caller cannot see. Creates nothing on error.
+  Result<api::Approval> RequestChange(const identity::Principal& who,
+                                      const api::QuotaChangeRequest& request);
 
  private:
   store::Store& store_;
@@ -53,6 +67,16 @@ class QuotaService {
 Status CheckRequestFitsQuota(store::Tx& tx, const OrgId& org, const TeamId& team,
                              const ProjectId& project, std::string_view project_name,
                              int64_t gpu_milli);
+
+// Applies the parts `change` gives over the quota in force of `scope_id` (a team or project of
+// `org`; a scope without a quota has gpus 0, no limit and weight 1), in `tx`, with its
+// hangar.quota.updated event at `now` by `actor`; returns the quota now in force. Used when a
+// requested change is approved. kConflict when the scope no longer exists or the result is not
+// a valid quota (the quota in force changed since the change was asked for; the violations
+// name the fields).
+Result<api::Quota> ApplyQuotaChange(store::Tx& tx, const OrgId& org, std::string_view scope_id,
+                                    const api::QuotaValues& change, const Clock& clock,
+                                    Timestamp now, const std::string& actor);
 
 // The milli-GPUs a workload holds (placed) or asks for (pending).
 int64_t WorkloadMilliGpus(const store::WorkloadRecord& record);

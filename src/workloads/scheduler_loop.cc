@@ -249,12 +249,13 @@ std::string DescribePlacement(const OrgSnapshot& s, const sch::Placement& p) {
 }  // namespace
 
 SchedulerLoop::SchedulerLoop(store::Store& store, const Clock& clock, JobService& jobs,
-                             InstanceService* instances, NodeSignals& signals, QueueBoard& board,
-                             SchedulerLoopOptions options)
+                             InstanceService* instances, ScheduleService* schedules,
+                             NodeSignals& signals, QueueBoard& board, SchedulerLoopOptions options)
     : store_(store),
       clock_(clock),
       jobs_(jobs),
       instances_(instances),
+      schedules_(schedules),
       signals_(signals),
       board_(board),
       options_(std::move(options)) {}
@@ -309,6 +310,12 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
   if (instances_ != nullptr) {
     if (auto r = instances_->EnforceLeases(); !r) {
       spdlog::warn("scheduler: instance leases: {}", r.error().ToString());
+    }
+  }
+  // Before placement, so a run's job is placed in this same pass.
+  if (schedules_ != nullptr) {
+    if (auto r = schedules_->RunDue(); !r) {
+      spdlog::warn("scheduler: schedules: {}", r.error().ToString());
     }
   }
 

@@ -1,6 +1,7 @@
 // SchedulerLoop: the control loop that connects the pure scheduling core to the store and the
 // agents. On every wake-up (a submit, a run ending, a release) or tick it
-//   1. runs the reconciler steps (work on lost nodes, time limits, instance leases),
+//   1. runs the reconciler steps (work on lost nodes, time limits, instance leases, due
+//      schedules' runs),
 //   2. reads each organisation's nodes, GPUs and unfinished workloads (one snapshot),
 //   3. calls scheduling::Schedule,
 //   4. applies the decisions in one transaction per organisation: placements (pending ->
@@ -32,6 +33,7 @@
 #include "workloads/job_service.h"
 #include "workloads/node_signals.h"
 #include "workloads/queue_board.h"
+#include "workloads/schedule_service.h"
 
 namespace hangar::workloads {
 
@@ -49,10 +51,11 @@ struct PassSummary {
 
 class SchedulerLoop {
  public:
-  // `instances` may be null (no lease enforcement), for tests of jobs alone.
+  // `instances` may be null (no lease enforcement), and `schedules` too (no recurring jobs),
+  // for tests of jobs alone.
   SchedulerLoop(store::Store& store, const Clock& clock, JobService& jobs,
-                InstanceService* instances, NodeSignals& signals, QueueBoard& board,
-                SchedulerLoopOptions options = {});
+                InstanceService* instances, ScheduleService* schedules, NodeSignals& signals,
+                QueueBoard& board, SchedulerLoopOptions options = {});
   ~SchedulerLoop();
 
   void Start();
@@ -70,6 +73,7 @@ class SchedulerLoop {
   const Clock& clock_;
   JobService& jobs_;
   InstanceService* instances_;
+  ScheduleService* schedules_;
   NodeSignals& signals_;
   QueueBoard& board_;
   const SchedulerLoopOptions options_;
