@@ -233,6 +233,24 @@ TEST_F(SchedulesE2ETest, InvalidSchedulesAreRefusedNamingTheFieldAndCreateNothin
   EXPECT_EQ(S(unchanged.at("cron")), "@daily");
   EXPECT_EQ(S(unchanged.at("etag")), S(first.at("etag")));
   EXPECT_EQ(Get("/api/v1/schedules/sched_01ke6sjbqw2xnqr637ftay3ypt").result_int(), 404u);
+
+  // Whoever changes a schedule becomes the one its runs submit as.
+  EXPECT_EQ(S(unchanged.at("owner")), S(unchanged.at("created_by")));
+  std::string bot = S(Json(Post("/api/v1/service-accounts", R"({"name":"bot"})")).at("id"));
+  ASSERT_EQ(Post("/api/v1/role-bindings", R"({"principal_id":")" + bot + R"(","role":"admin"})")
+                .result_int(),
+            201u);
+  std::string bot_key =
+      S(Json(Post("/api/v1/api-keys", R"({"name":"k","owner_id":")" + bot + R"("})")).at("secret"));
+  auto changed = Client().Send(bhttp::verb::patch, "/api/v1/schedules/" + id, bot_key,
+                               R"({"job":{"command":["echo","changed"]}})",
+                               {{"Content-Type", "application/merge-patch+json"}});
+  ASSERT_EQ(changed.result_int(), 200u) << changed.body();
+  EXPECT_EQ(S(Json(changed).at("owner")), bot);
+  EXPECT_EQ(S(Json(changed).at("created_by")), S(first.at("created_by")));
+  auto run = Client().Send(bhttp::verb::post, "/api/v1/schedules/" + id + "/trigger", bot_key, "");
+  ASSERT_EQ(run.result_int(), 201u) << run.body();
+  EXPECT_EQ(S(Json(run).at("created_by")), bot);
 }
 
 TEST_F(SchedulesE2ETest, TheCliCreatesListsTriggersPausesAndDeletes) {

@@ -94,6 +94,7 @@ struct Schedule {
   std::optional<std::string> last_job_id;  // the job the latest started run submitted
   int64_t runs_started = 0;
   int64_t runs_skipped = 0;  // missed, or forbidden by the concurrency policy
+  std::string owner;         // runs submit as this user, service account or key: who last set it
   std::string created_by;
   std::string created_at;
   std::string updated_at;
@@ -104,7 +105,7 @@ BOOST_DESCRIBE_STRUCT(Schedule, (),
                       (id, project_id, name, cron, time_zone, missed_runs, concurrency,
                        starting_deadline_seconds, suspended, job, next_run_at, next_runs,
                        last_run_at, last_result, last_message, last_job_id, runs_started,
-                       runs_skipped, created_by, created_at, updated_at, etag, links))
+                       runs_skipped, owner, created_by, created_at, updated_at, etag, links))
 
 struct ScheduleList {
   std::vector<Schedule> items;

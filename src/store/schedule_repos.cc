@@ -158,19 +158,35 @@ Result<std::vector<ScheduleRecord>> ListDueSchedules(Tx& tx, Timestamp now, int6
 Status UpdateSchedule(Tx& tx, const ScheduleRecord& s) {
   HANGAR_ASSIGN_OR_RETURN(
       int64_t changed,
-      tx.Exec(
-          "UPDATE schedules SET cron = $3, time_zone = $4, missed_runs = $5,"
-          " concurrency = $6, starting_deadline_seconds = $7, suspended = $8, job = $9,"
-          " next_run_at = $10, last_run_at = $11, last_result = $12, last_message = $13,"
-          " last_job_id = $14, runs_started = $15, runs_skipped = $16,"
-          " version = version + 1, updated_at = $17"
-          " WHERE org_id = $1 AND id = $2 AND version = $18",
-          {s.org_id.str(), s.id, s.cron, s.time_zone, std::string(json::EnumName(s.missed_runs)),
-           std::string(json::EnumName(s.concurrency)), s.starting_deadline_seconds,
-           int64_t{s.suspended ? 1 : 0}, s.job_json, OptTimeParam(s.next_run_at),
-           OptTimeParam(s.last_run_at), std::string(json::EnumName(s.last_result)), s.last_message,
-           OptTextParam(s.last_job_id), s.runs_started, s.runs_skipped, ToUnixMicros(s.updated_at),
-           s.version}));
+      tx.Exec("UPDATE schedules SET cron = $3, time_zone = $4, missed_runs = $5,"
+              " concurrency = $6, starting_deadline_seconds = $7, suspended = $8, job = $9,"
+              " next_run_at = $10, last_run_at = $11, last_result = $12, last_message = $13,"
+              " last_job_id = $14, runs_started = $15, runs_skipped = $16,"
+              " owner_kind = $19, owner_subject = $20, owner_key = $21, owner_scopes = $22,"
+              " version = version + 1, updated_at = $17"
+              " WHERE org_id = $1 AND id = $2 AND version = $18",
+              {s.org_id.str(),
+               s.id,
+               s.cron,
+               s.time_zone,
+               std::string(json::EnumName(s.missed_runs)),
+               std::string(json::EnumName(s.concurrency)),
+               s.starting_deadline_seconds,
+               int64_t{s.suspended ? 1 : 0},
+               s.job_json,
+               OptTimeParam(s.next_run_at),
+               OptTimeParam(s.last_run_at),
+               std::string(json::EnumName(s.last_result)),
+               s.last_message,
+               OptTextParam(s.last_job_id),
+               s.runs_started,
+               s.runs_skipped,
+               ToUnixMicros(s.updated_at),
+               s.version,
+               std::string(PrincipalKindName(s.owner_kind)),
+               s.owner_subject,
+               s.owner_key,
+               s.owner_scopes_json}));
   if (changed == 0) {
     return std::unexpected(
         Error(ErrorCode::kPreconditionFailed, "schedule " + s.id + " changed since it was read")

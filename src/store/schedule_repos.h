@@ -57,8 +57,8 @@ Result<Page<ScheduleRecord>> ListSchedules(Tx& tx, const OrgId& org, const ListQ
 // Unsuspended schedules of every organisation whose next run is at or before `now`, earliest
 // first, at most `limit`.
 Result<std::vector<ScheduleRecord>> ListDueSchedules(Tx& tx, Timestamp now, int64_t limit);
-// Writes every mutable column if the stored version is s.version, and stores version + 1
-// (kPreconditionFailed when it changed since read).
+// Writes every mutable column (the owner too) if the stored version is s.version, and stores
+// version + 1 (kPreconditionFailed when it changed since read).
 Status UpdateSchedule(Tx& tx, const ScheduleRecord& s);
 Status DeleteSchedule(Tx& tx, const OrgId& org, std::string_view id);
 

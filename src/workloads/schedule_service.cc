@@ -121,6 +121,7 @@ api::Schedule ScheduleService::ToApi(const store::ScheduleRecord& r) {
                     .last_job_id = r.last_job_id,
                     .runs_started = r.runs_started,
                     .runs_skipped = r.runs_skipped,
+                    .owner = r.owner_subject.empty() ? r.owner_key : r.owner_subject,
                     .created_by = r.created_by,
                     .created_at = FormatRfc3339(r.created_at),
                     .updated_at = FormatRfc3339(r.updated_at),
@@ -299,6 +300,12 @@ Result<store::ScheduleRecord> ScheduleService::Update(const Principal& who, cons
     }
     next.job_json = json::Serialize(*request.job);
   }
+  // Runs submit as whoever set the schedule up last, so a job is never attributed to (nor run
+  // with the rights of) someone who did not ask for that template.
+  next.owner_kind = who.kind;
+  next.owner_subject = who.subject_id;
+  next.owner_key = who.key_id.str();
+  next.owner_scopes_json = json::Serialize(who.scopes);
   if (request.missed_runs) next.missed_runs = *request.missed_runs;
   if (request.concurrency) next.concurrency = *request.concurrency;
   if (request.suspended) next.suspended = *request.suspended;

@@ -7,11 +7,11 @@
 // events, so a crash never starts a run twice nor loses one: the stored next_run_at moves only
 // with the job that ran for it.
 //
-// A run submits as the schedule's owner (who created it), whose rights are checked again at
-// every run: an owner who lost jobs:create on the project, a quota that now refuses the job or
-// a deleted GPU type make the run `failed` with the reason, and the schedule goes on to its
-// next time. With concurrency = forbid, a run whose previous job (the first of its array) is
-// unfinished is skipped (`skipped_concurrent`).
+// A run submits as the schedule's owner (who created it or changed it last), whose rights are
+// checked again at every run: an owner who lost jobs:create on the project, a quota that now
+// refuses the job or a deleted GPU type make the run `failed` with the reason, and the schedule
+// goes on to its next time. With concurrency = forbid, a run whose previous job (the first of its
+// array) is unfinished is skipped (`skipped_concurrent`).
 //
 // Events: hangar.schedule.created|updated|deleted, hangar.schedule.run (data: the schedule,
 // with last_result and last_job_id saying what happened), and the job's own
