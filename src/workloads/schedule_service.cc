@@ -6,7 +6,6 @@
 #include "common/json_codec.h"
 #include "identity/directory_service.h"
 #include "workloads/schedule_plan.h"
-#include "workloads/views.h"
 
 namespace hangar::workloads {
 
