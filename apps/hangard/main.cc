@@ -296,6 +296,9 @@ int Run(int argc, char** argv) {
   routes::AddLogRoutes(router, jobs, instances, output_bell, log_search);
   workloads::QuotaService quotas(**store, clock, authorizer, [&] { scheduler.Wake(); });
   routes::AddQuotaRoutes(router, quotas);
+  workloads::ReservationService reservations(**store, clock, authorizer, queue_board,
+                                             [&] { scheduler.Wake(); });
+  routes::AddReservationRoutes(router, reservations);
   routes::AddEventRoutes(router, events);
   routes::AddIdentityRoutes(router, directory, access, clock);
   routes::AddOAuthRoutes(router, tokens, directory);

@@ -76,12 +76,14 @@ struct SubmitJobRequest {
   std::optional<std::vector<JobDependency>> dependencies;
   std::optional<bool> hold;           // submitted held: not started until released
   std::optional<int64_t> array_size;  // 1..1000 similar jobs, HANGAR_ARRAY_INDEX=0..n-1
+  // An advance reservation ("rsv_…") of the project: runs only on its GPUs, during its window.
+  std::optional<std::string> reservation;
 };
 BOOST_DESCRIBE_STRUCT(SubmitJobRequest, (),
                       (project, name, command, environment, working_dir, resources, node_selector,
                        priority_class, time_limit_seconds, deadline, start_after, preemption,
                        checkpoint_grace_seconds, retries, on_node_loss, dependencies, hold,
-                       array_size))
+                       array_size, reservation))
 
 // Why a job is not running yet, from the scheduler's last pass.
 struct JobQueueInfo {
@@ -112,6 +114,7 @@ struct Job {
   int64_t retries = 0;
   NodeLossPolicy on_node_loss = NodeLossPolicy::requeue;
   std::vector<JobDependency> dependencies;
+  std::optional<std::string> reservation;
   std::optional<std::string> array_id;  // the first job of its array
   std::optional<int64_t> array_index;
   int64_t attempt = 0;  // 1 once first started; grows on each retry or requeue
@@ -135,9 +138,9 @@ BOOST_DESCRIBE_STRUCT(Job, (),
                       (id, project_id, name, state, command, environment, working_dir, resources,
                        node_selector, priority_class, time_limit_seconds, deadline, start_after,
                        preemption, checkpoint_grace_seconds, retries, on_node_loss, dependencies,
-                       array_id, array_index, attempt, node_id, gpu_indexes, exit_code, signal,
-                       state_reason, state_message, queue, created_by, scheduled_at, started_at,
-                       finished_at, created_at, updated_at, etag, links))
+                       reservation, array_id, array_index, attempt, node_id, gpu_indexes, exit_code,
+                       signal, state_reason, state_message, queue, created_by, scheduled_at,
+                       started_at, finished_at, created_at, updated_at, etag, links))
 
 struct JobList {
   std::vector<Job> items;
@@ -186,10 +189,12 @@ struct CreateInstanceRequest {
   std::optional<PreemptionPolicy> preemption;   // default never (interactive work)
   // A snapshot ("snap_…", or its name in the project) whose workspace the instance starts with.
   std::optional<std::string> snapshot;
+  // An advance reservation ("rsv_…") of the project: runs only on its GPUs, during its window.
+  std::optional<std::string> reservation;
 };
 BOOST_DESCRIBE_STRUCT(CreateInstanceRequest, (),
                       (project, name, resources, node_selector, start_after, max_lifetime_seconds,
-                       command, environment, priority_class, preemption, snapshot))
+                       command, environment, priority_class, preemption, snapshot, reservation))
 
 // What is stored beside the run spec for an instance.
 struct InstanceSettings {
@@ -221,6 +226,7 @@ struct Instance {
   PriorityClass priority_class = PriorityClass::normal;
   PreemptionPolicy preemption = PreemptionPolicy::never;
   std::optional<std::string> start_after;
+  std::optional<std::string> reservation;
   int64_t max_lifetime_seconds = 0;
   std::optional<std::string> expires_at;  // while running: when the lease ends (extend it)
   std::optional<std::string> node_id;
@@ -247,8 +253,8 @@ struct Instance {
 };
 BOOST_DESCRIBE_STRUCT(Instance, (),
                       (id, project_id, name, state, resources, node_selector, command, environment,
-                       priority_class, preemption, start_after, max_lifetime_seconds, expires_at,
-                       node_id, gpu_indexes, hourly_price_micros, cost_micros, currency,
+                       priority_class, preemption, start_after, reservation, max_lifetime_seconds,
+                       expires_at, node_id, gpu_indexes, hourly_price_micros, cost_micros, currency,
                        gpu_seconds, starts, state_reason, state_message, queue, workspace_node_id,
                        restore_snapshot_id, migrating_to_node_id, created_by, scheduled_at,
                        started_at, stopped_at, created_at, updated_at, etag, links))
@@ -414,10 +420,14 @@ struct Assignment {
   std::string workspace;
   // Before the run starts: replace the workspace's content with this snapshot's, once.
   std::optional<WorkspaceRestore> restore;
+  // The workload's CPU (thousandths of a core) and memory requests; the agent enforces them as
+  // cgroup limits where the host allows. Absent: not limited.
+  std::optional<int64_t> cpu_milli;
+  std::optional<int64_t> memory_mib;
 };
 BOOST_DESCRIBE_STRUCT(Assignment, (),
                       (run_id, workload_id, attempt, desired, command, environment, working_dir,
-                       gpu_indexes, stop_grace_seconds, workspace, restore))
+                       gpu_indexes, stop_grace_seconds, workspace, restore, cpu_milli, memory_mib))
 
 // A snapshot the node should take: archive the workspace and upload it.
 struct SnapshotTask {

@@ -283,6 +283,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   AddIdentityCommands(app, s, action);
   AddJobCommands(app, s, action);
   AddScheduleCommands(app, s, action);
+  AddReservationCommands(app, s, action);
   AddInstanceCommands(app, s, action);
   AddApprovalCommands(app, s, action);
   AddLogCommands(app, s, action);

@@ -92,7 +92,7 @@ void AddQuotaRequest(CLI::App& quota, Session& s, Action& action) {
 }
 
 struct CreateFlags {
-  std::string project, name, gpu_type, cuda, lifetime, start_after, priority, snapshot;
+  std::string project, name, gpu_type, cuda, lifetime, start_after, priority, snapshot, reservation;
   int64_t gpus = 1, min_memory = 0;
   std::vector<std::string> env, selector, command;
   bool dry_run = false, wait = false, quiet = false;
@@ -111,6 +111,8 @@ void AddCreate(CLI::App* cmd, Session& s, Action& action) {
   cmd->add_option("--env", f->env, "KEY=VALUE for the session's environment (repeatable)");
   cmd->add_option("--lifetime", f->lifetime, "the lease: 30m, 8h, 7d (default 8h)");
   cmd->add_option("--start-after", f->start_after, "RFC 3339: not before this time");
+  cmd->add_option("--reservation", f->reservation,
+                  "run in this reservation of the project (rsv_…): on its GPUs, in its window");
   cmd->add_option("--priority", f->priority, "low, normal or high");
   cmd->add_option("--snapshot", f->snapshot, "start with this snapshot's workspace (id or name)");
   cmd->add_flag("--dry-run", f->dry_run,
@@ -146,6 +148,7 @@ void AddCreate(CLI::App* cmd, Session& s, Action& action) {
         req.max_lifetime_seconds = *t;
       }
       if (!f->start_after.empty()) req.start_after = f->start_after;
+      if (!f->reservation.empty()) req.reservation = f->reservation;
       if (!f->priority.empty()) {
         auto p = json::EnumFromName<api::PriorityClass>(f->priority);
         if (!p) return s.Usage(Error::Invalid("--priority must be low, normal or high"));

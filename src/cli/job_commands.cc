@@ -83,7 +83,7 @@ void AddJobCommands(CLI::App& app, Session& s, Action& action) {
 
   struct SubmitFlags {
     std::string project, name, gpu_type, working_dir, priority, time_limit, deadline, start_after,
-        preemption, grace;
+        preemption, grace, reservation;
     int64_t gpus = 1, gpu_milli = 0, retries = 0, array = 1;
     std::vector<std::string> env, selector, after, after_any, after_failure, command;
     bool hold = false, wait = false, quiet = false;
@@ -102,6 +102,8 @@ void AddJobCommands(CLI::App& app, Session& s, Action& action) {
   submit->add_option("--time-limit", f->time_limit, "stop it after this long: 90s, 30m, 4h, 2d");
   submit->add_option("--deadline", f->deadline, "RFC 3339: schedule earliest-deadline first");
   submit->add_option("--start-after", f->start_after, "RFC 3339: not before this time");
+  submit->add_option("--reservation", f->reservation,
+                     "run in this reservation of the project (rsv_…): on its GPUs, in its window");
   submit->add_option("--preemption", f->preemption, "never, requeue or checkpoint");
   submit->add_option("--grace", f->grace, "time between SIGTERM and SIGKILL: 30s, 5m");
   auto* o_retries = submit->add_option("--retries", f->retries, "retry failed attempts, 0..10");
@@ -157,6 +159,7 @@ void AddJobCommands(CLI::App& app, Session& s, Action& action) {
       }
       if (!f->deadline.empty()) req.deadline = f->deadline;
       if (!f->start_after.empty()) req.start_after = f->start_after;
+      if (!f->reservation.empty()) req.reservation = f->reservation;
       if (o_retries->count() > 0) req.retries = f->retries;
       if (o_array->count() > 0) req.array_size = f->array;
       std::vector<api::JobDependency> deps;

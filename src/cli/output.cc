@@ -391,6 +391,49 @@ std::string Render(const std::vector<api::Schedule>& items, OutputFormat format)
       });
 }
 
+std::string Render(const std::vector<api::Reservation>& items, OutputFormat format) {
+  return RenderList<api::Reservation>(
+      items, format, {"ID", "NAME", "PROJECT", "TYPE", "GPUS", "START", "END", "STATE", "IN USE"},
+      [](const api::Reservation& r) -> std::vector<std::string> {
+        std::string gpus = std::to_string(r.gpus);
+        if (r.state == api::ReservationState::active &&
+            static_cast<int64_t>(r.reserved_gpus.size()) < r.gpus) {
+          gpus = std::to_string(r.reserved_gpus.size()) + "/" + gpus;
+        }
+        return {r.id,
+                r.name,
+                r.project_id,
+                r.gpu_type,
+                gpus,
+                r.start_at,
+                r.end_at,
+                std::string(json::EnumName(r.state)),
+                std::to_string(r.gpus_in_use)};
+      });
+}
+
+std::string Render(const std::vector<api::ReservationCalendar>& items, OutputFormat format) {
+  if (format != OutputFormat::kTable) {
+    boost::json::array out;
+    for (const auto& c : items) out.push_back(json::Encode(c));
+    if (format == OutputFormat::kYaml) return ToYaml(out);
+    return boost::json::serialize(out) + "\n";
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : items) {
+    for (const auto& t : c.gpu_types) {
+      for (const auto& slot : t.slots) {
+        std::string names;
+        for (const auto& id : slot.reservations) names += (names.empty() ? "" : ",") + id;
+        rows.push_back({t.gpu_type, slot.start, slot.end, std::to_string(slot.reserved),
+                        std::to_string(slot.available) + "/" + std::to_string(t.capacity),
+                        names.empty() ? "-" : names});
+      }
+    }
+  }
+  return RenderTable({"TYPE", "FROM", "TO", "RESERVED", "FREE", "RESERVATIONS"}, rows);
+}
+
 std::string Render(const std::vector<api::ApprovalPolicy>& items, OutputFormat format) {
   return RenderList<api::ApprovalPolicy>(
       items, format, {"PROJECT", "GPUS OVER", "COST OVER (PER HOUR)", "UPDATED BY"},

@@ -13,6 +13,7 @@
 
 #include "api/approval_types.h"
 #include "api/identity_types.h"
+#include "api/reservation_types.h"
 #include "api/schedule_types.h"
 #include "api/types.h"
 #include "api/workload_types.h"
@@ -63,6 +64,11 @@ std::string Render(const std::vector<api::Approval>& items, OutputFormat format)
 std::string Render(const std::vector<api::ApprovalPolicy>& items, OutputFormat format);
 // Schedules: NEXT RUN ("suspended" while suspended) and the latest run's RESULT (with its job).
 std::string Render(const std::vector<api::Schedule>& items, OutputFormat format);
+// Reservations: TYPE, GPUS (set aside / booked while active), START, END, STATE, IN USE.
+std::string Render(const std::vector<api::Reservation>& items, OutputFormat format);
+// The calendar: one row per GPU type and slot: TYPE, FROM, TO, RESERVED, FREE (of capacity),
+// RESERVATIONS (those the caller may read).
+std::string Render(const std::vector<api::ReservationCalendar>& items, OutputFormat format);
 // Audit records (events of type hangar.audit.*): TIME, ACTOR, OUTCOME, METHOD, PATH, STATUS from
 // each record's data; JSON and YAML as the events themselves.
 std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format);

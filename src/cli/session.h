@@ -137,6 +137,8 @@ void AddInstanceCommands(CLI::App& app, Session& s, Action& action);
 void AddApprovalCommands(CLI::App& app, Session& s, Action& action);
 // schedules create|list|get|pause|resume|trigger|delete (schedule_commands.cc).
 void AddScheduleCommands(CLI::App& app, Session& s, Action& action);
+// reservations create|list|get|cancel|calendar (reservation_commands.cc).
+void AddReservationCommands(CLI::App& app, Session& s, Action& action);
 // login, logout (auth_commands.cc).
 void AddAuthCommands(CLI::App& app, Session& s, Action& action);
 

@@ -21,6 +21,7 @@
 #include "workloads/job_service.h"
 #include "workloads/log_search.h"
 #include "workloads/quota_service.h"
+#include "workloads/reservation_service.h"
 #include "workloads/schedule_service.h"
 #include "workloads/snapshot_service.h"
 
@@ -43,6 +44,9 @@ void AddApprovalRoutes(gateway::Router& router, workloads::ApprovalService& appr
 
 // /api/v1/schedules (recurring jobs) and /api/v1/schedules/{id}/trigger.
 void AddScheduleRoutes(gateway::Router& router, workloads::ScheduleService& schedules);
+
+// /api/v1/reservations (advance reservations) and /api/v1/reservations/calendar.
+void AddReservationRoutes(gateway::Router& router, workloads::ReservationService& reservations);
 
 // GET /api/v1/jobs/{id}/logs and /instances/{id}/logs (JSON pages, or followed as Server-Sent
 // Events, woken by `bell`), and GET /api/v1/logs (search).

@@ -515,6 +515,32 @@ std::vector<Migration> BuildMigrations() {
           Shared("CREATE INDEX schedules_org_created ON schedules (org_id, created_at, id)"),
           Shared("CREATE INDEX schedules_due ON schedules (next_run_at)"),
       }});
+  // Advance reservations. `reserved_gpus` is a JSON array of the GPUs set aside while the
+  // window is active ({node_id, index}); cancelled_at ends the reservation early.
+  m.push_back(Migration{
+      10,
+      "reservations",
+      {
+          Shared("CREATE TABLE reservations ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " project_id {text} NOT NULL,"
+                 " team_id {text} NOT NULL,"
+                 " name {text} NOT NULL,"
+                 " description TEXT NOT NULL,"
+                 " gpu_type {text} NOT NULL,"
+                 " gpus BIGINT NOT NULL,"
+                 " start_at BIGINT NOT NULL,"
+                 " end_at BIGINT NOT NULL,"
+                 " cancelled_at BIGINT,"
+                 " reserved_gpus TEXT NOT NULL,"
+                 " created_by {text} NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX reservations_org_created ON reservations (org_id, created_at, id)"),
+          Shared("CREATE INDEX reservations_org_end ON reservations (org_id, end_at)"),
+      }});
   return m;
 }
 

@@ -12,6 +12,7 @@
 #include "workloads/approval_service.h"
 #include "workloads/job_spec.h"
 #include "workloads/quota_service.h"
+#include "workloads/reservation_service.h"
 #include "workloads/views.h"
 
 namespace hangar::workloads {
@@ -104,7 +105,8 @@ Result<NormalizedInstance> Normalize(api::CreateInstanceRequest r, Timestamp now
                             .priority_class = r.priority_class,
                             .start_after = r.start_after,
                             .preemption = r.preemption,
-                            .on_node_loss = api::NodeLossPolicy::requeue};
+                            .on_node_loss = api::NodeLossPolicy::requeue,
+                            .reservation = r.reservation};
   auto normalized = NormalizeJobRequest(std::move(run), now);
   if (!normalized) {
     for (const auto& v : normalized.error().violations()) e.AddField(v.pointer, v.detail);
@@ -485,6 +487,7 @@ Result<InstanceView> InstanceService::Create(const Principal& who,
   n.run.project = project->id.str();
   int64_t price = 0;  // what an approval policy is checked against
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_TRY(CheckReservationUse(tx, who.org_id, project->id, n.run, now));
     HANGAR_TRY(CheckRequestFitsQuota(tx, who.org_id, project->team_id, project->id, project->name,
                                      *n.run.resources->gpus * *n.run.resources->gpu_milli));
     HANGAR_ASSIGN_OR_RETURN(price, MaxHourlyPrice(tx, who.org_id, *n.run.resources));

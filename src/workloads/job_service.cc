@@ -11,6 +11,7 @@
 #include "workloads/instance_service.h"
 #include "workloads/job_spec.h"
 #include "workloads/quota_service.h"
+#include "workloads/reservation_service.h"
 #include "workloads/run_lifecycle.h"
 #include "workloads/views.h"
 
@@ -199,6 +200,7 @@ Result<PreparedJob> JobService::Prepare(const Principal& who,
 
   Error invalid = Error::Invalid("the job is not valid");
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
+    HANGAR_TRY(CheckReservationUse(tx, who.org_id, project->id, spec, now));
     if (spec.resources->gpu_type) {
       store::ListQuery q{.equals = {{"name", *spec.resources->gpu_type}}, .limit = 1};
       HANGAR_ASSIGN_OR_RETURN(auto types, store::ListGpuTypes(tx, who.org_id, q));
@@ -438,6 +440,11 @@ Result<api::AssignmentList> JobService::Assignments(const Principal& who, const 
                         .working_dir = spec.working_dir.value_or(""),
                         .gpu_indexes = r.gpu_indexes,
                         .stop_grace_seconds = spec.checkpoint_grace_seconds.value_or(10)};
+      // What the workload asked for becomes its limits on the node; 0 means not asked.
+      if (spec.resources) {
+        if (spec.resources->cpu_milli.value_or(0) > 0) a.cpu_milli = spec.resources->cpu_milli;
+        if (spec.resources->memory_mib.value_or(0) > 0) a.memory_mib = spec.resources->memory_mib;
+      }
       if (r.kind == "instance") {
         // The session runs in the instance's workspace, kept on the node across runs.
         a.workspace = r.id;

@@ -198,6 +198,9 @@ Result<api::SubmitJobRequest> NormalizeJobRequest(api::SubmitJobRequest r, Times
   }
   if (!r.hold) r.hold = false;
   CheckRange(e, r.array_size, "/array_size", 1, kMaxArraySize);
+  if (r.reservation && !ReservationId::Parse(*r.reservation)) {
+    e.AddField("/reservation", "must be a reservation id (rsv_…)");
+  }
   if (!r.array_size) r.array_size = 1;
 
   if (!e.violations().empty()) return std::unexpected(std::move(e));

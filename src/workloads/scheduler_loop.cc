@@ -11,9 +11,11 @@
 #include "store/quota_repos.h"
 #include "store/read_all.h"
 #include "store/repos.h"
+#include "store/reservation_repos.h"
 #include "store/snapshot_repos.h"
 #include "workloads/instance_service.h"
 #include "workloads/job_spec.h"
+#include "workloads/reservation_service.h"
 #include "workloads/run_lifecycle.h"
 #include "workloads/views.h"
 
@@ -26,6 +28,12 @@ namespace sch = scheduling;
 
 // The label every node carries with its own id (not a user label: users cannot set it).
 constexpr const char kNodeIdLabel[] = "hangar.dev/node-id";
+// The fair-share queue of reservation holders and of work running inside a reservation: under
+// the root, without limits, since a reservation's GPUs are charged to its project as a whole
+// (its project's and team's quota shrink by them while it is active).
+constexpr const char kReservationQueue[] = "reservations";
+// Holders set GPUs aside before anything else: above every priority class.
+constexpr int32_t kHolderPriority = 1 << 30;
 
 // One organisation's view for a pass, and the maps back from the core's indexes to records.
 struct OrgSnapshot {
@@ -37,6 +45,16 @@ struct OrgSnapshot {
   // Metering: the catalogue's price per GPU type, and each GPU's type ("node/index" -> name).
   std::unordered_map<std::string, std::pair<int64_t, std::string>> prices;
   std::unordered_map<std::string, std::string> gpu_type_of;
+  // Advance reservations active now; per reservation, the GPUs still set aside for it (a lost
+  // node or GPU, or one taken by other work, drops out) and whether that differs from the store.
+  std::vector<store::ReservationRecord> reservations;
+  std::vector<std::vector<api::ReservedGpu>> still_reserved;
+  std::vector<bool> reserved_changed;
+  // Parallel to input.pending: for a holder (one missing GPU of a reservation), the
+  // reservation's index in `reservations`; -1 for real work.
+  std::vector<int32_t> holder_of;
+  // Why waiting work that names a reservation outside its window waits (by workload id).
+  std::unordered_map<std::string, api::JobQueueInfo> outside_window;
 };
 
 // What the placed GPUs cost per hour (a share pays its share) and in which currency.
@@ -74,6 +92,85 @@ class SnapshotBuilder {
   }
   void SetQuotas(std::vector<store::QuotaRecord> quotas) {
     for (auto& q : quotas) quotas_.emplace(q.scope_id, std::move(q));
+  }
+  // The reservations active now. Call before any queue is made: their GPUs come off their
+  // project's and team's quota.
+  void SetReservations(std::vector<store::ReservationRecord> active) {
+    s_.reservations = std::move(active);
+    s_.still_reserved.assign(s_.reservations.size(), {});
+    s_.reserved_changed.assign(s_.reservations.size(), false);
+    for (size_t i = 0; i < s_.reservations.size(); ++i) {
+      const auto& r = s_.reservations[i];
+      reservation_index_[r.id] = i;
+      reserved_milli_[r.project_id.str()] += r.gpus * 1000;
+      reserved_milli_[r.team_id.str()] += r.gpus * 1000;
+    }
+  }
+  const store::ReservationRecord* ActiveReservation(const std::string& id) const {
+    auto it = reservation_index_.find(id);
+    return it == reservation_index_.end() ? nullptr : &s_.reservations[it->second];
+  }
+
+  uint32_t ReservationQueue() {
+    auto& queues = s_.input.queues;
+    if (queues.empty()) queues.push_back(sch::Queue{.id = "root"});
+    auto [it, added] = queue_index_.try_emplace(kReservationQueue, queues.size());
+    if (added) queues.push_back(sch::Queue{.id = kReservationQueue, .parent = 0});
+    return static_cast<uint32_t>(it->second);
+  }
+
+  // Gives the GPUs still set aside for each active reservation a type of their own
+  // ("H100-80GB@rsv_…"), which only work naming the reservation asks for. A GPU drops out when
+  // its node is gone, unschedulable or it is unhealthy, or when other work holds it. Call after
+  // AddNodes and before any workload is added.
+  void SetAside(const std::vector<store::WorkloadRecord>& workloads) {
+    if (s_.reservations.empty()) return;
+    std::unordered_map<std::string, std::string> held_by;  // "node/index" -> its reservation
+    for (const auto& w : workloads) {
+      if (!store::HoldsGpus(w.state) || !w.node_id) continue;
+      auto spec = SpecOf(w);
+      std::string in = spec && spec->reservation ? *spec->reservation : "";
+      for (int64_t index : w.gpu_indexes) {
+        held_by[w.node_id->str() + "/" + std::to_string(index)] = in;
+      }
+    }
+    std::set<std::string> claimed;
+    for (size_t i = 0; i < s_.reservations.size(); ++i) {
+      const auto& r = s_.reservations[i];
+      uint16_t own_type = TypeIndex(ReservedGpuType(r));
+      for (const auto& g : r.reserved_gpus) {
+        std::string key = g.node_id + "/" + std::to_string(g.index);
+        sch::Gpu* gpu = FindGpu(g.node_id, g.index);
+        auto holder = held_by.find(key);
+        bool usable =
+            gpu != nullptr && gpu->healthy && s_.input.cluster.gpu_types[gpu->type] == r.gpu_type &&
+            (holder == held_by.end() || holder->second == r.id) && claimed.insert(key).second;
+        if (!usable) continue;
+        gpu->type = own_type;
+        s_.still_reserved[i].push_back(g);
+      }
+      s_.reserved_changed[i] = s_.still_reserved[i].size() != r.reserved_gpus.size();
+    }
+  }
+
+  // One holder per GPU each active reservation still misses: top priority, never preempted,
+  // any GPU of the reservation's type. A placed holder's GPU is set aside from then on.
+  void AddHolders() {
+    for (size_t i = 0; i < s_.reservations.size(); ++i) {
+      const auto& r = s_.reservations[i];
+      auto missing = r.gpus - static_cast<int64_t>(s_.still_reserved[i].size());
+      for (int64_t k = 0; k < missing; ++k) {
+        sch::Workload holder{.id = r.id + "#" + std::to_string(k),
+                             .queue = ReservationQueue(),
+                             .priority = kHolderPriority,
+                             .submitted_at = r.start_at,
+                             .preemption = sch::PreemptionPolicy::kNever};
+        holder.request.gpu_types.push_back(TypeIndex(r.gpu_type));
+        s_.input.pending.push_back(std::move(holder));
+        s_.pending.push_back(store::WorkloadRecord{.id = r.id, .kind = "reservation"});
+        s_.holder_of.push_back(static_cast<int32_t>(i));
+      }
+    }
   }
 
   uint32_t QueueOf(const TeamId& team, const ProjectId& project) {
@@ -124,13 +221,21 @@ class SnapshotBuilder {
       s_.gpu_index_of.push_back(std::move(indexes));
       s_.input.cluster.nodes.push_back(std::move(node));
     }
+    real_types_.clear();
+    for (size_t t = 0; t < s_.input.cluster.gpu_types.size(); ++t) {
+      real_types_.push_back(static_cast<uint16_t>(t));
+    }
   }
 
   sch::Workload WorkloadOf(const store::WorkloadRecord& r, const api::SubmitJobRequest& spec) {
-    sch::Workload w{.id = r.id,
-                    .queue = QueueOf(r.team_id, r.project_id),
-                    .priority = PriorityValue(r.priority_class),
-                    .submitted_at = r.created_at};
+    // Inside an active reservation: its own queue and only its GPUs.
+    const store::ReservationRecord* inside =
+        spec.reservation ? ActiveReservation(*spec.reservation) : nullptr;
+    sch::Workload w{
+        .id = r.id,
+        .queue = inside != nullptr ? ReservationQueue() : QueueOf(r.team_id, r.project_id),
+        .priority = PriorityValue(r.priority_class),
+        .submitted_at = r.created_at};
     if (spec.time_limit_seconds) w.run_time_limit = std::chrono::seconds(*spec.time_limit_seconds);
     const api::JobResources res = spec.resources.value_or(api::JobResources{});
     int64_t gpus = res.gpus.value_or(1);
@@ -140,6 +245,12 @@ class SnapshotBuilder {
     w.request.min_gpu_memory_mib = static_cast<int32_t>(res.min_gpu_memory_mib.value_or(0));
     if (res.min_cuda_version) {
       w.request.min_cuda_version = ParseCudaVersion(*res.min_cuda_version).value_or(0);
+    }
+    if (inside != nullptr) {
+      w.request.gpu_types = {TypeIndex(ReservedGpuType(*inside))};
+    } else if (!s_.reservations.empty() && gpus > 0 && w.request.gpu_types.empty()) {
+      // "Any type" means any type of the fleet, not a reservation's set-aside GPUs.
+      w.request.gpu_types = real_types_;
     }
     w.request.cpu_milli = res.cpu_milli.value_or(0);
     w.request.memory_mib = res.memory_mib.value_or(0);
@@ -210,14 +321,30 @@ class SnapshotBuilder {
   }
 
  private:
-  // The fair-share node `queue` with its scope's quota (guarantee, limit, weight), if it has one.
+  // The fair-share node `queue` with its scope's quota (guarantee, limit, weight), if it has one,
+  // less what its active reservations hold.
   sch::Queue WithQuota(sch::Queue queue) const {
     auto it = quotas_.find(queue.id);
     if (it == quotas_.end()) return queue;
-    queue.guaranteed_milli = it->second.gpus * 1000;
-    if (it->second.gpu_limit) queue.limit_milli = *it->second.gpu_limit * 1000;
+    int64_t reserved = 0;
+    if (auto r = reserved_milli_.find(queue.id); r != reserved_milli_.end()) reserved = r->second;
+    queue.guaranteed_milli = std::max<int64_t>(0, it->second.gpus * 1000 - reserved);
+    if (it->second.gpu_limit) {
+      queue.limit_milli = std::max<int64_t>(0, *it->second.gpu_limit * 1000 - reserved);
+    }
     queue.weight = static_cast<double>(it->second.weight);
     return queue;
+  }
+
+  sch::Gpu* FindGpu(const std::string& node_id, int64_t index) {
+    auto node = node_index_.find(node_id);
+    if (node == node_index_.end()) return nullptr;
+    auto& n = s_.input.cluster.nodes[node->second];
+    if (!n.schedulable) return nullptr;
+    const auto& indexes = s_.gpu_index_of[node->second];
+    auto pos = std::find(indexes.begin(), indexes.end(), index);
+    if (pos == indexes.end()) return nullptr;
+    return &n.gpus[pos - indexes.begin()];
   }
 
   OrgSnapshot& s_;
@@ -226,6 +353,9 @@ class SnapshotBuilder {
   std::unordered_map<std::string, uint16_t> types_;
   std::unordered_map<std::string, size_t> queue_index_;
   std::unordered_map<std::string, uint32_t> node_index_;
+  std::unordered_map<std::string, size_t> reservation_index_;
+  std::unordered_map<std::string, int64_t> reserved_milli_;  // scope id -> milli-GPUs reserved
+  std::vector<uint16_t> real_types_;                         // the fleet's own GPU types
 };
 
 std::string DescribePlacement(const OrgSnapshot& s, const sch::Placement& p) {
@@ -321,11 +451,19 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
 
   Timestamp now = clock_.Now();
   std::vector<OrgSnapshot> snapshots;
+  std::optional<Timestamp> reservation_change;
   HANGAR_TRY(store_.Read([&](store::Tx& tx) -> Status {
     snapshots.clear();
     HANGAR_ASSIGN_OR_RETURN(auto unfinished, store::ListActiveWorkloads(tx));
     std::map<std::string, std::vector<store::WorkloadRecord>> by_org;
     for (auto& w : unfinished) by_org[w.org_id.str()].push_back(std::move(w));
+    HANGAR_ASSIGN_OR_RETURN(auto active_reservations, store::ListReservationsActiveAt(tx, now));
+    std::map<std::string, std::vector<store::ReservationRecord>> reservations_by_org;
+    for (auto& r : active_reservations) {
+      by_org[r.org_id.str()];  // an organisation with an active reservation gets a pass
+      reservations_by_org[r.org_id.str()].push_back(std::move(r));
+    }
+    HANGAR_ASSIGN_OR_RETURN(reservation_change, store::NextReservationChange(tx, now));
     for (auto& [org_text, workloads] : by_org) {
       OrgId org = OrgId::FromTrusted(org_text);
       OrgSnapshot& s = snapshots.emplace_back();
@@ -335,11 +473,13 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
       SnapshotBuilder builder(s);
       HANGAR_ASSIGN_OR_RETURN(auto quotas, store::ListQuotas(tx, org));
       builder.SetQuotas(std::move(quotas));
+      builder.SetReservations(std::move(reservations_by_org[org_text]));
       HANGAR_ASSIGN_OR_RETURN(auto nodes,
                               store::ReadAll<store::NodeRecord>(tx, org, store::ListNodes));
       HANGAR_ASSIGN_OR_RETURN(auto gpus,
                               store::ReadAll<store::GpuRecord>(tx, org, store::ListGpus));
       builder.AddNodes(nodes, gpus);
+      builder.SetAside(workloads);
       HANGAR_ASSIGN_OR_RETURN(auto types,
                               store::ReadAll<store::GpuTypeRecord>(tx, org, store::ListGpuTypes));
       for (const auto& t : types) s.prices[t.name] = {t.hourly_price_micros, t.currency};
@@ -349,6 +489,32 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
       }
       std::set<std::string> unfinished_ids;
       for (const auto& w : workloads) unfinished_ids.insert(w.id);
+      // Reservations named by waiting work outside their window (read once each).
+      std::map<std::string, std::optional<store::ReservationRecord>> inactive;
+      auto outside_window = [&](const std::string& id) -> Result<std::optional<api::JobQueueInfo>> {
+        if (builder.ActiveReservation(id) != nullptr) return std::nullopt;
+        auto it = inactive.find(id);
+        if (it == inactive.end()) {
+          HANGAR_ASSIGN_OR_RETURN(auto r, store::GetReservation(tx, org, id));
+          it = inactive.emplace(id, std::move(r)).first;
+        }
+        const auto& r = it->second;
+        api::JobQueueInfo info{.evaluated_at = FormatRfc3339(now)};
+        if (r && !r->cancelled_at && now < r->start_at) {
+          info.reason = "reservation_not_started";
+          info.message =
+              "waits for its reservation " + id + ", which starts at " + FormatRfc3339(r->start_at);
+          info.estimated_start = FormatRfc3339(r->start_at);
+        } else {
+          info.reason = "reservation_ended";
+          info.message = "its reservation " + id +
+                         (r && r->cancelled_at ? " was cancelled"
+                                               : " ended" + (r ? " at " + FormatRfc3339(r->end_at)
+                                                               : std::string())) +
+                         ": cancel it, or submit it again without the reservation";
+        }
+        return info;
+      };
       std::set<std::string> outside;  // dependencies on finished work
       for (const auto& w : workloads) {
         auto spec = SpecOf(w);
@@ -367,6 +533,15 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
           }
           s.input.pending.push_back(builder.WorkloadOf(w, *spec));
           s.pending.push_back(w);
+          s.holder_of.push_back(-1);
+          if (spec->reservation) {
+            HANGAR_ASSIGN_OR_RETURN(auto waits, outside_window(*spec->reservation));
+            if (waits) {
+              // Kept in the pass (others may depend on it) but not started.
+              s.input.pending.back().held = true;
+              if (w.state == JobState::pending) s.outside_window[w.id] = std::move(*waits);
+            }
+          }
           for (const auto& d : s.input.pending.back().dependencies) {
             if (!unfinished_ids.contains(d.on)) outside.insert(d.on);
           }
@@ -383,6 +558,7 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
           if (auto spec = SpecOf(*other)) {
             s.input.pending.push_back(builder.WorkloadOf(*other, *spec));
             s.pending.push_back(std::move(*other));
+            s.holder_of.push_back(-1);
           }
           continue;
         }
@@ -398,27 +574,43 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
         }
         s.input.finished.push_back(std::move(f));
       }
+      builder.AddHolders();
     }
     return Ok();
   }));
 
-  std::optional<Timestamp> next_wake;
+  // A reservation's window opening or closing changes what may run.
+  std::optional<Timestamp> next_wake = reservation_change;
   for (OrgSnapshot& s : snapshots) {
-    if (s.pending.empty()) {
+    bool rebind = std::find(s.reserved_changed.begin(), s.reserved_changed.end(), true) !=
+                  s.reserved_changed.end();
+    if (s.pending.empty() && !rebind) {
       board_.Publish(s.org.str(), {});
       continue;
     }
-    sch::Decisions decisions = sch::Schedule(s.input);
+    sch::Decisions decisions;
+    if (!s.pending.empty()) decisions = sch::Schedule(s.input);
     if (decisions.wake_at && (!next_wake || *decisions.wake_at < *next_wake)) {
       next_wake = decisions.wake_at;
     }
     std::set<std::string> rung;
-    int placed = 0, preempted = 0, conflicts = 0;
+    int placed = 0, preempted = 0, conflicts = 0, set_aside = 0;
     Status applied = store_.Write([&](store::Tx& tx) -> Status {
       rung.clear();
-      placed = preempted = conflicts = 0;
+      placed = preempted = conflicts = set_aside = 0;
+      // GPUs placed holders got, by reservation (index into s.reservations).
+      std::map<size_t, std::vector<api::ReservedGpu>> got;
       for (const auto& p : decisions.placements) {
         const store::WorkloadRecord& snap = s.pending[p.workload];
+        if (int32_t holder = s.holder_of[p.workload]; holder >= 0) {
+          const auto& slice = p.slices.front();
+          for (uint16_t pos : slice.gpus) {
+            got[static_cast<size_t>(holder)].push_back(
+                api::ReservedGpu{.node_id = s.input.cluster.nodes[slice.node].id,
+                                 .index = s.gpu_index_of[slice.node][pos]});
+          }
+          continue;
+        }
         HANGAR_ASSIGN_OR_RETURN(auto current, store::GetWorkload(tx, s.org, snap.id));
         if (!current || current->version != snap.version || current->state != JobState::pending) {
           ++conflicts;
@@ -459,6 +651,24 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
         if (r.node_id) rung.insert(r.node_id->str());
         ++preempted;
       }
+      for (size_t i = 0; i < s.reservations.size(); ++i) {
+        auto more = got.find(i);
+        if (!s.reserved_changed[i] && more == got.end()) continue;
+        HANGAR_ASSIGN_OR_RETURN(auto current,
+                                store::GetReservation(tx, s.org, s.reservations[i].id));
+        if (!current || current->version != s.reservations[i].version || current->cancelled_at) {
+          ++conflicts;
+          continue;
+        }
+        current->reserved_gpus = s.still_reserved[i];
+        if (more != got.end()) {
+          current->reserved_gpus.insert(current->reserved_gpus.end(), more->second.begin(),
+                                        more->second.end());
+          set_aside += static_cast<int>(more->second.size());
+        }
+        current->updated_at = now;
+        HANGAR_TRY(store::UpdateReservation(tx, *current));
+      }
       return Ok();
     });
     if (!applied) return std::unexpected(applied.error());
@@ -467,6 +677,8 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
     summary.preempted += preempted;
     summary.conflicts += conflicts;
     summary.waiting += static_cast<int>(decisions.waiting.size());
+    // GPUs just set aside take their reservation's work in the very next pass.
+    if (set_aside > 0) next_wake = now;
 
     QueueBoard::Entries entries;
     std::unordered_map<uint32_t, Timestamp> estimates;
@@ -474,6 +686,19 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
     int64_t position = 0;
     std::string evaluated = FormatRfc3339(now);
     for (const auto& [index, reason] : decisions.waiting) {
+      if (int32_t holder = s.holder_of[index]; holder >= 0) {
+        // A reservation still setting GPUs aside: why its first missing GPU waits.
+        entries.try_emplace(s.reservations[static_cast<size_t>(holder)].id,
+                            api::JobQueueInfo{.reason = std::string(sch::ReasonName(reason.code)),
+                                              .message = reason.message,
+                                              .evaluated_at = evaluated});
+        continue;
+      }
+      if (auto outside = s.outside_window.find(s.pending[index].id);
+          outside != s.outside_window.end()) {
+        entries.emplace(outside->first, std::move(outside->second));
+        continue;
+      }
       api::JobQueueInfo info{.reason = std::string(sch::ReasonName(reason.code)),
                              .message = reason.message,
                              .evaluated_at = evaluated};
