@@ -108,6 +108,10 @@ TEST_F(JobsE2eTest, CancelStopsTheWholeProcessGroupWithSigtermThenSigkill) {
   ASSERT_TRUE(WaitState(id, "cancelled"));
   auto job = Job(id);
   EXPECT_EQ(job.at("signal").as_int64(), SIGKILL);  // after the 1 s grace
+  // Metered while it held its GPU (the catalogue price of a discovered type is 0).
+  EXPECT_GT(job.at("gpu_seconds").as_double(), 1.0);
+  EXPECT_EQ(job.at("cost_micros").as_int64(), 0);
+  EXPECT_EQ(job.at("hourly_price_micros").as_int64(), 0);  // no longer placed
   EXPECT_EQ(S(job.at("state_reason")), "cancelled");
   EXPECT_TRUE(WaitFor([&] { return ::kill(child, 0) != 0; }));
 

@@ -120,6 +120,10 @@ struct Job {
   int64_t attempt = 0;  // 1 once first started; grows on each retry or requeue
   std::optional<std::string> node_id;
   std::vector<int64_t> gpu_indexes;  // on the node, as CUDA_VISIBLE_DEVICES lists them
+  int64_t hourly_price_micros = 0;   // while placed: what its GPUs cost per hour
+  int64_t cost_micros = 0;           // accrued so far, over every attempt
+  std::string currency;
+  double gpu_seconds = 0;  // GPU time held so far (a share counts its share)
   std::optional<int64_t> exit_code;
   std::optional<int64_t> signal;
   std::string state_reason;  // a code: why it is in this state (preempted, time_limit, node_lost…)
@@ -138,9 +142,10 @@ BOOST_DESCRIBE_STRUCT(Job, (),
                       (id, project_id, name, state, command, environment, working_dir, resources,
                        node_selector, priority_class, time_limit_seconds, deadline, start_after,
                        preemption, checkpoint_grace_seconds, retries, on_node_loss, dependencies,
-                       reservation, array_id, array_index, attempt, node_id, gpu_indexes, exit_code,
-                       signal, state_reason, state_message, queue, created_by, scheduled_at,
-                       started_at, finished_at, created_at, updated_at, etag, links))
+                       reservation, array_id, array_index, attempt, node_id, gpu_indexes,
+                       hourly_price_micros, cost_micros, currency, gpu_seconds, exit_code, signal,
+                       state_reason, state_message, queue, created_by, scheduled_at, started_at,
+                       finished_at, created_at, updated_at, etag, links))
 
 struct JobList {
   std::vector<Job> items;
@@ -368,16 +373,25 @@ struct Quota {
   std::optional<std::string> team_id;  // a project's team
   int64_t gpus = 0;                    // guaranteed GPUs: idle ones may be borrowed by others
   std::optional<int64_t> gpu_limit;    // at most this many at once, borrowed or not
-  int64_t weight = 1;                  // fair-share weight among its siblings
-  double gpus_in_use = 0;              // held now by its workloads (a share counts its share)
-  double gpus_pending = 0;             // asked for by its waiting workloads
+  // A project's only: at most this many at once for the work of one user or service account.
+  std::optional<int64_t> gpu_limit_per_user;
+  int64_t weight = 1;  // fair-share weight among its siblings
+  // How long running work may stay over gpu_limit before the scheduler preempts it; null:
+  // running work is never stopped for being over the limit.
+  std::optional<int64_t> overage_grace_seconds;
+  // Read-only: since when running work has held more than gpu_limit (RFC 3339); null when it
+  // does not, or when there is no overage grace.
+  std::optional<std::string> over_limit_since;
+  double gpus_in_use = 0;   // held now by its workloads (a share counts its share)
+  double gpus_pending = 0;  // asked for by its waiting workloads
   std::optional<std::string> updated_by;
   std::optional<std::string> updated_at;
   std::string etag;  // "0" until a quota is set
   Links links;
 };
 BOOST_DESCRIBE_STRUCT(Quota, (),
-                      (scope_type, scope_id, scope_name, team_id, gpus, gpu_limit, weight,
+                      (scope_type, scope_id, scope_name, team_id, gpus, gpu_limit,
+                       gpu_limit_per_user, weight, overage_grace_seconds, over_limit_since,
                        gpus_in_use, gpus_pending, updated_by, updated_at, etag, links))
 
 struct QuotaList {
@@ -389,9 +403,14 @@ BOOST_DESCRIBE_STRUCT(QuotaList, (), (items))
 struct SetQuotaRequest {
   std::optional<int64_t> gpus;       // default 0
   std::optional<int64_t> gpu_limit;  // absent: no limit; at least gpus
-  std::optional<int64_t> weight;     // 1..1000, default 1
+  // A project only; absent: none. 1..gpu_limit.
+  std::optional<int64_t> gpu_limit_per_user;
+  std::optional<int64_t> weight;  // 1..1000, default 1
+  // Absent: running work over the limit is never stopped. 0..604800 (0: reclaimed at once).
+  std::optional<int64_t> overage_grace_seconds;
 };
-BOOST_DESCRIBE_STRUCT(SetQuotaRequest, (), (gpus, gpu_limit, weight))
+BOOST_DESCRIBE_STRUCT(SetQuotaRequest, (),
+                      (gpus, gpu_limit, gpu_limit_per_user, weight, overage_grace_seconds))
 
 // ---- Agent protocol: assignments and reports ---------------------------------------------------
 

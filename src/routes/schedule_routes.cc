@@ -103,7 +103,8 @@ void AddScheduleRoutes(gateway::Router& router, workloads::ScheduleService& sche
                      HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<ScheduleId>("id"));
                      HANGAR_ASSIGN_OR_RETURN(auto jobs, schedules.Trigger(ctx.principal(), id));
                      const auto& first = jobs.front();
-                     auto body = workloads::ToApiJob(first.record, first.spec, first.queue);
+                     auto body =
+                         workloads::ToApiJob(first.record, first.spec, first.as_of, first.queue);
                      return gateway::CreatedResponse(ctx, body, body.links["self"]);
                    },
                    .permission = "jobs:create",

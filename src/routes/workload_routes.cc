@@ -17,7 +17,7 @@ using gateway::verb;
 namespace {
 
 api::Job ToApi(const workloads::JobView& v) {
-  return workloads::ToApiJob(v.record, v.spec, v.queue);
+  return workloads::ToApiJob(v.record, v.spec, v.as_of, v.queue);
 }
 
 // A job action (cancel, hold, release, requeue): 202 while the run is being stopped.

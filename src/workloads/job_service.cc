@@ -141,7 +141,7 @@ JobService::JobService(store::Store& store, const Clock& clock, identity::Author
       output_bell_(output_bell) {}
 
 JobView JobService::ViewOf(store::WorkloadRecord record) const {
-  JobView view;
+  JobView view{.as_of = clock_.Now()};
   if (auto spec = SpecOf(record)) view.spec = std::move(*spec);
   if (record.state == JobState::pending) {
     view.queue = board_.Find(record.org_id.str(), record.id);
@@ -172,7 +172,9 @@ Result<std::vector<JobView>> JobService::Submit(const Principal& who,
   wake_scheduler_();
   std::vector<JobView> out;
   out.reserve(created.size());
-  for (auto& r : created) out.push_back(JobView{std::move(r), job.spec, std::nullopt});
+  for (auto& r : created) {
+    out.push_back(JobView{std::move(r), job.spec, std::nullopt, clock_.Now()});
+  }
   return out;
 }
 
@@ -259,15 +261,15 @@ Result<std::vector<store::WorkloadRecord>> JobService::Insert(store::Tx& tx, con
       r.array_index = i;
     }
     HANGAR_TRY(store::InsertWorkload(tx, r));
-    HANGAR_TRY(
-        store::AppendEvent(tx, store::EventRecord{.id = EventId::Generate(clock_),
-                                                  .org_id = r.org_id,
-                                                  .type = "hangar.job.submitted",
-                                                  .source = std::string(source),
-                                                  .subject = r.id,
-                                                  .time = now,
-                                                  .data_json = json::Serialize(ToApiJob(r, spec)),
-                                                  .actor = who.ActorId()}));
+    HANGAR_TRY(store::AppendEvent(
+        tx, store::EventRecord{.id = EventId::Generate(clock_),
+                               .org_id = r.org_id,
+                               .type = "hangar.job.submitted",
+                               .source = std::string(source),
+                               .subject = r.id,
+                               .time = now,
+                               .data_json = json::Serialize(ToApiJob(r, spec, now)),
+                               .actor = who.ActorId()}));
     created.push_back(std::move(r));
   }
   return created;

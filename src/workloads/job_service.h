@@ -81,6 +81,7 @@ struct JobView {
   store::WorkloadRecord record;
   api::SubmitJobRequest spec;
   std::optional<api::JobQueueInfo> queue;
+  Timestamp as_of;  // when it was read: its cost so far is counted to here
 };
 
 class JobService {

@@ -72,7 +72,7 @@ Status TransitionWorkload(store::Tx& tx, store::WorkloadRecord& r, store::Worklo
                              .subject = r.id,
                              .time = now,
                              .data_json = instance ? json::Serialize(ToApiInstance(r, now))
-                                                   : json::Serialize(ToApiJob(r)),
+                                                   : json::Serialize(ToApiJob(r, now)),
                              .actor = actor});
 }
 

@@ -376,7 +376,7 @@ Result<std::vector<JobView>> ScheduleService::Trigger(const Principal& who, cons
   }));
   wake_scheduler_();
   std::vector<JobView> out;
-  for (auto& r : created) out.push_back(JobView{std::move(r), prepared.spec, std::nullopt});
+  for (auto& r : created) out.push_back(JobView{std::move(r), prepared.spec, std::nullopt, now});
   return out;
 }
 

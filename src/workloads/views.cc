@@ -18,9 +18,11 @@ Result<api::SubmitJobRequest> SpecOf(const store::WorkloadRecord& record) {
   return spec;
 }
 
-api::Job ToApiJob(const store::WorkloadRecord& r, const api::SubmitJobRequest& spec,
+api::Job ToApiJob(const store::WorkloadRecord& r, const api::SubmitJobRequest& spec, Timestamp now,
                   std::optional<api::JobQueueInfo> queue) {
   std::string self = "/api/v1/jobs/" + r.id;
+  Metered metered = MeteredAt(r, now);
+  bool placed = store::HoldsGpus(r.state);
   api::Job job{.id = r.id,
                .project_id = r.project_id.str(),
                .name = r.name,
@@ -45,6 +47,10 @@ api::Job ToApiJob(const store::WorkloadRecord& r, const api::SubmitJobRequest& s
                .attempt = r.attempt,
                .node_id = r.node_id ? std::optional<std::string>(r.node_id->str()) : std::nullopt,
                .gpu_indexes = r.gpu_indexes,
+               .hourly_price_micros = placed ? r.hourly_price_micros : 0,
+               .cost_micros = metered.cost_micros,
+               .currency = r.currency,
+               .gpu_seconds = static_cast<double>(metered.gpu_milli_seconds) / 1000.0,
                .exit_code = r.exit_code,
                .signal = r.signal,
                .state_reason = r.state_reason,
@@ -64,9 +70,10 @@ api::Job ToApiJob(const store::WorkloadRecord& r, const api::SubmitJobRequest& s
   return job;
 }
 
-api::Job ToApiJob(const store::WorkloadRecord& r, std::optional<api::JobQueueInfo> queue) {
+api::Job ToApiJob(const store::WorkloadRecord& r, Timestamp now,
+                  std::optional<api::JobQueueInfo> queue) {
   auto spec = SpecOf(r);
-  return ToApiJob(r, spec ? *spec : api::SubmitJobRequest{}, std::move(queue));
+  return ToApiJob(r, spec ? *spec : api::SubmitJobRequest{}, now, std::move(queue));
 }
 
 api::JobState JobStateOf(store::WorkloadState state) {

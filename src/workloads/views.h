@@ -15,10 +15,11 @@ namespace hangar::workloads {
 // The stored spec of a workload (written by the service, so a failure is a corrupt row).
 Result<api::SubmitJobRequest> SpecOf(const store::WorkloadRecord& record);
 
+// The job as the API shows it at `now` (its cost so far counts the GPUs it holds until then).
 api::Job ToApiJob(const store::WorkloadRecord& record, const api::SubmitJobRequest& spec,
-                  std::optional<api::JobQueueInfo> queue = std::nullopt);
+                  Timestamp now, std::optional<api::JobQueueInfo> queue = std::nullopt);
 // As above, decoding the spec; a corrupt spec renders the job without it.
-api::Job ToApiJob(const store::WorkloadRecord& record,
+api::Job ToApiJob(const store::WorkloadRecord& record, Timestamp now,
                   std::optional<api::JobQueueInfo> queue = std::nullopt);
 
 // The stored instance-only settings (defaults when unreadable).
