@@ -138,6 +138,25 @@ TEST_F(ReservationsE2ETest, BookingIsCheckedAgainstFieldsCapacityAndQuota) {
   check(job(R"("reservation":")" + a + R"(","resources":{"gpu_type":"A100-80GB"})"), 422,
         "/resources/gpu_type");
 
+  // An instance in the reservation waits for its window; one too big for it is refused.
+  check(Post("/api/v1/instances", R"({"project":")" + project_ + R"(","reservation":")" + a +
+                                      R"(","resources":{"gpus":4}})"),
+        422, "/resources/gpus");
+  auto instance = Post("/api/v1/instances",
+                       R"({"project":")" + project_ + R"(","reservation":")" + a + R"("})");
+  ASSERT_EQ(instance.result_int(), 201u) << instance.body();
+  std::string instance_id = S(Json(instance).at("id"));
+  EXPECT_EQ(S(Json(instance).at("reservation")), a);
+  EXPECT_EQ(S(Json(instance).at("resources").at("gpu_type")), kType);
+  ASSERT_TRUE(WaitFor([&] {
+    auto q = Json(Get("/api/v1/instances/" + instance_id)).at("queue");
+    return !q.is_null() && S(q.at("reason")) == "reservation_not_started";
+  })) << Get("/api/v1/instances/" + instance_id).body();
+  EXPECT_EQ(Client().Send(bhttp::verb::delete_, "/api/v1/instances/" + instance_id, admin_key_, "")
+                    .result_int() /
+                100,
+            2u);
+
   // Cancelled: its time is free again, and no work may name it.
   auto cancelled = Client().Send(bhttp::verb::delete_, "/api/v1/reservations/" + c, admin_key_, "");
   ASSERT_EQ(cancelled.result_int(), 200u) << cancelled.body();

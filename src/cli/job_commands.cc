@@ -3,6 +3,7 @@
 #include <memory>
 #include <thread>
 
+#include "cli/job_flags.h"
 #include "cli/log_commands.h"
 #include "cli/session.h"
 
@@ -82,35 +83,23 @@ void AddJobCommands(CLI::App& app, Session& s, Action& action) {
       app.add_subcommand("jobs", "batch jobs: submit, list, follow, cancel")->require_subcommand(1);
 
   struct SubmitFlags {
-    std::string project, name, gpu_type, working_dir, priority, time_limit, deadline, start_after,
-        preemption, grace, reservation;
-    int64_t gpus = 1, gpu_milli = 0, retries = 0, array = 1;
-    std::vector<std::string> env, selector, after, after_any, after_failure, command;
+    std::string project, name, deadline, start_after, reservation;
+    JobFlags job;
+    std::vector<std::string> after, after_any, after_failure, command;
     bool hold = false, wait = false, quiet = false;
   };
   auto f = std::make_shared<SubmitFlags>();
   auto* submit = jobs->add_subcommand("submit", "submit a job: hangar jobs submit [flags] -- CMD…");
   submit->add_option("--project", f->project, "project id or name (default $HANGAR_PROJECT)");
   submit->add_option("--name", f->name, "a name for people (default: the program's name)");
-  auto* o_gpus = submit->add_option("--gpus", f->gpus, "GPUs on one node (0: CPU only)");
-  submit->add_option("--gpu-type", f->gpu_type, "a catalogue GPU type, e.g. H100-80GB");
-  auto* o_milli = submit->add_option("--gpu-milli", f->gpu_milli, "a share of one GPU, 1..1000");
-  submit->add_option("--env", f->env, "KEY=VALUE for the job's environment (repeatable)");
-  submit->add_option("--selector", f->selector, "node label KEY=VALUE it needs (repeatable)");
-  submit->add_option("--workdir", f->working_dir, "working directory on the node");
-  submit->add_option("--priority", f->priority, "low, normal or high");
-  submit->add_option("--time-limit", f->time_limit, "stop it after this long: 90s, 30m, 4h, 2d");
+  AddJobFlags(*submit, f->job, "the job's");
   submit->add_option("--deadline", f->deadline, "RFC 3339: schedule earliest-deadline first");
   submit->add_option("--start-after", f->start_after, "RFC 3339: not before this time");
   submit->add_option("--reservation", f->reservation,
                      "run in this reservation of the project (rsv_…): on its GPUs, in its window");
-  submit->add_option("--preemption", f->preemption, "never, requeue or checkpoint");
-  submit->add_option("--grace", f->grace, "time between SIGTERM and SIGKILL: 30s, 5m");
-  auto* o_retries = submit->add_option("--retries", f->retries, "retry failed attempts, 0..10");
   submit->add_option("--after", f->after, "start after this job succeeded (repeatable)");
   submit->add_option("--after-any", f->after_any, "start after this job ended (repeatable)");
   submit->add_option("--after-failure", f->after_failure, "start if this job failed");
-  auto* o_array = submit->add_option("--array", f->array, "submit N similar jobs");
   submit->add_flag("--hold", f->hold, "submit held: it starts once released");
   submit->add_flag("--wait", f->wait, "wait until it has finished; exit 1 unless it succeeded");
   submit->add_flag("-q,--quiet", f->quiet, "print only the job id");
@@ -125,43 +114,10 @@ void AddJobCommands(CLI::App& app, Session& s, Action& action) {
             Error::Invalid("no project given").Hint("pass --project NAME or set HANGAR_PROJECT"));
       }
       if (!f->name.empty()) req.name = f->name;
-      api::JobResources res;
-      if (o_gpus->count() > 0) res.gpus = f->gpus;
-      if (!f->gpu_type.empty()) res.gpu_type = f->gpu_type;
-      if (o_milli->count() > 0) res.gpu_milli = f->gpu_milli;
-      req.resources = res;
-      auto env = ParsePairs(f->env, "--env");
-      if (!env) return s.Usage(env.error());
-      if (!env->empty()) req.environment = *env;
-      auto selector = ParsePairs(f->selector, "--selector");
-      if (!selector) return s.Usage(selector.error());
-      if (!selector->empty()) req.node_selector = *selector;
-      if (!f->working_dir.empty()) req.working_dir = f->working_dir;
-      if (!f->priority.empty()) {
-        auto p = json::EnumFromName<api::PriorityClass>(f->priority);
-        if (!p) return s.Usage(Error::Invalid("--priority must be low, normal or high"));
-        req.priority_class = *p;
-      }
-      if (!f->preemption.empty()) {
-        auto p = json::EnumFromName<api::PreemptionPolicy>(f->preemption);
-        if (!p) return s.Usage(Error::Invalid("--preemption must be never, requeue or checkpoint"));
-        req.preemption = *p;
-      }
-      if (!f->time_limit.empty()) {
-        auto t = ParseDurationSeconds(f->time_limit);
-        if (!t) return s.Usage(t.error());
-        req.time_limit_seconds = *t;
-      }
-      if (!f->grace.empty()) {
-        auto t = ParseDurationSeconds(f->grace);
-        if (!t) return s.Usage(t.error());
-        req.checkpoint_grace_seconds = *t;
-      }
+      if (auto applied = ApplyJobFlags(f->job, req); !applied) return s.Usage(applied.error());
       if (!f->deadline.empty()) req.deadline = f->deadline;
       if (!f->start_after.empty()) req.start_after = f->start_after;
       if (!f->reservation.empty()) req.reservation = f->reservation;
-      if (o_retries->count() > 0) req.retries = f->retries;
-      if (o_array->count() > 0) req.array_size = f->array;
       std::vector<api::JobDependency> deps;
       for (const auto& [list, condition] :
            {std::pair{&f->after, api::DependencyCondition::after_ok},

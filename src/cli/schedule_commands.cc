@@ -2,6 +2,7 @@
 // one route of routes/schedule_routes.cc (docs/cli.md).
 #include <memory>
 
+#include "cli/job_flags.h"
 #include "cli/session.h"
 
 namespace hangar::cli {
@@ -18,15 +19,13 @@ const std::string kBase = "/api/v1/schedules";
 struct CreateFlags {
   std::string name, project, cron, zone = "UTC", missed, concurrency, deadline;
   bool suspended = false;
-  std::string job_name, gpu_type, working_dir, priority, time_limit, preemption, grace;
-  int64_t gpus = 0, gpu_milli = 0, retries = 0, array = 0;
-  std::vector<std::string> env, selector, command;
+  std::string job_name;
+  JobFlags job;
+  std::vector<std::string> command;
 };
 
 // The request from the flags; kInvalidArgument naming the flag at fault.
-Result<api::CreateScheduleRequest> CreateRequestOf(const CreateFlags& f, Session& s,
-                                                   bool gpus_given, bool milli_given,
-                                                   bool retries_given, bool array_given) {
+Result<api::CreateScheduleRequest> CreateRequestOf(const CreateFlags& f, Session& s) {
   api::CreateScheduleRequest req{.project = f.project, .name = f.name, .cron = f.cron};
   if (req.project.empty()) req.project = s.env()("HANGAR_PROJECT").value_or("");
   if (req.project.empty()) {
@@ -51,36 +50,7 @@ Result<api::CreateScheduleRequest> CreateRequestOf(const CreateFlags& f, Session
   api::JobTemplate& job = req.job;
   job.command = f.command;
   if (!f.job_name.empty()) job.name = f.job_name;
-  api::JobResources res;
-  if (gpus_given) res.gpus = f.gpus;
-  if (!f.gpu_type.empty()) res.gpu_type = f.gpu_type;
-  if (milli_given) res.gpu_milli = f.gpu_milli;
-  job.resources = res;
-  HANGAR_ASSIGN_OR_RETURN(auto env, ParsePairs(f.env, "--env"));
-  if (!env.empty()) job.environment = env;
-  HANGAR_ASSIGN_OR_RETURN(auto selector, ParsePairs(f.selector, "--selector"));
-  if (!selector.empty()) job.node_selector = selector;
-  if (!f.working_dir.empty()) job.working_dir = f.working_dir;
-  if (!f.priority.empty()) {
-    auto p = json::EnumFromName<api::PriorityClass>(f.priority);
-    if (!p) return std::unexpected(Error::Invalid("--priority must be low, normal or high"));
-    job.priority_class = *p;
-  }
-  if (!f.preemption.empty()) {
-    auto p = json::EnumFromName<api::PreemptionPolicy>(f.preemption);
-    if (!p) {
-      return std::unexpected(Error::Invalid("--preemption must be never, requeue or checkpoint"));
-    }
-    job.preemption = *p;
-  }
-  if (!f.time_limit.empty()) {
-    HANGAR_ASSIGN_OR_RETURN(job.time_limit_seconds, ParseDurationSeconds(f.time_limit));
-  }
-  if (!f.grace.empty()) {
-    HANGAR_ASSIGN_OR_RETURN(job.checkpoint_grace_seconds, ParseDurationSeconds(f.grace));
-  }
-  if (retries_given) job.retries = f.retries;
-  if (array_given) job.array_size = f.array;
+  HANGAR_TRY(ApplyJobFlags(f.job, job));
   return req;
 }
 
@@ -99,23 +69,11 @@ void AddCreate(CLI::App& schedules, Session& s, Action& action) {
                   "how late a run may still start, e.g. 5m (default); later is missed");
   cmd->add_flag("--suspended", f->suspended, "create it suspended (resume starts it)");
   cmd->add_option("--job-name", f->job_name, "the jobs' name (default: the schedule's)");
-  auto* o_gpus = cmd->add_option("--gpus", f->gpus, "GPUs on one node (0: CPU only)");
-  cmd->add_option("--gpu-type", f->gpu_type, "a catalogue GPU type, e.g. H100-80GB");
-  auto* o_milli = cmd->add_option("--gpu-milli", f->gpu_milli, "a share of one GPU, 1..1000");
-  cmd->add_option("--env", f->env, "KEY=VALUE for the jobs' environment (repeatable)");
-  cmd->add_option("--selector", f->selector, "node label KEY=VALUE they need (repeatable)");
-  cmd->add_option("--workdir", f->working_dir, "working directory on the node");
-  cmd->add_option("--priority", f->priority, "low, normal or high");
-  cmd->add_option("--time-limit", f->time_limit, "stop a run's job after this long: 30m, 4h");
-  cmd->add_option("--preemption", f->preemption, "never, requeue or checkpoint");
-  cmd->add_option("--grace", f->grace, "time between SIGTERM and SIGKILL: 30s, 5m");
-  auto* o_retries = cmd->add_option("--retries", f->retries, "retry failed attempts, 0..10");
-  auto* o_array = cmd->add_option("--array", f->array, "each run submits N similar jobs");
+  AddJobFlags(*cmd, f->job, "the jobs'");
   cmd->add_option("COMMAND", f->command, "the program and its arguments (after --)")->required();
   cmd->callback([=, &s, &action] {
     action = [=, &s]() -> int {
-      auto req = CreateRequestOf(*f, s, o_gpus->count() > 0, o_milli->count() > 0,
-                                 o_retries->count() > 0, o_array->count() > 0);
+      auto req = CreateRequestOf(*f, s);
       if (!req) return s.Usage(req.error());
       return s.WithClient([&](ApiClient& c, OutputFormat format) {
         return Rendered(c.Post<api::Schedule>(kBase, *req), format);
