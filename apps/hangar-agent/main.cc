@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/cgroups.h"
 #include "agent/executor.h"
 #include "agent/gpu_probe.h"
 #include "agent/state.h"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   std::string server, join_token, join_token_file, simulate, name, state_dir, log_format = "text",
                                                                               log_level = "info";
   std::vector<std::string> labels;
+  std::string cgroups_mode = "auto", cgroup_parent;
   bool probe_only = false;
   app.set_version_flag("--version", std::string("hangar-agent ") + HANGAR_VERSION);
   app.add_option("--server", server, "hangard base URL, e.g. http://hangard:8080")
@@ -62,6 +64,13 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
+  app.add_option("--cgroups", cgroups_mode,
+                 "auto: each run in a cgroup with its CPU and memory limits where the host allows; "
+                 "off: never")
+      ->check(CLI::IsMember({"auto", "off"}));
+  app.add_option("--cgroup-parent", cgroup_parent,
+                 "cgroup under which runs' cgroups are made, e.g. /hangar (default: the agent's "
+                 "own cgroup)");
   app.add_flag("--probe-only", probe_only, "print the GPU inventory and metrics as JSON and exit");
   try {
     app.parse(argc, argv);
@@ -76,10 +85,11 @@ int main(int argc, char** argv) {
   }
   if (name.empty()) name = Hostname();
   SystemClock clock;
-  auto probe = agent::NewGpuProbe({.simulate = simulate, .node_name = name}, clock);
-  if (!probe) return Fail(probe.error());
 
   if (probe_only) {
+    // No runs to measure: simulated GPUs report idle.
+    auto probe = agent::NewGpuProbe({.simulate = simulate, .node_name = name}, clock);
+    if (!probe) return Fail(probe.error());
     auto gpus = (*probe)->Inventory();
     if (!gpus) return Fail(gpus.error());
     auto samples = (*probe)->Sample();
@@ -106,6 +116,24 @@ int main(int argc, char** argv) {
   if (server.empty()) {
     return Fail(Error::Invalid("no server given").Hint("pass --server URL or set HANGAR_SERVER"));
   }
+  // Workloads run under <state dir>/workloads and survive an agent restart (Executor::Recover);
+  // instances' workspaces live under <state dir>/workspaces, kept across their runs.
+  std::filesystem::path state_path =
+      state_dir.empty() ? agent::DefaultStateDir() : std::filesystem::path(state_dir);
+  // Each run in a cgroup of its own with its limits, where the host allows: said once here.
+  auto cgroups =
+      agent::CgroupManager::Create({.enabled = cgroups_mode != "off", .parent = cgroup_parent});
+  if (cgroups->enforced()) {
+    spdlog::info("cgroups: per-run CPU and memory limits are enforced with {}",
+                 cgroups->description());
+  } else {
+    spdlog::warn("cgroups: {}", cgroups->description());
+  }
+  agent::Executor executor(state_path / "workloads", clock, cgroups.get());
+  // Simulated GPUs measure the processes the executor placed on them.
+  auto probe =
+      agent::NewGpuProbe({.simulate = simulate, .node_name = name, .placements = &executor}, clock);
+  if (!probe) return Fail(probe.error());
   if (!join_token_file.empty()) {
     std::ifstream in(join_token_file);
     if (!in) return Fail(Error::Invalid("cannot read --join-token-file " + join_token_file));
@@ -144,11 +172,6 @@ int main(int argc, char** argv) {
     stop.Stop();
   });
 
-  // Workloads run under <state dir>/workloads and survive an agent restart (Executor::Recover);
-  // instances' workspaces live under <state dir>/workspaces, kept across their runs.
-  std::filesystem::path state_path =
-      state_dir.empty() ? agent::DefaultStateDir() : std::filesystem::path(state_dir);
-  agent::Executor executor(state_path / "workloads", clock);
   agent::WorkloadRunner runner({.server_url = server, .workspaces_root = state_path / "workspaces"},
                                executor, clock);
   if (Status s = runner.Start(); !s) return Fail(s.error());

@@ -145,6 +145,17 @@ Result<Agent::Step> Agent::Heartbeat() {
     interval_ = interval;
   }
   spdlog::debug("heartbeat ok: node {} is {}", res->node.id, json::EnumName(res->node.state));
+  // The GPUs' live metrics, visible in debug logs until they are shipped in metric batches.
+  if (spdlog::should_log(spdlog::level::debug)) {
+    if (auto samples = probe_.Sample()) {
+      for (const auto& s : *samples) {
+        spdlog::debug("gpu {}: {}% busy, {} MiB used, {} C, {} W", s.index, s.utilization_percent,
+                      s.memory_used_mib, s.temperature_c, s.power_milliwatts / 1000);
+      }
+    } else {
+      spdlog::debug("{} probe: {}", probe_.name(), samples.error().ToString());
+    }
+  }
   return Step::kContinue;
 }
 

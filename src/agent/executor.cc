@@ -45,10 +45,12 @@ struct ProcessRecord {
   int64_t start_ticks = 0;
   int64_t started_at_us = 0;
   std::vector<int> gpu_indexes;
+  // The workload's cgroup directories (cgroups.h). Absent in records of agents before cgroups.
+  std::optional<std::vector<std::string>> cgroups;
 };
 BOOST_DESCRIBE_STRUCT(ProcessRecord, (),
                       (workload_id, shim_pid, shim_start_ticks, pid, start_ticks, started_at_us,
-                       gpu_indexes))
+                       gpu_indexes, cgroups))
 
 // What the shim writes to exit_status (by hand: it may not allocate).
 struct ExitRecord {
@@ -570,7 +572,8 @@ std::string_view StateName(ProcessStatus::State state) {
   return "unknown";
 }
 
-Executor::Executor(fs::path root, const Clock& clock) : root_(std::move(root)), clock_(clock) {
+Executor::Executor(fs::path root, const Clock& clock, const CgroupManager* cgroups)
+    : root_(std::move(root)), clock_(clock), cgroups_(cgroups) {
   ErrnoTexts();  // built now, never inside a forked child
 }
 
@@ -631,6 +634,8 @@ Status Executor::RecoverOne(const std::string& id) {
     std::error_code ec;
     fs::remove_all(dir, ec);
     if (ec) return std::unexpected(IoError("cannot remove", dir, ec.value()));
+    // Its cgroup, if the start got that far, is empty: its process never passed the gate.
+    if (cgroups_) (void)CgroupManager::Remove(cgroups_->DirsFor(id));
     spdlog::info("workloads: removed {}, a start that did not finish", dir.string());
     return Ok();
   }
@@ -644,6 +649,7 @@ Status Executor::RecoverOne(const std::string& id) {
   w.shim_start_ticks = record->shim_start_ticks;
   w.start_ticks = record->start_ticks;
   w.gpu_indexes = record->gpu_indexes;
+  w.cgroup_dirs = record->cgroups.value_or(std::vector<std::string>{});
 
   // The shim is our child when this same process started it (a new Executor over the same
   // root): then it must be reaped with waitpid, zombie or not.
@@ -825,22 +831,37 @@ Result<int> Executor::Launch(const LaunchSpec& spec) {
   if (!shim_stat || !workload_stat) {
     return abandon_shim(Error::Internal("cannot read /proc/<pid>/stat of the processes of " + id));
   }
-  // Per-workload cgroup limits (CPU, memory, device access) would go here: create the workload's
-  // cgroup and move `pid` into it while it still waits at the gate.
+  // The workload's cgroup, entered while it waits at the gate: it cannot have exec'd or forked
+  // yet, so all it will ever start is inside. A host that refuses runs it without limits.
+  std::vector<std::string> cgroup_dirs;
+  if (cgroups_ && cgroups_->enforced()) {
+    if (auto placed = cgroups_->Place(id, pid, spec.limits)) {
+      cgroup_dirs = std::move(*placed);
+    } else {
+      spdlog::warn("workloads: {} runs without cgroup limits: {}", id, placed.error().ToString());
+    }
+  }
+  auto abandon_started = [&](Error error) {
+    // The shim waits for its workload before it exits, so the cgroup is empty by now.
+    auto result = abandon_shim(std::move(error));
+    (void)CgroupManager::Remove(cgroup_dirs);
+    return result;
+  };
   ProcessRecord record{.workload_id = id,
                        .shim_pid = shim,
                        .shim_start_ticks = shim_stat->start_ticks,
                        .pid = pid,
                        .start_ticks = workload_stat->start_ticks,
                        .started_at_us = ToUnixMicros(started_at),
-                       .gpu_indexes = spec.gpu_indexes};
+                       .gpu_indexes = spec.gpu_indexes,
+                       .cgroups = cgroup_dirs};
   if (auto st = WriteFileAtomically(dir_fd.get(), dir, kRecordFile, json::Serialize(record) + "\n");
       !st) {
-    return abandon_shim(std::move(st).error());
+    return abandon_started(std::move(st).error());
   }
   char byte = 1;
   if (::send(go_agent.get(), &byte, 1, MSG_NOSIGNAL) != 1) {
-    return abandon_shim(IoError("cannot release the workload in", dir, errno));
+    return abandon_started(IoError("cannot release the workload in", dir, errno));
   }
   go_agent.Reset();
 
@@ -854,9 +875,18 @@ Result<int> Executor::Launch(const LaunchSpec& spec) {
   w.shim_is_child = true;
   w.seen_running = true;
   w.gpu_indexes = spec.gpu_indexes;
+  w.cgroup_dirs = cgroup_dirs;
   workloads_.insert_or_assign(id, std::move(w));
   PublishBusyGpus();
-  spdlog::info("workloads: started {} as pid {} (shim {})", id, pid, shim);
+  if (cgroup_dirs.empty()) {
+    spdlog::info("workloads: started {} as pid {} (shim {})", id, pid, shim);
+  } else {
+    spdlog::info(
+        "workloads: started {} as pid {} (shim {}) in cgroup {} (cpu {}, memory {})", id, pid, shim,
+        cgroup_dirs.front(),
+        spec.limits.cpu_milli ? std::to_string(*spec.limits.cpu_milli) + "m" : "unlimited",
+        spec.limits.memory_mib ? std::to_string(*spec.limits.memory_mib) + " MiB" : "unlimited");
+  }
   return pid;
 }
 
@@ -931,6 +961,19 @@ void Executor::SignalGroup(Workload& w, int signal) {
   }
   // The leader moved to a group of its own (setsid, setpgid): reach it anyway.
   if (st && st->pgrp != pid && !IsZombie(*st)) ::kill(pid, signal);
+  // And whatever left the group but not the cgroup.
+  if (signal == SIGKILL) CgroupManager::KillAll(w.cgroup_dirs);
+}
+
+void Executor::ReleaseCgroup(const std::string& id, Workload& w) {
+  if (w.cgroup_dirs.empty()) return;
+  // A workload's processes never outlive it, even those that left its process group.
+  CgroupManager::KillAll(w.cgroup_dirs);
+  if (auto st = CgroupManager::Remove(w.cgroup_dirs); !st) {
+    spdlog::debug("workloads: the cgroup of {} is not removed yet: {}", id, st.error().message());
+    return;
+  }
+  w.cgroup_dirs.clear();
 }
 
 Status Executor::Stop(std::string_view workload_id, std::chrono::milliseconds grace) {
@@ -973,6 +1016,7 @@ std::vector<std::pair<std::string, ProcessStatus>> Executor::Poll() {
     if (w.status.state == State::kRunning || w.status.state == State::kStopping) {
       Refresh(id, w, now);
     }
+    if (w.status.state == State::kExited || w.status.state == State::kLost) ReleaseCgroup(id, w);
     out.emplace_back(id, w.status);
   }
   PublishBusyGpus();
@@ -989,6 +1033,11 @@ Status Executor::Forget(std::string_view workload_id) {
         Error::Conflict("workload " + std::string(workload_id) + " is still " +
                         std::string(StateName(state)))
             .Hint("stop it and wait until Poll reports it exited before forgetting it"));
+  }
+  ReleaseCgroup(it->first, it->second);
+  if (!it->second.cgroup_dirs.empty()) {
+    spdlog::warn("workloads: leaving the cgroup of {} behind: a process of it does not end",
+                 workload_id);
   }
   fs::path dir = DirOf(workload_id);
   std::error_code ec;
@@ -1041,15 +1090,24 @@ std::set<int> Executor::BusyGpus() {
   return busy_gpus_;
 }
 
+std::vector<GpuPlacement> Executor::Placements() {
+  std::lock_guard lock(busy_mu_);
+  return placements_;
+}
+
 void Executor::PublishBusyGpus() {
   std::set<int> busy;
+  std::vector<GpuPlacement> placements;
   for (const auto& [id, w] : workloads_) {
-    if (w.status.state == State::kRunning || w.status.state == State::kStopping) {
+    if ((w.status.state == State::kRunning || w.status.state == State::kStopping) &&
+        !w.gpu_indexes.empty()) {
       busy.insert(w.gpu_indexes.begin(), w.gpu_indexes.end());
+      placements.push_back({.run_id = id, .pgid = w.status.pid, .gpu_indexes = w.gpu_indexes});
     }
   }
   std::lock_guard lock(busy_mu_);
   busy_gpus_ = std::move(busy);
+  placements_ = std::move(placements);
 }
 
 }  // namespace hangar::agent

@@ -11,9 +11,17 @@
 // survives to record the status. When the leader exits, the shim SIGKILLs what is left of its
 // group: a workload's processes never outlive it.
 //
+// With a CgroupManager that enforces limits (cgroups.h), the workload also gets a cgroup of its
+// own with the spec's CPU and memory limits: the agent moves it in while it waits at the gate
+// (below), so everything it starts is inside. Stopping ends with a SIGKILL to the cgroup as well
+// as the group (reaching processes that left the group with setsid), and when the workload ends
+// what is left in its cgroup is killed and the cgroup removed. Without one, or when the host
+// refuses, the workload runs without limits.
+//
 // A workload's directory:
 //   process.json   shim pid, workload pid (= pgid), their /proc start times (to detect pid
-//                  reuse), started_at, GPU indexes. Written durably before the workload runs.
+//                  reuse), started_at, GPU indexes, cgroup directories. Written durably before
+//                  the workload runs.
 //   exit_status    {"exit_code":…,"signal":…,"ended_at_us":…}, written by the shim (tmp, fsync,
 //                  rename) after the workload ended.
 //   stop.json      when Stop() was called: when SIGKILL is due, so a restarted agent escalates.
@@ -51,8 +59,9 @@
 // an empty signal mask, stdin on /dev/null and only descriptors 0-2 open.
 //
 // Thread-safety: every method may be called from any thread; they serialise on one mutex (Start
-// holds it across a fork and an fsync, a few milliseconds). BusyGpus() never waits for the
-// others: it reads a snapshot under its own mutex, so the GPU probe may call it at any time.
+// holds it across a fork and an fsync, a few milliseconds). BusyGpus() and Placements() never
+// wait for the others: they read a snapshot under its own mutex, so the GPU probe may call them
+// at any time.
 // Nothing else in the process may reap children with waitpid(-1) or set SIGCHLD to SIG_IGN
 // (the executor copes, but then learns of ends later, from /proc).
 #pragma once
@@ -69,6 +78,8 @@
 #include <utility>
 #include <vector>
 
+#include "agent/cgroups.h"
+#include "agent/workload_placements.h"
 #include "common/clock.h"
 #include "common/error.h"
 
@@ -91,6 +102,9 @@ struct LaunchSpec {
   std::vector<int> gpu_indexes;
   // HANGAR_* variables the agent sets (HANGAR_JOB_ID, …): more environment, winning over `env`.
   std::map<std::string, std::string> labels;
+  // CPU and memory limits, enforced through the workload's cgroup when the executor has a
+  // CgroupManager that enforces them; otherwise not enforced.
+  CgroupLimits limits;
 };
 
 struct ProcessStatus {
@@ -109,12 +123,13 @@ struct ProcessStatus {
 // The name of a state, for logs: "running", "stopping", "exited", "lost".
 std::string_view StateName(ProcessStatus::State state);
 
-class Executor {
+class Executor final : public WorkloadPlacements {
  public:
   // root: a directory the agent owns (<state dir>/workloads), created (0700) on first use; one
   // subdirectory per workload. `clock` must outlive the executor; it stamps started_at/ended_at
-  // and drives the SIGKILL deadlines. Destroying the executor leaves the workloads running.
-  Executor(std::filesystem::path root, const Clock& clock);
+  // and drives the SIGKILL deadlines. `cgroups` (nullable: no cgroups) must outlive it too.
+  // Destroying the executor leaves the workloads running.
+  Executor(std::filesystem::path root, const Clock& clock, const CgroupManager* cgroups = nullptr);
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
@@ -157,9 +172,12 @@ class Executor {
   Result<std::string> ReadLog(std::string_view workload_id, std::string_view stream, int64_t offset,
                               size_t max_bytes);
 
-  // GPU indexes used by running and stopping workloads (the simulated GPUs report load from
-  // this). As of the last Start, Stop, Poll or Recover.
+  // GPU indexes used by running and stopping workloads. As of the last Start, Stop, Poll or
+  // Recover.
   std::set<int> BusyGpus();
+  // Running and stopping workloads that hold GPUs, with their process groups (the simulated
+  // GPUs measure them). As of the last Start, Stop, Poll or Recover.
+  std::vector<GpuPlacement> Placements() override;
 
  private:
   struct Workload {
@@ -173,6 +191,8 @@ class Executor {
     std::vector<int> gpu_indexes;
     std::optional<Timestamp> kill_at;  // kStopping: when Poll sends SIGKILL
     bool killed = false;               // SIGKILL sent
+    // Its cgroup's directories (cgroups.h); cleared once removed after the workload ended.
+    std::vector<std::string> cgroup_dirs;
   };
 
   std::filesystem::path DirOf(std::string_view id) const;
@@ -183,14 +203,20 @@ class Executor {
   // Updates a running/stopping workload: reap, read exit_status, escalate. Requires mu_.
   void Refresh(const std::string& id, Workload& w, Timestamp now);
   void SignalGroup(Workload& w, int signal);
+  // Once a workload has ended: kills what is left in its cgroup and removes it. A cgroup that
+  // cannot be removed yet (a process still dying) is tried again by the next Poll or Forget.
+  // Requires mu_.
+  void ReleaseCgroup(const std::string& id, Workload& w);
   void PublishBusyGpus();  // requires mu_
 
   const std::filesystem::path root_;
   const Clock& clock_;
+  const CgroupManager* const cgroups_;  // may be null
   std::mutex mu_;
   std::map<std::string, Workload, std::less<>> workloads_;  // guarded by mu_
   std::mutex busy_mu_;
-  std::set<int> busy_gpus_;  // guarded by busy_mu_
+  std::set<int> busy_gpus_;               // guarded by busy_mu_
+  std::vector<GpuPlacement> placements_;  // guarded by busy_mu_
 };
 
 }  // namespace hangar::agent

@@ -505,5 +505,73 @@ TEST_F(ExecutorTest, BusyGpusFollowsRunningWorkloads) {
   EXPECT_TRUE(executor_->BusyGpus().empty());
 }
 
+TEST_F(ExecutorTest, PlacementsNameTheProcessGroupsOnGpus) {
+  EXPECT_TRUE(executor_->Placements().empty());
+  LaunchSpec a = Spec("job_place_a", {"sleep", "30"});
+  a.gpu_indexes = {2, 0};
+  int pid = Start(a);
+  Start(Spec("job_place_cpu", {"sleep", "30"}));  // no GPU: not a placement
+  std::vector<GpuPlacement> placed = executor_->Placements();
+  ASSERT_EQ(placed.size(), 1u);
+  EXPECT_EQ(placed[0].run_id, "job_place_a");
+  EXPECT_EQ(placed[0].pgid, pid);
+  EXPECT_EQ(placed[0].gpu_indexes, (std::vector<int>{2, 0}));
+  ASSERT_TRUE(executor_->Stop("job_place_a", 0ms).has_value());
+  WaitForEnd("job_place_a");
+  EXPECT_TRUE(executor_->Placements().empty());
+}
+
+// A temporary directory stands in for a cgroup v2 hierarchy (cgroups_test.cc tests the real one).
+TEST_F(ExecutorTest, RunsAWorkloadInItsOwnCgroupAndRemovesItWhenTheWorkloadEnds) {
+  fs::path hierarchy = root_.parent_path() / "cgroup";
+  fs::create_directories(hierarchy);
+  std::ofstream(hierarchy / "cgroup.controllers") << "cpu memory pids\n";
+  std::ofstream(root_.parent_path() / "mountinfo")
+      << "30 25 0:26 / " << hierarchy.string() << " rw - cgroup2 cgroup2 rw\n";
+  std::ofstream(root_.parent_path() / "self_cgroup") << "0::/\n";
+  auto cgroups = CgroupManager::Create({.move_agent_to_leaf = false,
+                                        .mountinfo = root_.parent_path() / "mountinfo",
+                                        .self_cgroup = root_.parent_path() / "self_cgroup"});
+  ASSERT_TRUE(cgroups->enforced()) << cgroups->description();
+  auto executor = std::make_unique<Executor>(root_, clock_, cgroups.get());
+  auto read = [](const fs::path& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+
+  LaunchSpec spec = Spec("job_cg", {"sleep", "30"});
+  spec.limits = {.cpu_milli = 2000, .memory_mib = 256};
+  int pid = Start(spec, executor.get());
+  fs::path dir = hierarchy / "hangar-job_cg";
+  EXPECT_EQ(read(dir / "cgroup.procs"), std::to_string(pid));  // moved in before it ran
+  EXPECT_EQ(read(dir / "memory.max"), "268435456");
+  EXPECT_EQ(read(dir / "cpu.max"), "200000 100000");
+  EXPECT_NE(read(root_ / "job_cg" / "process.json").find(dir.string()), std::string::npos);
+  // As a v2 kernel would offer; this stand-in's cgroup.procs never forgets a pid, so the tests
+  // keep KillAll from signalling it once it may belong to another process.
+  std::ofstream(dir / "cgroup.kill") << "";
+
+  // A restarted agent, even one without cgroups, learns the cgroup from process.json: stopping
+  // kills the cgroup too, and the cgroup goes once the workload has ended.
+  executor.reset();
+  Executor restarted(root_, clock_);
+  ASSERT_TRUE(restarted.Recover().has_value());
+  ASSERT_TRUE(restarted.Stop("job_cg", 0ms).has_value());
+  EXPECT_EQ(read(dir / "cgroup.kill"), "1");
+  EXPECT_EQ(WaitForEnd("job_cg", &restarted).signal, SIGKILL);
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_TRUE(fs::exists(hierarchy));
+  ASSERT_TRUE(restarted.Forget("job_cg").has_value());
+}
+
+TEST_F(ExecutorTest, AWorkloadStartsWithoutLimitsWhereCgroupsAreNotEnforced) {
+  auto off = CgroupManager::Create({.enabled = false});
+  Executor executor(root_, clock_, off.get());
+  LaunchSpec spec = Shell("job_nocg", "exit 0");
+  spec.limits = {.cpu_milli = 100, .memory_mib = 1};
+  Start(spec, &executor);
+  EXPECT_EQ(WaitForEnd("job_nocg", &executor).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace hangar::agent

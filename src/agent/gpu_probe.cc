@@ -7,8 +7,8 @@ namespace hangar::agent {
 
 Result<std::unique_ptr<GpuProbe>> NewGpuProbe(const ProbeOptions& options, const Clock& clock) {
   if (!options.simulate.empty()) {
-    HANGAR_ASSIGN_OR_RETURN(auto probe,
-                            SimulatedProbe::Create(options.simulate, options.node_name, clock));
+    HANGAR_ASSIGN_OR_RETURN(auto probe, SimulatedProbe::Create(options.simulate, options.node_name,
+                                                               clock, options.placements));
     return std::unique_ptr<GpuProbe>(std::move(probe));
   }
   HANGAR_ASSIGN_OR_RETURN(auto probe, NvmlProbe::Create(options.nvml_library, clock));

@@ -2,9 +2,10 @@
 //
 // Two implementations sit behind it: NVML (nvml_probe.h, the real thing, loaded at run time with
 // dlopen so the agent runs on hosts without a driver) and a simulator (simulated_probe.h) that
-// reports plausible, deterministic GPUs for development and tests. `Inventory` is what the agent
-// registers and heartbeats; `Sample` returns live metrics (utilisation, memory used, temperature,
-// power), which later issues ship to the server in metric batches.
+// reports plausible, deterministic GPUs for development and tests, whose metrics come from the
+// processes the agent placed on them. `Inventory` is what the agent registers and heartbeats;
+// `Sample` returns live metrics (utilisation, memory used, temperature, power), which the agent
+// logs at debug level with each heartbeat and later issues ship to the server in metric batches.
 //
 // Thread-safety: a GpuProbe is used from one thread (the agent loop); implementations need not be
 // thread-safe.
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/workload_placements.h"
 #include "api/types.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -53,8 +55,11 @@ class GpuProbe {
 struct ProbeOptions {
   // Empty: use NVML. Otherwise a simulator spec ("8xH100-80GB", "2xA100-80GB,4xL4").
   std::string simulate;
-  // Seeds the simulated UUIDs (so a restarted agent reports the same GPUs) and metrics.
+  // Seeds the simulated UUIDs, so a restarted agent reports the same GPUs.
   std::string node_name;
+  // The simulator: what runs on which GPU, measured for its metrics (the Executor). Null: every
+  // simulated GPU is idle. Must outlive the probe. NVML measures the hardware instead.
+  WorkloadPlacements* placements = nullptr;
   // Where NVML is loaded from; tests point this at a file that does not exist.
   std::string nvml_library = "libnvidia-ml.so.1";
 };

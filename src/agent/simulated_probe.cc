@@ -5,7 +5,6 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <numbers>
 
 #include "common/crypto.h"
 
@@ -100,9 +99,9 @@ std::string SimulatedGpuUuid(std::string_view node_name, int64_t index) {
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
 }
 
-Result<std::unique_ptr<SimulatedProbe>> SimulatedProbe::Create(std::string_view spec,
-                                                               std::string_view node_name,
-                                                               const Clock& clock) {
+Result<std::unique_ptr<SimulatedProbe>> SimulatedProbe::Create(
+    std::string_view spec, std::string_view node_name, const Clock& clock,
+    WorkloadPlacements* placements, std::unique_ptr<ProcessUsageSource> usage) {
   HANGAR_ASSIGN_OR_RETURN(auto groups, ParseSimulationSpec(spec));
   std::vector<api::AgentGpu> gpus;
   std::vector<const SimulatedModel*> models;
@@ -124,43 +123,79 @@ Result<std::unique_ptr<SimulatedProbe>> SimulatedProbe::Create(std::string_view 
       models.push_back(g.model);
     }
   }
-  // Seeded from the node name, so one simulated node always tells the same story.
-  uint64_t seed = 0;
-  for (char c : Sha256Hex(node_name).substr(0, 16)) {
-    seed = seed * 16 + static_cast<uint64_t>(std::isdigit(c) ? c - '0' : c - 'a' + 10);
-  }
+  if (!usage) usage = NewProcUsageSource();
   return std::unique_ptr<SimulatedProbe>(
-      new SimulatedProbe(std::move(gpus), std::move(models), seed, clock));
+      new SimulatedProbe(std::move(gpus), std::move(models), clock, placements, std::move(usage)));
 }
 
 SimulatedProbe::SimulatedProbe(std::vector<api::AgentGpu> gpus,
-                               std::vector<const SimulatedModel*> models, uint64_t seed,
-                               const Clock& clock)
-    : gpus_(std::move(gpus)), models_(std::move(models)), rng_(seed), clock_(clock) {
-  std::uniform_real_distribution<double> phase(0, 2 * std::numbers::pi);
-  for (size_t i = 0; i < gpus_.size(); ++i) phase_.push_back(phase(rng_));
-}
+                               std::vector<const SimulatedModel*> models, const Clock& clock,
+                               WorkloadPlacements* placements,
+                               std::unique_ptr<ProcessUsageSource> usage)
+    : gpus_(std::move(gpus)),
+      models_(std::move(models)),
+      clock_(clock),
+      placements_(placements),
+      usage_(std::move(usage)) {}
 
 Result<std::vector<api::AgentGpu>> SimulatedProbe::Inventory() { return gpus_; }
 
 Result<std::vector<GpuSample>> SimulatedProbe::Sample() {
   Timestamp now = clock_.Now();
-  double minutes = static_cast<double>(ToUnixMicros(now)) / 60e6;
-  std::normal_distribution<double> noise(0, 5);
+  // Busy cores and resident bytes per GPU, from the runs placed on them.
+  std::vector<double> cores(gpus_.size(), 0);
+  std::vector<double> rss_bytes(gpus_.size(), 0);
+  std::vector<GpuPlacement> placed;
+  if (placements_) placed = placements_->Placements();
+  std::erase_if(placed, [](const GpuPlacement& p) { return p.gpu_indexes.empty(); });
+  std::vector<int> pgids;
+  for (const auto& p : placed) pgids.push_back(p.pgid);
+  std::map<int, ProcessGroupUsage> usage;
+  if (!pgids.empty()) {
+    auto read = usage_->Read(pgids);
+    if (!read) return std::unexpected(read.error());
+    usage = std::move(*read);
+  }
+  std::map<std::string, RunBaseline> baselines;
+  for (const auto& p : placed) {
+    auto it = usage.find(p.pgid);
+    if (it == usage.end()) continue;  // no process left in the group
+    const ProcessGroupUsage& u = it->second;
+    RunBaseline next{.pgid = p.pgid, .cpu_seconds = u.cpu_seconds, .at = now};
+    if (auto prev = baselines_.find(p.run_id);
+        prev != baselines_.end() && prev->second.pgid == p.pgid) {
+      double elapsed = std::chrono::duration<double>(now - prev->second.at).count();
+      if (elapsed > 0) {
+        // A member that exited takes its CPU time with it: a decrease is no use, not negative.
+        next.cores = std::max(0.0, u.cpu_seconds - prev->second.cpu_seconds) / elapsed;
+      } else {
+        next = prev->second;  // the clock has not moved: same rate, same baseline
+      }
+    }
+    baselines[p.run_id] = next;
+    double share = 1.0 / static_cast<double>(p.gpu_indexes.size());
+    for (int g : p.gpu_indexes) {
+      if (g < 0 || static_cast<size_t>(g) >= gpus_.size()) continue;
+      cores[static_cast<size_t>(g)] += next.cores * share;
+      rss_bytes[static_cast<size_t>(g)] += static_cast<double>(u.rss_bytes) * share;
+    }
+  }
+  baselines_ = std::move(baselines);
+
   std::vector<GpuSample> out;
   out.reserve(gpus_.size());
   for (size_t i = 0; i < gpus_.size(); ++i) {
-    // A 20-minute wave between roughly 10% and 90%, plus noise.
-    double util = 50 + 40 * std::sin(minutes * 2 * std::numbers::pi / 20 + phase_[i]) + noise(rng_);
-    util = std::clamp(util, 0.0, 100.0);
     const SimulatedModel& m = *models_[i];
+    double util = std::clamp(cores[i] * 100, 0.0, 100.0);
+    int64_t memory_mib =
+        std::min<int64_t>(m.memory_mib, std::llround(rss_bytes[i] / (1024.0 * 1024.0)));
     double idle_watts = static_cast<double>(m.max_power_watts) * 0.1;
     out.push_back(GpuSample{
         .index = gpus_[i].index,
         .uuid = gpus_[i].uuid,
         .at = now,
         .utilization_percent = std::lround(util),
-        .memory_used_mib = std::lround(static_cast<double>(m.memory_mib) * util / 110),
+        .memory_used_mib = memory_mib,
         .temperature_c = std::lround(32 + util * 0.45),
         .power_milliwatts = std::lround(
             (idle_watts + (static_cast<double>(m.max_power_watts) - idle_watts) * util / 100) *

@@ -4,22 +4,34 @@
 // specifications (product name, memory as the driver reports it, compute capability,
 // architecture, board power). UUIDs are derived from the node name and device index, so a
 // restarted agent reports the same GPUs and the server keeps their identity. The driver version
-// "550.54.15" and CUDA version "12.4" are SIMULATED values, as are all metrics from Sample():
-// utilisation follows a slow seeded wave plus noise and temperature and power follow
-// utilisation, driven by the injected Clock.
+// "550.54.15" and CUDA version "12.4" are SIMULATED values, as are all metrics from Sample().
 //
-// Thread-safety: not thread-safe (Sample advances a random generator).
+// Metrics come from the processes placed on each GPU (the WorkloadPlacements seam, implemented
+// by the Executor), measured with a ProcessUsageSource (/proc):
+//   - a GPU no run holds reports 0% utilisation, 0 MiB used, idle temperature and power;
+//   - a run's utilisation is the CPU time its process group used since the previous Sample(),
+//     divided by the time between the two samples on the injected Clock: one busy core is
+//     100%, a sleeping process 0%. It is spread evenly over the run's GPUs, summed over the
+//     runs that share a GPU, and capped at 100%. A run's first sample is its baseline (0%);
+//   - memory used is the group's resident memory, spread the same way, capped at the GPU's
+//     total memory;
+//   - temperature and power follow utilisation.
+// Without a placement source (`hangar-agent --probe-only`) every GPU is idle.
+//
+// Thread-safety: not thread-safe (Sample keeps each run's previous CPU time).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
-#include <random>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/gpu_probe.h"
+#include "agent/process_usage.h"
+#include "agent/workload_placements.h"
 
 namespace hangar::agent {
 
@@ -53,10 +65,11 @@ constexpr std::string_view kSimulatedCudaVersion = "12.4";
 
 class SimulatedProbe final : public GpuProbe {
  public:
-  // kInvalidArgument for a bad spec. `clock` must outlive the probe.
-  static Result<std::unique_ptr<SimulatedProbe>> Create(std::string_view spec,
-                                                        std::string_view node_name,
-                                                        const Clock& clock);
+  // kInvalidArgument for a bad spec. `clock` and `placements` (nullable: every GPU idle) must
+  // outlive the probe. `usage` measures the placed processes; null: /proc.
+  static Result<std::unique_ptr<SimulatedProbe>> Create(
+      std::string_view spec, std::string_view node_name, const Clock& clock,
+      WorkloadPlacements* placements = nullptr, std::unique_ptr<ProcessUsageSource> usage = {});
 
   Result<std::vector<api::AgentGpu>> Inventory() override;
   Result<std::vector<GpuSample>> Sample() override;
@@ -64,13 +77,23 @@ class SimulatedProbe final : public GpuProbe {
 
  private:
   SimulatedProbe(std::vector<api::AgentGpu> gpus, std::vector<const SimulatedModel*> models,
-                 uint64_t seed, const Clock& clock);
+                 const Clock& clock, WorkloadPlacements* placements,
+                 std::unique_ptr<ProcessUsageSource> usage);
+
+  // What a run had used at the previous Sample(), to turn cumulative CPU time into a rate.
+  struct RunBaseline {
+    int pgid = 0;
+    double cpu_seconds = 0;
+    Timestamp at;
+    double cores = 0;  // the rate last computed, reused when the clock has not moved
+  };
 
   std::vector<api::AgentGpu> gpus_;
   std::vector<const SimulatedModel*> models_;  // parallel to gpus_
-  std::mt19937_64 rng_;
-  std::vector<double> phase_;  // per GPU, so GPUs do not move in lock-step
   const Clock& clock_;
+  WorkloadPlacements* placements_;  // may be null
+  std::unique_ptr<ProcessUsageSource> usage_;
+  std::map<std::string, RunBaseline> baselines_;  // by run id; runs gone are dropped
 };
 
 }  // namespace hangar::agent

@@ -7,6 +7,180 @@
 namespace hangar::agent {
 namespace {
 
+using namespace std::chrono_literals;
+
+// Runs placed on GPUs, as the test says.
+class FakePlacements final : public WorkloadPlacements {
+ public:
+  std::vector<GpuPlacement> Placements() override { return placements; }
+  std::vector<GpuPlacement> placements;
+};
+
+// Process-group usage, as the test sets it; shared with the probe that owns the source.
+struct FakeUsage {
+  std::map<int, ProcessGroupUsage> groups;
+};
+
+class FakeUsageSource final : public ProcessUsageSource {
+ public:
+  explicit FakeUsageSource(const FakeUsage& usage) : usage_(usage) {}
+  Result<std::map<int, ProcessGroupUsage>> Read(std::span<const int> pgids) override {
+    std::map<int, ProcessGroupUsage> out;
+    for (int pgid : pgids) {
+      if (auto it = usage_.groups.find(pgid); it != usage_.groups.end()) out[pgid] = it->second;
+    }
+    return out;
+  }
+
+ private:
+  const FakeUsage& usage_;
+};
+
+constexpr int64_t kGiB = int64_t{1} << 30;
+
+class SimulatedLoadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto probe = SimulatedProbe::Create("4xH100-80GB", "n", clock_, &placements_,
+                                        std::make_unique<FakeUsageSource>(usage_));
+    ASSERT_TRUE(probe.has_value()) << probe.error().ToString();
+    probe_ = std::move(*probe);
+  }
+
+  std::vector<GpuSample> Sample() {
+    auto samples = probe_->Sample();
+    EXPECT_TRUE(samples.has_value());
+    return samples.value_or(std::vector<GpuSample>{});
+  }
+
+  std::vector<int64_t> Utilisation() {
+    std::vector<int64_t> out;
+    for (const auto& s : Sample()) out.push_back(s.utilization_percent);
+    return out;
+  }
+
+  FakeClock clock_{FromUnixMicros(1'700'000'000'000'000)};
+  FakePlacements placements_;
+  FakeUsage usage_;
+  std::unique_ptr<SimulatedProbe> probe_;
+};
+
+TEST_F(SimulatedLoadTest, GpusWithoutWorkAreIdle) {
+  for (int round = 0; round < 3; ++round) {
+    clock_.Advance(1min);
+    for (const auto& s : Sample()) {
+      EXPECT_EQ(s.utilization_percent, 0);
+      EXPECT_EQ(s.memory_used_mib, 0);
+      EXPECT_EQ(s.temperature_c, 32);
+      EXPECT_EQ(s.power_milliwatts, 70'000);  // a tenth of the H100's 700 W
+      EXPECT_TRUE(s.simulated);
+    }
+  }
+}
+
+TEST_F(SimulatedLoadTest, UtilisationIsTheCpuTimeOfTheRunOnTheGpu) {
+  placements_.placements = {{.run_id = "job_a-a1", .pgid = 10, .gpu_indexes = {1}}};
+  usage_.groups[10] = {.cpu_seconds = 5, .rss_bytes = 3 * kGiB, .processes = 1};
+  // The first sample of a run is its baseline.
+  EXPECT_EQ(Utilisation(), (std::vector<int64_t>{0, 0, 0, 0}));
+
+  clock_.Advance(10s);
+  usage_.groups[10].cpu_seconds = 15;  // one core busy all along
+  auto samples = Sample();
+  ASSERT_EQ(samples.size(), 4u);
+  EXPECT_EQ(samples[1].utilization_percent, 100);
+  EXPECT_EQ(samples[1].memory_used_mib, 3 * 1024);
+  EXPECT_EQ(samples[1].temperature_c, 77);
+  EXPECT_EQ(samples[1].power_milliwatts, 700'000);
+  for (size_t i : {0u, 2u, 3u}) {
+    EXPECT_EQ(samples[i].utilization_percent, 0) << i;
+    EXPECT_EQ(samples[i].memory_used_mib, 0) << i;
+  }
+
+  clock_.Advance(10s);
+  usage_.groups[10].cpu_seconds = 17.5;  // a quarter of a core
+  EXPECT_EQ(Utilisation()[1], 25);
+
+  clock_.Advance(10s);  // sleeping: no CPU, memory still held
+  samples = Sample();
+  EXPECT_EQ(samples[1].utilization_percent, 0);
+  EXPECT_EQ(samples[1].memory_used_mib, 3 * 1024);
+}
+
+TEST_F(SimulatedLoadTest, ARunIsSpreadOverItsGpusAndCappedAtAHundred) {
+  placements_.placements = {{.run_id = "job_b-a1", .pgid = 20, .gpu_indexes = {0, 2}}};
+  usage_.groups[20] = {.cpu_seconds = 0, .rss_bytes = 10 * kGiB, .processes = 3};
+  Sample();
+  clock_.Advance(10s);
+  usage_.groups[20].cpu_seconds = 10;  // one core over two GPUs
+  auto samples = Sample();
+  EXPECT_EQ(samples[0].utilization_percent, 50);
+  EXPECT_EQ(samples[2].utilization_percent, 50);
+  EXPECT_EQ(samples[0].memory_used_mib, 5 * 1024);
+  EXPECT_EQ(samples[2].memory_used_mib, 5 * 1024);
+  EXPECT_EQ(samples[1].utilization_percent, 0);
+
+  clock_.Advance(10s);
+  usage_.groups[20].cpu_seconds = 50;  // four cores over two GPUs: 200% each, capped
+  usage_.groups[20].rss_bytes = 1024 * kGiB;
+  samples = Sample();
+  EXPECT_EQ(samples[0].utilization_percent, 100);
+  EXPECT_EQ(samples[2].utilization_percent, 100);
+  EXPECT_EQ(samples[0].memory_used_mib, 81559);  // capped at the H100's memory
+}
+
+TEST_F(SimulatedLoadTest, RunsSharingAGpuAddUp) {
+  placements_.placements = {{.run_id = "job_c-a1", .pgid = 30, .gpu_indexes = {3}},
+                            {.run_id = "job_d-a1", .pgid = 31, .gpu_indexes = {3}}};
+  usage_.groups[30] = {.cpu_seconds = 0, .rss_bytes = kGiB, .processes = 1};
+  usage_.groups[31] = {.cpu_seconds = 0, .rss_bytes = kGiB, .processes = 1};
+  Sample();
+  clock_.Advance(10s);
+  usage_.groups[30].cpu_seconds = 3;
+  usage_.groups[31].cpu_seconds = 3;
+  auto samples = Sample();
+  EXPECT_EQ(samples[3].utilization_percent, 60);
+  EXPECT_EQ(samples[3].memory_used_mib, 2048);
+}
+
+TEST_F(SimulatedLoadTest, LostCpuTimeIsNoUseAndAReplacedRunStartsAFreshBaseline) {
+  placements_.placements = {{.run_id = "job_e-a1", .pgid = 40, .gpu_indexes = {0}}};
+  usage_.groups[40] = {.cpu_seconds = 100, .rss_bytes = 0, .processes = 2};
+  Sample();
+  clock_.Advance(10s);
+  usage_.groups[40].cpu_seconds = 20;  // a busy member exited, taking its time with it
+  EXPECT_EQ(Utilisation()[0], 0);
+
+  // The run ended; a retry runs in another process group on the same GPU.
+  placements_.placements = {{.run_id = "job_e-a2", .pgid = 41, .gpu_indexes = {0}}};
+  usage_.groups[41] = {.cpu_seconds = 500, .rss_bytes = 0, .processes = 1};
+  clock_.Advance(10s);
+  EXPECT_EQ(Utilisation()[0], 0);  // its baseline, not 500 s in 10 s
+  clock_.Advance(10s);
+  usage_.groups[41].cpu_seconds = 505;
+  EXPECT_EQ(Utilisation()[0], 50);
+
+  // A group with no process left reports nothing; the GPU goes idle.
+  usage_.groups.erase(41);
+  clock_.Advance(10s);
+  auto samples = Sample();
+  EXPECT_EQ(samples[0].utilization_percent, 0);
+  EXPECT_EQ(samples[0].memory_used_mib, 0);
+}
+
+TEST_F(SimulatedLoadTest, ASampleAtTheSameInstantRepeatsTheLastRate) {
+  placements_.placements = {{.run_id = "job_f-a1", .pgid = 50, .gpu_indexes = {2}}};
+  usage_.groups[50] = {.cpu_seconds = 0, .rss_bytes = 0, .processes = 1};
+  Sample();
+  clock_.Advance(4s);
+  usage_.groups[50].cpu_seconds = 3;
+  EXPECT_EQ(Utilisation()[2], 75);
+  EXPECT_EQ(Utilisation()[2], 75);  // the clock did not move
+  clock_.Advance(4s);
+  usage_.groups[50].cpu_seconds = 4;  // measured from the baseline of the first 75% sample
+  EXPECT_EQ(Utilisation()[2], 25);
+}
+
 TEST(SimulatedProbeTest, ParsesSingleAndListSpecs) {
   auto one = ParseSimulationSpec("8xH100-80GB");
   ASSERT_TRUE(one.has_value()) << one.error().ToString();

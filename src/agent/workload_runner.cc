@@ -232,7 +232,8 @@ void WorkloadRunner::WorkLoop() {
             LaunchSpec spec{.workload_id = run,
                             .argv = a.command,
                             .env = a.environment,
-                            .working_dir = a.working_dir};
+                            .working_dir = a.working_dir,
+                            .limits = {.cpu_milli = a.cpu_milli, .memory_mib = a.memory_mib}};
             if (!a.workspace.empty() && !options_.workspaces_root.empty()) {
               auto workspace = PrepareWorkspace(a.workspace);
               if (!workspace) {

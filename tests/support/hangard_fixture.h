@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <boost/json.hpp>
+#include <csignal>
 #include <filesystem>
 #include <memory>
 
@@ -42,8 +43,24 @@ class HangardFixture : public ::testing::Test {
   void TearDown() override {
     if (HasFailure() && hangard_) std::cerr << "---- hangard log ----\n" << hangard_->Log();
     hangard_.reset();
+    KillWorkloadsLeftIn(dir_);
     if (!database_.empty()) AdminSql("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
     std::filesystem::remove_all(dir_);
+  }
+
+  // Agents outlive nothing (their Process kills them) but the runs they started do, by design:
+  // an agent restart must find them. A test's runs work in directories under `dir`, so what
+  // still has its working directory there belongs to this test and is killed.
+  static void KillWorkloadsLeftIn(const std::filesystem::path& dir) {
+    std::error_code ec;
+    const std::string prefix = dir.string() + "/";
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+      const std::string pid = entry.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      auto cwd = std::filesystem::read_symlink(entry.path() / "cwd", ec);
+      if (ec || !(cwd.string() + "/").starts_with(prefix)) continue;
+      ::kill(std::stoi(pid), SIGKILL);
+    }
   }
 
   // Creates a database named after this process and test on the server at `server_url`
