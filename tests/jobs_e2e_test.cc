@@ -133,6 +133,13 @@ TEST_F(JobsE2eTest, AWaitingJobSaysWhyAndStartsWhenTheGpusFree) {
   EXPECT_EQ(queue.at("position").as_int64(), 1);
   EXPECT_FALSE(S(queue.at("message")).empty());
   EXPECT_EQ(S(Job(next).at("state")), "pending");
+  // Where its project and team stand: the 2 GPUs the running job holds, no guarantee.
+  auto standing = queue.at("fair_share").as_array();
+  ASSERT_EQ(standing.size(), 2u) << bj::serialize(queue);
+  EXPECT_EQ(S(standing[0].at("scope_id")), project_);
+  EXPECT_EQ(standing[0].at("gpus_in_use").as_double(), 2.0);
+  EXPECT_TRUE(S(standing[1].at("scope_id")).starts_with("team_"));
+  EXPECT_TRUE(queue.at("borrowed_by").as_array().empty());  // nothing is owed to it
   // Listing by state shows it, with its reason.
   auto pending = Json(Get("/api/v1/jobs?state=pending")).at("items").as_array();
   ASSERT_EQ(pending.size(), 1u);
@@ -145,6 +152,43 @@ TEST_F(JobsE2eTest, AWaitingJobSaysWhyAndStartsWhenTheGpusFree) {
 
   ASSERT_EQ(Action(big, "cancel").result_int(), 202u);
   ASSERT_TRUE(WaitState(next, "succeeded"));
+}
+
+TEST_F(JobsE2eTest, AWaitingJobNamesWhoBorrowsTheCapacityItIsEntitledTo) {
+  auto agent = StartAgent("n1", "2xH100-80GB");
+  // Another project of the team, guaranteed 1 GPU, takes both (borrowing one beyond its
+  // guarantee) with work that may not be preempted, so the capacity cannot be reclaimed.
+  auto team = Json(Get("/api/v1/projects/" + project_)).at("team_id");
+  auto other = Post("/api/v1/projects", R"({"name":"other","team_id":")" + S(team) + R"("})");
+  ASSERT_EQ(other.result_int(), 201u) << other.body();
+  std::string other_id = S(Json(other).at("id"));
+  auto guarantee = [&](const std::string& scope) {
+    auto q =
+        Client().Send(bhttp::verb::put, "/api/v1/quotas/" + scope, admin_key_, R"({"gpus":1})");
+    ASSERT_EQ(q.result_int(), 200u) << q.body();
+  };
+  guarantee(other_id);
+  auto r = Post("/api/v1/jobs", R"({"project":")" + other_id +
+                                    R"(","command":["sleep","1000"],"resources":{"gpus":2},)"
+                                    R"("preemption":"never"})");
+  ASSERT_EQ(r.result_int(), 201u) << r.body();
+  std::string borrower = S(Json(r).at("id"));
+  ASSERT_TRUE(WaitState(borrower, "running"));
+  // Now this project is guaranteed 1 GPU, and waits for it.
+  guarantee(project_);
+  std::string waiting = Submit(R"("command":["true"],"resources":{"gpus":1})");
+  bj::value queue;
+  ASSERT_TRUE(WaitFor([&] {
+    queue = Job(waiting).at("queue");
+    return queue.is_object() && !queue.at("borrowed_by").as_array().empty();
+  })) << bj::serialize(Job(waiting));
+  auto borrowed = queue.at("borrowed_by").as_array();
+  ASSERT_EQ(borrowed.size(), 1u);
+  EXPECT_EQ(S(borrowed[0].at("scope_id")), other_id);
+  EXPECT_EQ(borrowed[0].at("gpus").as_double(), 2.0);
+  auto standing = queue.at("fair_share").as_array();
+  EXPECT_EQ(standing[0].at("gpus_in_use").as_double(), 0.0);
+  EXPECT_EQ(standing[0].at("gpus_guaranteed").as_double(), 1.0);
 }
 
 TEST_F(JobsE2eTest, DependenciesArraysHoldAndRelease) {

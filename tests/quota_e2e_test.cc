@@ -1,10 +1,13 @@
-// Quota change requests end to end with real processes: hangard, a hangar-agent with simulated
-// GPUs and the hangar CLI. A developer asks (PUT /api/v1/quotas/request), someone holding
+// Quotas end to end with real processes: hangard, a hangar-agent with simulated GPUs and the
+// hangar CLI. A developer asks for a change (PUT /api/v1/quotas/request), someone holding
 // quotas:approve — never the requester — approves (the quota is in force in the same
 // transaction and waiting work starts) or rejects; invalid requests name their fields and create
-// nothing; other tenants and people without the permission cannot see or decide.
+// nothing; other tenants and people without the permission cannot see or decide. A per-user
+// limit holds back one principal's work and not another's; an overage grace lets running work
+// stay over a lowered limit for a while, then the youngest is preempted back to the queue.
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "support/schema_check.h"
 #include "support/workload_fixture.h"
 
@@ -117,6 +120,38 @@ class QuotaE2eTest : public WorkloadFixture {
     if (!ok)
       ADD_FAILURE() << id << " never became " << state << ": " << bj::serialize(Instance(id));
     return ok;
+  }
+
+  // `who` submits a job of `gpus` GPUs in the project that runs until stopped.
+  Response SubmitAs(const Who& who, int gpus) {
+    return As(who, verb::post, "/api/v1/jobs",
+              R"({"project":")" + project_ +
+                  R"(","command":["sleep","1000"],"resources":{"gpus":)" + std::to_string(gpus) +
+                  "}}");
+  }
+  std::string SubmitJob(const Who& who, int gpus) {
+    auto r = SubmitAs(who, gpus);
+    EXPECT_EQ(r.result_int(), 201u) << r.body();
+    return r.result_int() == 201u ? S(Json(r).at("id")) : "";
+  }
+  bj::object Job(const std::string& id) { return Json(Get("/api/v1/jobs/" + id)).as_object(); }
+  bool WaitJobState(const std::string& id, const std::string& state) {
+    bool ok = WaitFor([&] { return S(Job(id).at("state")) == state; });
+    if (!ok) ADD_FAILURE() << id << " never became " << state << ": " << bj::serialize(Job(id));
+    return ok;
+  }
+  // The message of the job's queue entry once it waits with `reason`; "" if it never does.
+  std::string WaitQueueReason(const std::string& id, const std::string& reason) {
+    std::string message;
+    bool ok = WaitFor([&] {
+      auto q = Job(id).at("queue");
+      if (!q.is_object() || S(q.at("reason")) != reason) return false;
+      message = S(q.at("message"));
+      return true;
+    });
+    if (!ok)
+      ADD_FAILURE() << id << " never waited with " << reason << ": " << bj::serialize(Job(id));
+    return message;
   }
 
   RunResult CliAs(const Who& who, std::vector<std::string> args) {
@@ -451,6 +486,158 @@ TEST_F(QuotaE2eTest, TheCliAsksListsAndApproves) {
   auto shown = Cli({"quota"});
   ASSERT_EQ(shown.exit_code, 0) << shown.output;
   EXPECT_NE(shown.output.find(project_), std::string::npos) << shown.output;
+}
+
+TEST_F(QuotaE2eTest, APerUserLimitHoldsBackOnePrincipalsWorkAndNotAnothers) {
+  auto agent = StartAgent("n1", "4xH100-80GB");
+  // Bad values name their field; a per-user limit is a project's only.
+  auto expect_invalid = [&](const std::string& scope, const std::string& body,
+                            const std::string& field) {
+    auto r = AdminPut(scope, body);
+    EXPECT_EQ(r.result_int(), 422u) << scope << " " << body << " -> " << r.body();
+    EXPECT_NE(r.body().find("\"" + field + "\""), std::string::npos)
+        << scope << " " << body << " -> " << r.body();
+  };
+  expect_invalid(project_, R"({"gpu_limit":4,"gpu_limit_per_user":5})", "/gpu_limit_per_user");
+  expect_invalid(project_, R"({"gpu_limit_per_user":0})", "/gpu_limit_per_user");
+  expect_invalid(project_, R"({"gpu_limit_per_user":"1"})", "/gpu_limit_per_user");
+  expect_invalid(team_, R"({"gpu_limit_per_user":1})", "/gpu_limit_per_user");
+  expect_invalid(project_, R"({"overage_grace_seconds":-1})", "/overage_grace_seconds");
+  expect_invalid(team_, R"({"overage_grace_seconds":604801})", "/overage_grace_seconds");
+  EXPECT_TRUE(QuotaOf(project_).at("gpu_limit_per_user").is_null());
+
+  auto set = AdminPut(project_, R"({"gpu_limit":4,"gpu_limit_per_user":1})");
+  ASSERT_EQ(set.result_int(), 200u) << set.body();
+  EXPECT_EQ(Json(set).at("gpu_limit_per_user").as_int64(), 1);
+  auto quota = QuotaOf(project_);
+  EXPECT_EQ(quota.at("gpu_limit_per_user").as_int64(), 1);
+  EXPECT_TRUE(quota.at("overage_grace_seconds").is_null());
+  EXPECT_TRUE(quota.at("over_limit_since").is_null());
+  EXPECT_EQ(SchemaErrors(Get("/api/v1/quotas"), "/api/v1/quotas", "get"),
+            std::vector<std::string>{});
+
+  // More than the per-user limit on its own: refused at once.
+  auto refused = SubmitAs(dev_, 2);
+  ASSERT_EQ(refused.result_int(), 429u) << refused.body();
+  EXPECT_NE(refused.body().find("/resources/gpus"), std::string::npos) << refused.body();
+  EXPECT_NE(refused.body().find("per user"), std::string::npos) << refused.body();
+  EXPECT_NE(refused.body().find("--per-user"), std::string::npos) << refused.body();
+
+  // The developer's second job waits; another principal's job starts.
+  std::string first = SubmitJob(dev_, 1);
+  ASSERT_TRUE(WaitJobState(first, "running")) << agent->Log();
+  std::string second = SubmitJob(dev_, 1);
+  std::string why = WaitQueueReason(second, "quota_exceeded");
+  EXPECT_NE(why.find("queue " + dev_.id + " in " + project_ + " is at its limit: 1 of 1 GPUs"),
+            std::string::npos)
+      << why;
+  Who colleague = Principal("colleague", "developer", "project", project_);
+  std::string theirs = SubmitJob(colleague, 1);
+  ASSERT_TRUE(WaitJobState(theirs, "running")) << agent->Log();
+  EXPECT_EQ(S(Job(second).at("state")), "pending");
+
+  // Asking for more per user: validated like a PUT, approved by someone else, in force at once.
+  auto team_ask =
+      Client().Send(verb::put, "/api/v1/quotas/request", admin_key_,
+                    R"({"scope_id":")" + team_ + R"(","gpu_limit_per_user":1,"reason":"x"})");
+  EXPECT_EQ(team_ask.result_int(), 422u) << team_ask.body();
+  EXPECT_NE(team_ask.body().find("/gpu_limit_per_user"), std::string::npos) << team_ask.body();
+  auto too_many =
+      Ask(dev_, R"({"scope_id":")" + project_ + R"(","gpu_limit_per_user":5,"reason":"x"})");
+  EXPECT_EQ(too_many.result_int(), 422u) << too_many.body();
+  EXPECT_NE(too_many.body().find("/gpu_limit_per_user"), std::string::npos) << too_many.body();
+  auto asked = Ask(dev_, R"({"scope_id":")" + project_ +
+                             R"(","gpu_limit_per_user":2,"reason":"two runs at once"})");
+  ASSERT_EQ(asked.result_int(), 201u) << asked.body();
+  bj::value change = Json(asked).at("quota");
+  EXPECT_EQ(change.at("requested").at("gpu_limit_per_user").as_int64(), 2);
+  EXPECT_EQ(change.at("in_force").at("gpu_limit_per_user").as_int64(), 1);
+  EXPECT_EQ(S(Json(asked).at("reasons").as_array()[0]), "quota change: gpu_limit_per_user 1 -> 2");
+  auto approved = Client().Send(
+      verb::post, "/api/v1/approvals/" + S(Json(asked).at("id")) + "/approve", admin_key_, "");
+  ASSERT_EQ(approved.result_int(), 200u) << approved.body();
+  EXPECT_EQ(Json(approved).at("quota").at("applied").at("gpu_limit_per_user").as_int64(), 2);
+  EXPECT_EQ(QuotaOf(project_).at("gpu_limit_per_user").as_int64(), 2);
+  EXPECT_EQ(QuotaOf(project_).at("gpu_limit").as_int64(), 4);  // the rest as it was
+  ASSERT_TRUE(WaitJobState(second, "running")) << agent->Log();
+
+  // The CLI sets both new parts and shows the per-user limit.
+  auto cli =
+      Cli({"quota", "set", project_, "--limit", "4", "--per-user", "3", "--overage-grace", "10m"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  quota = QuotaOf(project_);
+  EXPECT_EQ(quota.at("gpu_limit_per_user").as_int64(), 3);
+  EXPECT_EQ(quota.at("overage_grace_seconds").as_int64(), 600);
+  auto shown = Cli({"quota"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find("PER USER"), std::string::npos) << shown.output;
+  auto bad_grace = Cli({"quota", "set", project_, "--overage-grace", "soon"});
+  EXPECT_NE(bad_grace.exit_code, 0) << bad_grace.output;
+  auto request = CliAs(
+      dev_, {"-o", "json", "quota", "request", project_, "--per-user", "4", "--reason", "a sweep"});
+  ASSERT_EQ(request.exit_code, 0) << request.output;
+  EXPECT_EQ(bj::parse(request.output).at("quota").at("requested").at("gpu_limit_per_user"),
+            bj::value(4));
+}
+
+TEST_F(QuotaE2eTest, OverALoweredLimitPastTheGraceTheYoungestRunIsPreempted) {
+  auto agent = StartAgent("n1", "4xH100-80GB");
+  Who admin{"", admin_key_};
+  std::string older = SubmitJob(admin, 1);
+  ASSERT_TRUE(WaitJobState(older, "running")) << agent->Log();
+  std::string younger = SubmitJob(admin, 1);
+  ASSERT_TRUE(WaitJobState(younger, "running")) << agent->Log();
+
+  // Without a grace, lowering the limit stops nothing: new work waits.
+  ASSERT_EQ(AdminPut(project_, R"({"gpu_limit":1})").result_int(), 200u);
+  std::string third = SubmitJob(admin, 1);
+  WaitQueueReason(third, "quota_exceeded");
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // passes run; nothing may change
+  EXPECT_EQ(S(Job(older).at("state")), "running");
+  EXPECT_EQ(S(Job(younger).at("state")), "running");
+  EXPECT_TRUE(QuotaOf(project_).at("over_limit_since").is_null());
+  EXPECT_EQ(Post("/api/v1/jobs/" + third + "/cancel", "").result_int(), 200u);
+
+  // With a grace of 2 s: recorded over, then the younger is preempted back to the queue.
+  auto set = AdminPut(project_, R"({"gpu_limit":1,"overage_grace_seconds":2})");
+  ASSERT_EQ(set.result_int(), 200u) << set.body();
+  std::string since;
+  ASSERT_TRUE(WaitFor([&] {
+    auto q = QuotaOf(project_).at("over_limit_since");
+    if (q.is_string()) since = S(q);
+    return !since.empty() || S(Job(younger).at("state")) != "running";
+  }));
+  ASSERT_FALSE(since.empty()) << "over_limit_since was never set";
+  ASSERT_TRUE(WaitFor([&] {
+    auto job = Job(younger);
+    return S(job.at("state")) == "pending" && S(job.at("state_reason")) == "preempted";
+  })) << bj::serialize(Job(younger));
+  EXPECT_EQ(S(Job(older).at("state")), "running");
+  EXPECT_EQ(Job(older).at("attempt").as_int64(), 1);
+  // It was stopped with the reason, no earlier than the grace's end.
+  bool stopped = false;
+  auto events = Json(Get("/api/v1/events?limit=1000&subject=" + younger)).at("items").as_array();
+  for (const auto& e : events) {
+    if (S(e.at("type")) != "hangar.job.stopping") continue;
+    stopped = true;
+    std::string message = S(e.at("data").at("state_message"));
+    EXPECT_NE(message.find("over its GPU limit for longer than the grace period"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("queue " + project_), std::string::npos) << message;
+    auto at = ParseRfc3339(S(e.at("time")));
+    auto over = ParseRfc3339(since);
+    ASSERT_TRUE(at && over);
+    EXPECT_GE(*at, *over + std::chrono::seconds(2));
+  }
+  EXPECT_TRUE(stopped) << bj::serialize(events);
+  // Within its limit again: cleared; the preempted job waits for room under the limit. The
+  // scheduler's bookkeeping did not move the etag.
+  ASSERT_TRUE(WaitFor([&] { return QuotaOf(project_).at("over_limit_since").is_null(); }))
+      << bj::serialize(QuotaOf(project_));
+  WaitQueueReason(younger, "quota_exceeded");
+  EXPECT_EQ(S(QuotaOf(project_).at("etag")), "\"2\"");
+  EXPECT_EQ(S(Job(older).at("state")), "running");
 }
 
 }  // namespace

@@ -38,14 +38,18 @@ BOOST_DEFINE_ENUM_CLASS(ApprovalState, pending, approved, rejected, cancelled)
 // What an approval is about (the `subject_kind` filter of GET /api/v1/approvals).
 BOOST_DEFINE_ENUM_CLASS(ApprovalSubjectKind, instance, quota)
 
-// The three parts of a GPU quota (docs/quotas.md). In a request an absent part stays as it is;
-// in a quota in force an absent gpu_limit means no ceiling.
+// The parts of a GPU quota (docs/quotas.md). In a request an absent part stays as it is; in a
+// quota in force an absent gpu_limit or gpu_limit_per_user means no ceiling, and an absent
+// overage_grace_seconds no grace (running work is never stopped for overage).
 struct QuotaValues {
   std::optional<int64_t> gpus;
   std::optional<int64_t> gpu_limit;
   std::optional<int64_t> weight;
+  std::optional<int64_t> gpu_limit_per_user;  // a project's only
+  std::optional<int64_t> overage_grace_seconds;
 };
-BOOST_DESCRIBE_STRUCT(QuotaValues, (), (gpus, gpu_limit, weight))
+BOOST_DESCRIBE_STRUCT(QuotaValues, (),
+                      (gpus, gpu_limit, weight, gpu_limit_per_user, overage_grace_seconds))
 
 // What a quota approval asks for.
 struct QuotaChange {
@@ -63,9 +67,13 @@ struct QuotaChangeRequest {
   std::optional<int64_t> gpus;
   std::optional<int64_t> gpu_limit;
   std::optional<int64_t> weight;
+  std::optional<int64_t> gpu_limit_per_user;  // a project only
+  std::optional<int64_t> overage_grace_seconds;
   std::string reason;  // why, for the approver (1..2000 characters)
 };
-BOOST_DESCRIBE_STRUCT(QuotaChangeRequest, (), (scope_id, gpus, gpu_limit, weight, reason))
+BOOST_DESCRIBE_STRUCT(QuotaChangeRequest, (),
+                      (scope_id, gpus, gpu_limit, weight, gpu_limit_per_user, overage_grace_seconds,
+                       reason))
 
 // One decision: an instance held in awaiting_approval (subject_kind "instance", subject_id the
 // instance) or a quota change (subject_kind "quota", subject_id the team or project). `level`

@@ -85,6 +85,26 @@ BOOST_DESCRIBE_STRUCT(SubmitJobRequest, (),
                        checkpoint_grace_seconds, retries, on_node_loss, dependencies, hold,
                        array_size, reservation))
 
+// Where a scope (the work's project, then its team) stands in fair share: what it holds now
+// against its quota. A scope below its guarantee is entitled to more than it holds.
+struct FairShareStanding {
+  std::string scope_id;  // proj_… or team_…
+  double gpus_in_use = 0;
+  double gpus_guaranteed = 0;
+  std::optional<double> gpu_limit;
+  double weight = 1;
+};
+BOOST_DESCRIBE_STRUCT(FairShareStanding, (),
+                      (scope_id, gpus_in_use, gpus_guaranteed, gpu_limit, weight))
+
+// Capacity another scope holds beyond its own guarantee (borrowed) while this work's scope is
+// below its guarantee: what preemption reclaims for it first.
+struct BorrowedCapacity {
+  std::string scope_id;
+  double gpus = 0;
+};
+BOOST_DESCRIBE_STRUCT(BorrowedCapacity, (), (scope_id, gpus))
+
 // Why a job is not running yet, from the scheduler's last pass.
 struct JobQueueInfo {
   std::string reason;   // a code: insufficient_gpus, quota_exceeded, held, dependency_pending…
@@ -92,8 +112,12 @@ struct JobQueueInfo {
   std::optional<int64_t> position;             // 1-based place in the organisation's queue
   std::optional<std::string> estimated_start;  // RFC 3339, when a reservation predicts it
   std::string evaluated_at;                    // when the scheduler last looked
+  std::vector<FairShareStanding> fair_share;   // its project, then its team
+  std::vector<BorrowedCapacity> borrowed_by;   // who borrows what it is entitled to
 };
-BOOST_DESCRIBE_STRUCT(JobQueueInfo, (), (reason, message, position, estimated_start, evaluated_at))
+BOOST_DESCRIBE_STRUCT(JobQueueInfo, (),
+                      (reason, message, position, estimated_start, evaluated_at, fair_share,
+                       borrowed_by))
 
 struct Job {
   std::string id;

@@ -48,6 +48,17 @@ ApiResult<api::Instance> WaitFor(Session& s, ApiClient& c, const std::string& id
   }
 }
 
+// --overage-grace: a duration as ParseDurationSeconds takes it, or zero ("0", "0s", "0m":
+// reclaim at once).
+Result<int64_t> ParseOverageGrace(std::string_view text) {
+  std::string_view digits = text;
+  if (!digits.empty() && std::string_view("smhd").find(digits.back()) != std::string_view::npos) {
+    digits.remove_suffix(1);
+  }
+  if (!digits.empty() && digits.find_first_not_of('0') == std::string_view::npos) return 0;
+  return ParseDurationSeconds(text);
+}
+
 // What `hangar quota request` prints: the approval, and how to follow it.
 std::string QuotaRequested(const api::Approval& a, OutputFormat format) {
   if (format != OutputFormat::kTable) return RenderTree(a, format);
@@ -57,11 +68,12 @@ std::string QuotaRequested(const api::Approval& a, OutputFormat format) {
          a.scope_id + " decides)\n";
 }
 
-// `hangar quota request SCOPE [--gpus N] [--limit N] [--weight N] --reason TEXT`.
+// `hangar quota request SCOPE [--gpus N] [--limit N] [--per-user N] [--weight N]
+// [--overage-grace D] --reason TEXT`.
 void AddQuotaRequest(CLI::App& quota, Session& s, Action& action) {
   struct Flags {
-    std::string scope, reason;
-    int64_t gpus = 0, limit = 0, weight = 0;
+    std::string scope, reason, overage_grace;
+    int64_t gpus = 0, limit = 0, per_user = 0, weight = 0;
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = quota.add_subcommand(
@@ -69,7 +81,11 @@ void AddQuotaRequest(CLI::App& quota, Session& s, Action& action) {
   cmd->add_option("SCOPE", f->scope, "a team (team_…) or project (proj_…) id")->required();
   auto* o_gpus = cmd->add_option("--gpus", f->gpus, "guaranteed GPUs asked for");
   auto* o_limit = cmd->add_option("--limit", f->limit, "GPU limit asked for");
+  auto* o_per_user =
+      cmd->add_option("--per-user", f->per_user, "per-user GPU limit asked for (a project)");
   auto* o_weight = cmd->add_option("--weight", f->weight, "fair-share weight asked for, 1..1000");
+  cmd->add_option("--overage-grace", f->overage_grace,
+                  "overage grace asked for (10m, 1h; 0: reclaim at once)");
   cmd->add_option("--reason", f->reason, "why, for the approver")->required();
   cmd->callback([=, &s, &action] {
     action = [=, &s] {
@@ -77,7 +93,13 @@ void AddQuotaRequest(CLI::App& quota, Session& s, Action& action) {
       api::QuotaChangeRequest req{.scope_id = f->scope, .reason = f->reason};
       if (o_gpus->count() > 0) req.gpus = f->gpus;
       if (o_limit->count() > 0) req.gpu_limit = f->limit;
+      if (o_per_user->count() > 0) req.gpu_limit_per_user = f->per_user;
       if (o_weight->count() > 0) req.weight = f->weight;
+      if (!f->overage_grace.empty()) {
+        auto grace = ParseOverageGrace(f->overage_grace);
+        if (!grace) return s.Usage(grace.error());
+        req.overage_grace_seconds = *grace;
+      }
       return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
         HANGAR_ASSIGN_OR_RETURN_API(
             auto body, c.CallRaw(client::HttpRequest{.method = "PUT",
@@ -478,19 +500,30 @@ void AddInstanceCommands(CLI::App& app, Session& s, Action& action) {
     }
   });
   struct QuotaFlags {
-    std::string scope;
-    int64_t gpus = 0, limit = 0, weight = 1;
+    std::string scope, overage_grace;
+    int64_t gpus = 0, limit = 0, per_user = 0, weight = 1;
   };
   auto qf = std::make_shared<QuotaFlags>();
   auto* set = quota->add_subcommand("set", "set the quota of a team (team_…) or project (proj_…)");
   set->add_option("SCOPE", qf->scope, "a team or project id")->required();
   set->add_option("--gpus", qf->gpus, "guaranteed GPUs (idle ones may be borrowed)");
   auto* o_limit = set->add_option("--limit", qf->limit, "at most this many GPUs at once");
+  auto* o_per_user = set->add_option(
+      "--per-user", qf->per_user, "a project: at most this many GPUs at once per user, 1..limit");
   set->add_option("--weight", qf->weight, "fair-share weight among siblings, 1..1000");
+  set->add_option("--overage-grace", qf->overage_grace,
+                  "how long running work may stay over the limit before it is preempted (10m, "
+                  "1h; 0: at once); without it, never");
   set->callback([=, &s, &action] {
     action = [=, &s] {
       api::SetQuotaRequest req{.gpus = qf->gpus, .weight = qf->weight};
       if (o_limit->count() > 0) req.gpu_limit = qf->limit;
+      if (o_per_user->count() > 0) req.gpu_limit_per_user = qf->per_user;
+      if (!qf->overage_grace.empty()) {
+        auto grace = ParseOverageGrace(qf->overage_grace);
+        if (!grace) return s.Usage(grace.error());
+        req.overage_grace_seconds = *grace;
+      }
       return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
         HANGAR_ASSIGN_OR_RETURN_API(
             auto body,

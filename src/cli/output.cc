@@ -319,7 +319,8 @@ std::string Render(const std::vector<api::InstanceEstimate>& items, OutputFormat
 
 std::string Render(const std::vector<api::Quota>& items, OutputFormat format) {
   return RenderList<api::Quota>(
-      items, format, {"SCOPE", "NAME", "GUARANTEED", "LIMIT", "WEIGHT", "IN USE", "PENDING"},
+      items, format,
+      {"SCOPE", "NAME", "GUARANTEED", "LIMIT", "PER USER", "WEIGHT", "IN USE", "PENDING"},
       [](const api::Quota& q) -> std::vector<std::string> {
         auto gpus = [](double g) {
           char text[32];
@@ -330,6 +331,7 @@ std::string Render(const std::vector<api::Quota>& items, OutputFormat format) {
                 q.scope_name,
                 std::to_string(q.gpus),
                 q.gpu_limit ? std::to_string(*q.gpu_limit) : "-",
+                q.gpu_limit_per_user ? std::to_string(*q.gpu_limit_per_user) : "-",
                 std::to_string(q.weight),
                 gpus(q.gpus_in_use),
                 gpus(q.gpus_pending)};

@@ -57,7 +57,7 @@ std::string Render(const std::vector<api::Job>& items, OutputFormat format);
 std::string Render(const std::vector<api::Instance>& items, OutputFormat format);
 // Dry-run estimates: FITS, NOW, PER HOUR, LIFETIME COST, EXPECTED START, BLOCKED BY.
 std::string Render(const std::vector<api::InstanceEstimate>& items, OutputFormat format);
-// Quotas: SCOPE, NAME, GUARANTEED, LIMIT, WEIGHT, IN USE, PENDING.
+// Quotas: SCOPE, NAME, GUARANTEED, LIMIT, PER USER, WEIGHT, IN USE, PENDING.
 std::string Render(const std::vector<api::Quota>& items, OutputFormat format);
 std::string Render(const std::vector<api::Snapshot>& items, OutputFormat format);
 std::string Render(const std::vector<api::Approval>& items, OutputFormat format);

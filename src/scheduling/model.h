@@ -189,6 +189,14 @@ struct Queue {
   std::optional<double> budget_gpu_hours;
   double used_gpu_hours = 0;
   std::optional<Timestamp> over_budget_since;
+  // Grace for overage: running work of the queue and its descendants may hold more than
+  // limit_milli (the limit was lowered, or shrank) for this long. From when it went over, which
+  // the caller records (over_limit_since, from Decisions::overage_started), until the grace
+  // ends; then the pass preempts the queue's cheapest preemptible work until it is within its
+  // limit. nullopt: running work is never stopped for being over the limit. Work already
+  // terminating does not count.
+  std::optional<Micros> overage_grace;
+  std::optional<Timestamp> over_limit_since;
 };
 
 struct WorkloadMix;  // fragmentation.h
@@ -268,13 +276,17 @@ struct Placement {
   bool backfilled = false;  // started ahead of reserved, earlier work without delaying it
 };
 
-// A running workload to stop so that blocked work can start.
+// A running workload to stop so that blocked work can start, or so that a queue over its limit
+// for longer than its overage grace gets back within it.
 struct Preemption {
   uint32_t running = 0;       // index into the running list
   uint32_t for_workload = 0;  // index into the pending list: the work it makes room for
   PreemptionPolicy policy = PreemptionPolicy::kRequeue;  // kRequeue or kCheckpoint
   Micros grace{0};  // kCheckpoint: time to checkpoint before it is stopped
-  Reason reason;    // why it was chosen ("priority", "quota reclaim")
+  Reason reason;    // why it was chosen ("priority", "quota reclaim", "over its GPU limit")
+  // Set: stopped because this queue stayed over its limit past its overage grace, for no
+  // pending work (for_workload means nothing then).
+  std::optional<uint32_t> over_limit;
 };
 
 // Capacity held for blocked work from the time running work is expected to free it.
@@ -295,6 +307,12 @@ struct Decisions {
   // Queues whose GPU-hour budget is used up and that have no over_budget_since yet: the caller
   // records `now` for them, which starts the grace period.
   std::vector<uint32_t> budgets_exhausted;
+  // Queues with an overage grace whose running work holds more than their limit and that have
+  // no over_limit_since yet: the caller records `now` for them, which starts the grace.
+  std::vector<uint32_t> overage_started;
+  // Queues with an over_limit_since that are within their limit again (or no longer have a
+  // limit or a grace): the caller clears it.
+  std::vector<uint32_t> overage_ended;
   // The earliest future time at which a decision could change without any event (a not_before
   // start time, a grace period ending): when to run the next pass at the latest.
   std::optional<Timestamp> wake_at;

@@ -105,6 +105,7 @@ class Pass {
   void Start(uint32_t index, Slices slices, bool borrows, Timestamp end);
   void Reserve(uint32_t index);
   bool TryPreemption(uint32_t index, bool borrows);
+  void ReclaimOverage();
   std::string Hint(const Request& r);
   uint32_t QueueOf(const Workload& w) const { return w.queue < tree_.size() ? w.queue : 0u; }
   void WakeAt(Timestamp t) {
@@ -457,10 +458,11 @@ bool Pass::TryPreemption(uint32_t index, bool borrows) {
   const Workload& w = in_.pending[index];
   const auto& running = in_.running;
 
-  // 1. Terminating work not yet promised to other blocked work.
+  // 1. Terminating work not yet promised to other blocked work (work preempted in this pass
+  // for overage is promised to no one either).
   std::vector<uint32_t> terminating;
   for (uint32_t r = 0; r < running.size(); ++r) {
-    if (running[r].terminating && !claimed_[r]) terminating.push_back(r);
+    if ((running[r].terminating || victim_[r]) && !claimed_[r]) terminating.push_back(r);
   }
   if (!terminating.empty()) {
     for (uint32_t r : terminating) placer_.Release(running[r].slices, running[r].workload.request);
@@ -641,6 +643,102 @@ bool Pass::TryPreemption(uint32_t index, bool borrows) {
   return true;
 }
 
+// Overage: a queue with an overage grace whose running work (less what is already
+// terminating) holds more than its limit. The first pass that sees it reports it
+// (overage_started); once the grace has passed since then, its preemptible running work is
+// preempted, lowest priority first, then youngest, just until it is within its limit again.
+// Deeper queues go first, so that reclaim in a project also counts for its team. A queue back
+// within its limit is reported (overage_ended). Costs one scan of the queues when none has a
+// grace.
+void Pass::ReclaimOverage() {
+  bool any = std::any_of(tree_.begin(), tree_.end(), [](const Queue& q) {
+    return q.overage_grace.has_value() || q.over_limit_since.has_value();
+  });
+  if (!any) return;
+  const auto& running = in_.running;
+  std::vector<int64_t> held(tree_.size(), 0);  // by work not already terminating
+  for (const Allocation& a : running) {
+    if (a.terminating) continue;
+    for (uint32_t q : paths_[QueueOf(a.workload)]) held[q] += a.workload.request.TotalGpuMilli();
+  }
+  std::vector<uint32_t> due;
+  for (uint32_t q = 0; q < tree_.size(); ++q) {
+    const Queue& queue = tree_[q];
+    bool over = queue.overage_grace && queue.limit_milli && held[q] > *queue.limit_milli;
+    if (!over) {
+      if (queue.over_limit_since) out_.overage_ended.push_back(q);
+      continue;
+    }
+    if (!queue.over_limit_since) out_.overage_started.push_back(q);
+    Timestamp grace_end = queue.over_limit_since.value_or(in_.now) + *queue.overage_grace;
+    if (in_.now < grace_end) {
+      WakeAt(grace_end);
+    } else {
+      due.push_back(q);
+    }
+  }
+  std::stable_sort(due.begin(), due.end(),
+                   [&](uint32_t a, uint32_t b) { return paths_[a].size() > paths_[b].size(); });
+  for (uint32_t q : due) {
+    const Queue& queue = tree_[q];
+    const int64_t limit = *queue.limit_milli;
+    if (held[q] <= limit) continue;  // a deeper queue's reclaim was enough
+    std::vector<uint32_t> candidates;
+    for (uint32_t r = 0; r < running.size(); ++r) {
+      const Allocation& a = running[r];
+      if (victim_[r] || a.terminating || a.workload.preemption == PreemptionPolicy::kNever) {
+        continue;
+      }
+      const auto& path = paths_[QueueOf(a.workload)];
+      if (std::find(path.begin(), path.end(), q) != path.end()) candidates.push_back(r);
+    }
+    std::sort(candidates.begin(), candidates.end(), [&](uint32_t x, uint32_t y) {
+      const Allocation& a = running[x];
+      const Allocation& b = running[y];
+      if (a.workload.priority != b.workload.priority) {
+        return a.workload.priority < b.workload.priority;
+      }
+      if (a.started_at != b.started_at) return a.started_at > b.started_at;  // youngest first
+      return x < y;
+    });
+    // Cheapest first until within the limit, then give back every victim it can do without,
+    // most expensive first.
+    auto milli = [&](uint32_t r) { return running[r].workload.request.TotalGpuMilli(); };
+    int64_t over = held[q] - limit;
+    std::vector<uint32_t> chosen;
+    for (uint32_t r : candidates) {
+      if (over <= 0) break;
+      chosen.push_back(r);
+      over -= milli(r);
+    }
+    std::vector<uint32_t> victims;
+    for (auto it = chosen.rbegin(); it != chosen.rend(); ++it) {
+      if (over + milli(*it) <= 0) {
+        over += milli(*it);  // reprieved: it keeps running
+      } else {
+        victims.push_back(*it);
+      }
+    }
+    std::string why =
+        "queue " + queue.id +
+        " has been over its GPU limit for longer than the grace period: " + FormatGpus(held[q]) +
+        " GPUs in use, its limit is " + FormatGpus(limit) + " (over since " +
+        Time(queue.over_limit_since.value_or(in_.now)) + ")";
+    for (auto it = victims.rbegin(); it != victims.rend(); ++it) {
+      const Allocation& a = running[*it];
+      victim_[*it] = true;
+      for (uint32_t up : paths_[QueueOf(a.workload)]) held[up] -= milli(*it);
+      bool checkpoint = a.workload.preemption == PreemptionPolicy::kCheckpoint;
+      out_.preemptions.push_back(Preemption{
+          .running = *it,
+          .policy = checkpoint ? PreemptionPolicy::kCheckpoint : PreemptionPolicy::kRequeue,
+          .grace = checkpoint ? a.workload.checkpoint_grace : Micros{0},
+          .reason = Reason{ReasonCode::kPreempting, why},
+          .over_limit = q});
+    }
+  }
+}
+
 // What would fit if a constraint were dropped, for the people reading the reason.
 std::string Pass::Hint(const Request& r) {
   const ClusterSnapshot& c = placer_.cluster();
@@ -684,6 +782,7 @@ std::string Pass::Hint(const Request& r) {
 }
 
 Decisions Pass::Run() {
+  ReclaimOverage();
   ComputeOrder();
   const std::vector<Workload>& pending = in_.pending;
   for (uint32_t i = 0; i < pending.size(); ++i) {

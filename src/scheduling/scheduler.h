@@ -10,6 +10,9 @@
 //   3. For each workload in that order: quota check (guarantee, then borrowing up to the burst
 //      limit on every ancestor), then placement (see placement.h), then the decision, updating
 //      the snapshot's free capacity and the usage as it goes.
+// Before 2, overage: a queue with an overage grace (Queue::overage_grace) whose running work
+// holds more than its limit for longer than the grace gives back its cheapest preemptible work
+// (lowest priority, then youngest) until it is within the limit again.
 //
 // Thread-safety: Schedule is a pure function of its arguments.
 #pragma once

@@ -541,6 +541,17 @@ std::vector<Migration> BuildMigrations() {
           Shared("CREATE INDEX reservations_org_created ON reservations (org_id, created_at, id)"),
           Shared("CREATE INDEX reservations_org_end ON reservations (org_id, end_at)"),
       }});
+  // Per-user limits and overage grace on quotas. over_limit_since is the scheduler loop's
+  // record of when the scope's running work went over its gpu_limit (NULL: within it, or no
+  // grace to measure).
+  m.push_back(
+      Migration{11,
+                "quota per-user limits and overage grace",
+                {
+                    Shared("ALTER TABLE quotas ADD COLUMN gpu_limit_per_user BIGINT NULL"),
+                    Shared("ALTER TABLE quotas ADD COLUMN overage_grace_seconds BIGINT NULL"),
+                    Shared("ALTER TABLE quotas ADD COLUMN over_limit_since BIGINT NULL"),
+                }});
   return m;
 }
 

@@ -65,6 +65,8 @@ std::string ChangeSummary(const api::QuotaChange& c) {
   add("gpus", c.in_force.gpus, c.requested.gpus);
   add("gpu_limit", c.in_force.gpu_limit, c.requested.gpu_limit);
   add("weight", c.in_force.weight, c.requested.weight);
+  add("gpu_limit_per_user", c.in_force.gpu_limit_per_user, c.requested.gpu_limit_per_user);
+  add("overage_grace_seconds", c.in_force.overage_grace_seconds, c.requested.overage_grace_seconds);
   return out;
 }
 
@@ -80,8 +82,11 @@ Status ApplyApprovedQuota(store::Tx& tx, store::ApprovalRecord& a, const Clock& 
   HANGAR_ASSIGN_OR_RETURN(auto change, QuotaChangeOf(a));
   HANGAR_ASSIGN_OR_RETURN(
       auto quota, ApplyQuotaChange(tx, a.org_id, a.scope_id, change.requested, clock, now, actor));
-  change.applied =
-      api::QuotaValues{.gpus = quota.gpus, .gpu_limit = quota.gpu_limit, .weight = quota.weight};
+  change.applied = api::QuotaValues{.gpus = quota.gpus,
+                                    .gpu_limit = quota.gpu_limit,
+                                    .weight = quota.weight,
+                                    .gpu_limit_per_user = quota.gpu_limit_per_user,
+                                    .overage_grace_seconds = quota.overage_grace_seconds};
   a.details_json = json::Serialize(change);
   return Ok();
 }

@@ -20,6 +20,7 @@ using identity::Principal;
 using identity::ResourceScope;
 
 constexpr int64_t kMaxQuotaGpus = 1'000'000;
+constexpr int64_t kMaxOverageGraceSeconds = 7 * 24 * 3600;  // a week
 constexpr size_t kMaxReasonChars = 2000;
 
 std::string Gpus(int64_t milli) {
@@ -35,7 +36,10 @@ api::Quota ToApi(std::string type, std::string id, std::string name,
   if (q) {
     out.gpus = q->gpus;
     out.gpu_limit = q->gpu_limit;
+    out.gpu_limit_per_user = q->gpu_limit_per_user;
     out.weight = q->weight;
+    out.overage_grace_seconds = q->overage_grace_seconds;
+    if (q->over_limit_since) out.over_limit_since = FormatRfc3339(*q->over_limit_since);
     out.updated_by = q->updated_by;
     out.updated_at = FormatRfc3339(q->updated_at);
   }
@@ -102,23 +106,34 @@ Result<std::optional<QuotaScope>> FindScope(store::Tx& tx, const OrgId& org,
   return scope;
 }
 
-// The three parts of the quota in force (those of a scope without one when there is none).
+// The parts of the quota in force (those of a scope without one when there is none).
 api::QuotaValues InForce(const std::optional<store::QuotaRecord>& q) {
   if (!q) return {.gpus = 0, .weight = 1};
-  return {.gpus = q->gpus, .gpu_limit = q->gpu_limit, .weight = q->weight};
+  return {.gpus = q->gpus,
+          .gpu_limit = q->gpu_limit,
+          .weight = q->weight,
+          .gpu_limit_per_user = q->gpu_limit_per_user,
+          .overage_grace_seconds = q->overage_grace_seconds};
 }
 
 // The parts `change` gives, over `base`.
 api::QuotaValues Merge(const api::QuotaValues& base, const api::QuotaValues& change) {
-  return {.gpus = change.gpus ? change.gpus : base.gpus,
-          .gpu_limit = change.gpu_limit ? change.gpu_limit : base.gpu_limit,
-          .weight = change.weight ? change.weight : base.weight};
+  auto pick = [](const std::optional<int64_t>& a, const std::optional<int64_t>& b) {
+    return a ? a : b;
+  };
+  return {.gpus = pick(change.gpus, base.gpus),
+          .gpu_limit = pick(change.gpu_limit, base.gpu_limit),
+          .weight = pick(change.weight, base.weight),
+          .gpu_limit_per_user = pick(change.gpu_limit_per_user, base.gpu_limit_per_user),
+          .overage_grace_seconds = pick(change.overage_grace_seconds, base.overage_grace_seconds)};
 }
 
-// Adds to `invalid` a violation for each rule the whole quota `q` breaks. A limit below the
-// guarantee is the limit's fault, unless the caller gave only the guarantee (`given`): then it
-// names /gpus, the field they can fix.
-void CheckQuota(const api::QuotaValues& q, const api::QuotaValues& given, Error& invalid) {
+// Adds to `invalid` a violation for each rule the whole quota `q` of a project (`project`) or
+// team breaks. A limit below the guarantee is the limit's fault, unless the caller gave only the
+// guarantee (`given`): then it names /gpus, the field they can fix; likewise a per-user limit
+// above the limit names /gpu_limit when only the limit was given.
+void CheckQuota(const api::QuotaValues& q, const api::QuotaValues& given, bool project,
+                Error& invalid) {
   int64_t gpus = q.gpus.value_or(0);
   int64_t weight = q.weight.value_or(1);
   if (gpus < 0 || gpus > kMaxQuotaGpus) {
@@ -134,22 +149,58 @@ void CheckQuota(const api::QuotaValues& q, const api::QuotaValues& given, Error&
     }
   }
   if (weight < 1 || weight > 1000) invalid.AddField("/weight", "must be between 1 and 1000");
+  if (q.gpu_limit_per_user) {
+    int64_t per_user = *q.gpu_limit_per_user;
+    int64_t most = q.gpu_limit.value_or(kMaxQuotaGpus);
+    if (!project) {
+      invalid.AddField("/gpu_limit_per_user",
+                       "only a project's quota has a per-user limit; set it on the team's "
+                       "projects");
+    } else if (per_user < 1 || per_user > most) {
+      if (given.gpu_limit && !given.gpu_limit_per_user) {
+        invalid.AddField("/gpu_limit", "must be at least the gpu_limit_per_user in force (" +
+                                           std::to_string(per_user) +
+                                           "); ask for a gpu_limit_per_user too");
+      } else {
+        invalid.AddField(
+            "/gpu_limit_per_user",
+            "must be between 1 and " + (q.gpu_limit ? "the gpu_limit (" + std::to_string(most) + ")"
+                                                    : std::to_string(most)));
+      }
+    }
+  }
+  if (q.overage_grace_seconds &&
+      (*q.overage_grace_seconds < 0 || *q.overage_grace_seconds > kMaxOverageGraceSeconds)) {
+    invalid.AddField("/overage_grace_seconds", "must be between 0 (reclaim at once) and " +
+                                                   std::to_string(kMaxOverageGraceSeconds) +
+                                                   " (a week)");
+  }
 }
 
 api::QuotaValues PartsOf(const api::QuotaChangeRequest& r) {
-  return {.gpus = r.gpus, .gpu_limit = r.gpu_limit, .weight = r.weight};
+  return {.gpus = r.gpus,
+          .gpu_limit = r.gpu_limit,
+          .weight = r.weight,
+          .gpu_limit_per_user = r.gpu_limit_per_user,
+          .overage_grace_seconds = r.overage_grace_seconds};
 }
 
-// Every rule `request` breaks, given the quota in force (the scope_id is checked apart).
-Error CheckChangeRequest(const api::QuotaChangeRequest& request, const api::QuotaValues& in_force) {
+// Every rule `request` breaks, given the quota in force of a project (`project`) or team (the
+// scope_id is checked apart).
+Error CheckChangeRequest(const api::QuotaChangeRequest& request, const api::QuotaValues& in_force,
+                         bool project) {
   Error invalid = Error::Invalid("the quota request is not valid");
   api::QuotaValues parts = PartsOf(request);
-  if (!parts.gpus && !parts.gpu_limit && !parts.weight) {
-    for (const char* field : {"/gpus", "/gpu_limit", "/weight"}) {
-      invalid.AddField(field, "give at least one of gpus, gpu_limit and weight");
+  if (!parts.gpus && !parts.gpu_limit && !parts.weight && !parts.gpu_limit_per_user &&
+      !parts.overage_grace_seconds) {
+    for (const char* field :
+         {"/gpus", "/gpu_limit", "/weight", "/gpu_limit_per_user", "/overage_grace_seconds"}) {
+      invalid.AddField(field,
+                       "give at least one of gpus, gpu_limit, weight, gpu_limit_per_user and "
+                       "overage_grace_seconds");
     }
   } else {
-    CheckQuota(Merge(in_force, parts), parts, invalid);
+    CheckQuota(Merge(in_force, parts), parts, project, invalid);
   }
   bool blank = request.reason.find_first_not_of(" \t\r\n") == std::string::npos;
   if (blank || request.reason.size() > kMaxReasonChars) {
@@ -157,6 +208,20 @@ Error CheckChangeRequest(const api::QuotaChangeRequest& request, const api::Quot
                                     " characters (the approver reads it)");
   }
   return invalid;
+}
+
+// The stored form of the whole quota `q` (valid: CheckQuota found nothing).
+store::QuotaRecord RecordOf(const OrgId& org, std::string_view scope_id, const api::QuotaValues& q,
+                            const std::string& actor, Timestamp now) {
+  return {.org_id = org,
+          .scope_id = std::string(scope_id),
+          .gpus = q.gpus.value_or(0),
+          .gpu_limit = q.gpu_limit,
+          .gpu_limit_per_user = q.gpu_limit_per_user,
+          .weight = q.weight.value_or(1),
+          .overage_grace_seconds = q.overage_grace_seconds,
+          .updated_by = actor,
+          .updated_at = now};
 }
 
 // Stores `record` (a scope's whole quota) with its hangar.quota.updated event, in `tx`;
@@ -199,12 +264,12 @@ Status CheckRequestFitsQuota(store::Tx& tx, const OrgId& org, const TeamId& team
                              const ProjectId& project, std::string_view project_name,
                              int64_t gpu_milli) {
   HANGAR_ASSIGN_OR_RETURN(auto limits,
-                          store::ListLimitingQuotas(tx, org, project.str(), team.str()));
+                          store::ListRequestBoundingQuotas(tx, org, project.str(), team.str()));
   // The project's limit first: it is the one the caller most likely knows.
   std::partition(limits.begin(), limits.end(),
                  [&](const auto& q) { return q.scope_id == project.str(); });
   for (const auto& quota : limits) {
-    if (gpu_milli <= *quota.gpu_limit * 1000) continue;
+    if (!quota.gpu_limit || gpu_milli <= *quota.gpu_limit * 1000) continue;
     std::string label = quota.scope_id == project.str() ? "project " + std::string(project_name)
                                                         : "its team " + team.str();
     return std::unexpected(
@@ -218,6 +283,25 @@ Status CheckRequestFitsQuota(store::Tx& tx, const OrgId& org, const TeamId& team
                   " --limit N --reason TEXT (PUT /api/v1/quotas/request; someone holding "
                   "quotas:approve decides). With quotas:update: hangar quota set " +
                   quota.scope_id + " --limit N. GET /api/v1/quotas shows limits and use"));
+  }
+  // Within the limits, but more than one user may hold in the project (at most the project's
+  // limit, so checked after it: raising the per-user limit alone would then be enough).
+  for (const auto& quota : limits) {
+    if (quota.scope_id != project.str() || !quota.gpu_limit_per_user) continue;
+    int64_t per_user = *quota.gpu_limit_per_user;
+    if (gpu_milli <= per_user * 1000) continue;
+    return std::unexpected(
+        Error(ErrorCode::kResourceExhausted,
+              "the request for " + Gpus(gpu_milli) + " GPUs exceeds the per-user GPU limit of " +
+                  "project " + std::string(project_name) + ": " + std::to_string(per_user) +
+                  " GPUs at once per user")
+            .Field("/resources/gpus", "at most " + std::to_string(per_user) +
+                                          " GPUs per user (quota of " + quota.scope_id + ")")
+            .Hint("ask for fewer GPUs, or for a higher per-user limit: hangar quota request " +
+                  quota.scope_id +
+                  " --per-user N --reason TEXT (PUT /api/v1/quotas/request; someone holding "
+                  "quotas:approve decides). With quotas:update: hangar quota set " +
+                  quota.scope_id + " --per-user N. GET /api/v1/quotas shows limits and use"));
   }
   return Ok();
 }
@@ -294,18 +378,14 @@ Result<api::Quota> QuotaService::Set(const Principal& who, std::string_view scop
   // A PUT replaces the whole quota: absent parts take their defaults.
   api::QuotaValues quota{.gpus = request.gpus.value_or(0),
                          .gpu_limit = request.gpu_limit,
-                         .weight = request.weight.value_or(1)};
+                         .weight = request.weight.value_or(1),
+                         .gpu_limit_per_user = request.gpu_limit_per_user,
+                         .overage_grace_seconds = request.overage_grace_seconds};
   Error invalid = Error::Invalid("the quota is not valid");
-  CheckQuota(quota, quota, invalid);
+  CheckQuota(quota, quota, scope->project.has_value(), invalid);
   if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
 
-  store::QuotaRecord record{.org_id = who.org_id,
-                            .scope_id = std::string(scope_id),
-                            .gpus = *quota.gpus,
-                            .gpu_limit = quota.gpu_limit,
-                            .weight = *quota.weight,
-                            .updated_by = who.ActorId(),
-                            .updated_at = clock_.Now()};
+  store::QuotaRecord record = RecordOf(who.org_id, scope_id, quota, who.ActorId(), clock_.Now());
   api::Quota view;
   HANGAR_TRY(store_.Write([&](store::Tx& tx) -> Status {
     HANGAR_ASSIGN_OR_RETURN(view, SaveQuota(tx, *scope, record, if_match_version, clock_));
@@ -320,7 +400,7 @@ Result<api::Approval> QuotaService::RequestChange(const Principal& who,
   const std::string& scope_id = request.scope_id;
   if (!IsScopeId(scope_id)) {
     // Name every bad field at once, the parts checked against a scope without a quota.
-    Error invalid = CheckChangeRequest(request, InForce(std::nullopt));
+    Error invalid = CheckChangeRequest(request, InForce(std::nullopt), /*project=*/true);
     Error out = Error::Invalid("the quota request is not valid")
                     .Field("/scope_id", "must be a team (team_…) or project (proj_…) id");
     for (const auto& v : invalid.violations()) out.AddField(v.pointer, v.detail);
@@ -339,7 +419,7 @@ Result<api::Approval> QuotaService::RequestChange(const Principal& who,
     // The quota in force is read in the transaction that records it next to the request.
     HANGAR_ASSIGN_OR_RETURN(auto current, store::GetQuota(tx, who.org_id, scope_id));
     api::QuotaValues in_force = InForce(current);
-    Error invalid = CheckChangeRequest(request, in_force);
+    Error invalid = CheckChangeRequest(request, in_force, scope->project.has_value());
     if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
     api::QuotaChange change{
         .requested = PartsOf(request), .in_force = in_force, .reason = request.reason};
@@ -366,15 +446,9 @@ Result<api::Quota> ApplyQuotaChange(store::Tx& tx, const OrgId& org, std::string
       Error::Conflict("the quota of " + std::string(scope_id) +
                       " changed since the request: with the parts asked for it is not valid")
           .Hint("reject the request and ask again, or set the quota: hangar quota set");
-  CheckQuota(quota, change, conflict);
+  CheckQuota(quota, change, scope->project.has_value(), conflict);
   if (!conflict.violations().empty()) return std::unexpected(std::move(conflict));
-  store::QuotaRecord record{.org_id = org,
-                            .scope_id = std::string(scope_id),
-                            .gpus = *quota.gpus,
-                            .gpu_limit = quota.gpu_limit,
-                            .weight = *quota.weight,
-                            .updated_by = actor,
-                            .updated_at = now};
+  store::QuotaRecord record = RecordOf(org, scope_id, quota, actor, now);
   return SaveQuota(tx, *scope, record, std::nullopt, clock);
 }
 

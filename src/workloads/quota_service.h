@@ -1,14 +1,20 @@
 // QuotaService: GPU quotas per team and project — what administrators set, what each scope uses
 // now, and the refusal of a request no quota could ever admit.
 //
-// A quota has three parts, all enforced by the scheduling core (docs/scheduling.md) through the
-// scheduler loop's fair-share tree (organisation -> team -> project):
+// A quota has these parts, all enforced by the scheduling core (docs/scheduling.md) through the
+// scheduler loop's fair-share tree (organisation -> team -> project [-> user]):
 //   - `gpus`: a guarantee. The scope may always use this many; while it does not, others borrow
 //     them (and are preempted to give them back when the owner needs them).
 //   - `gpu_limit`: a ceiling, borrowed or not. Work that would go past it waits with the reason
 //     `quota_exceeded`; a single request larger than the ceiling is refused at once (429,
 //     problem type resource-exhausted) because it could never start.
+//   - `gpu_limit_per_user` (projects only): the same ceiling for the work of each principal
+//     (the workload's created_by), as a leaf of the tree under the project.
 //   - `weight`: the scope's share among its siblings when capacity is contended.
+//   - `overage_grace_seconds`: how long running work may stay over gpu_limit (the limit was
+//     lowered, or a reservation took part of it) before the scheduler preempts the cheapest of
+//     it; absent, running work is never stopped for overage. The loop records since when
+//     (`over_limit_since`, read-only here).
 //
 // Anyone who may read a scope's quota may ask for it to change (RequestChange): that records a
 // pending approval (subject_kind "quota", workloads/approval_service.h) holding the parts asked
@@ -62,8 +68,9 @@ class QuotaService {
 };
 
 // Refuses (kResourceExhausted, naming the limit, the use and how to ask for more) a request for
-// `gpu_milli` milli-GPUs in the project when it exceeds the project's or its team's gpu_limit
-// on its own. Runs in the caller's transaction (job submission, instance creation).
+// `gpu_milli` milli-GPUs in the project when it exceeds the project's or its team's gpu_limit,
+// or the project's gpu_limit_per_user, on its own. Runs in the caller's transaction (job
+// submission, instance creation).
 Status CheckRequestFitsQuota(store::Tx& tx, const OrgId& org, const TeamId& team,
                              const ProjectId& project, std::string_view project_name,
                              int64_t gpu_milli);

@@ -15,6 +15,7 @@
 #include "store/snapshot_repos.h"
 #include "workloads/instance_service.h"
 #include "workloads/job_spec.h"
+#include "workloads/queue_standing.h"
 #include "workloads/reservation_service.h"
 #include "workloads/run_lifecycle.h"
 #include "workloads/views.h"
@@ -55,6 +56,11 @@ struct OrgSnapshot {
   std::vector<int32_t> holder_of;
   // Why waiting work that names a reservation outside its window waits (by workload id).
   std::unordered_map<std::string, api::JobQueueInfo> outside_window;
+  // Overage: whether some queue has an overage grace or an over_limit_since (then the pass runs
+  // even with nothing pending, since running work may have to give GPUs back), and the scopes
+  // whose recorded over_limit_since no queue of this pass covers (no work left: within).
+  bool watch_overage = false;
+  std::vector<std::string> stale_overage;
 };
 
 // What the placed GPUs cost per hour (a share pays its share) and in which currency.
@@ -173,7 +179,10 @@ class SnapshotBuilder {
     }
   }
 
-  uint32_t QueueOf(const TeamId& team, const ProjectId& project) {
+  // The leaf of the fair-share tree that work `user` (its created_by) runs in `project` is
+  // charged to: the project's queue, or, when the project's quota has a per-user limit, a queue
+  // of the user under it with that limit ("usr_… in proj_…", as reasons name it).
+  uint32_t QueueOf(const TeamId& team, const ProjectId& project, const std::string& user) {
     auto& queues = s_.input.queues;
     if (queues.empty()) queues.push_back(sch::Queue{.id = "root"});
     auto team_it = queue_index_.find(team.str());
@@ -187,7 +196,31 @@ class SnapshotBuilder {
           sch::Queue{.id = project.str(), .parent = static_cast<uint32_t>(team_it->second)}));
       project_it = queue_index_.emplace(project.str(), queues.size() - 1).first;
     }
-    return static_cast<uint32_t>(project_it->second);
+    auto quota = quotas_.find(project.str());
+    if (user.empty() || quota == quotas_.end() || !quota->second.gpu_limit_per_user) {
+      return static_cast<uint32_t>(project_it->second);
+    }
+    std::string id = user + " in " + project.str();
+    auto user_it = queue_index_.find(id);
+    if (user_it == queue_index_.end()) {
+      queues.push_back(sch::Queue{.id = id,
+                                  .parent = static_cast<uint32_t>(project_it->second),
+                                  .limit_milli = *quota->second.gpu_limit_per_user * 1000});
+      user_it = queue_index_.emplace(id, queues.size() - 1).first;
+    }
+    return static_cast<uint32_t>(user_it->second);
+  }
+
+  // Call after every workload is added: what the pass needs to know about overage.
+  void NoteOverage() {
+    for (const sch::Queue& q : s_.input.queues) {
+      s_.watch_overage = s_.watch_overage || q.overage_grace || q.over_limit_since;
+    }
+    for (const auto& [scope, quota] : quotas_) {
+      if (quota.over_limit_since && !queue_index_.contains(scope)) {
+        s_.stale_overage.push_back(scope);
+      }
+    }
   }
 
   void AddNodes(const std::vector<store::NodeRecord>& nodes,
@@ -231,11 +264,11 @@ class SnapshotBuilder {
     // Inside an active reservation: its own queue and only its GPUs.
     const store::ReservationRecord* inside =
         spec.reservation ? ActiveReservation(*spec.reservation) : nullptr;
-    sch::Workload w{
-        .id = r.id,
-        .queue = inside != nullptr ? ReservationQueue() : QueueOf(r.team_id, r.project_id),
-        .priority = PriorityValue(r.priority_class),
-        .submitted_at = r.created_at};
+    sch::Workload w{.id = r.id,
+                    .queue = inside != nullptr ? ReservationQueue()
+                                               : QueueOf(r.team_id, r.project_id, r.created_by),
+                    .priority = PriorityValue(r.priority_class),
+                    .submitted_at = r.created_at};
     if (spec.time_limit_seconds) w.run_time_limit = std::chrono::seconds(*spec.time_limit_seconds);
     const api::JobResources res = spec.resources.value_or(api::JobResources{});
     int64_t gpus = res.gpus.value_or(1);
@@ -321,8 +354,8 @@ class SnapshotBuilder {
   }
 
  private:
-  // The fair-share node `queue` with its scope's quota (guarantee, limit, weight), if it has one,
-  // less what its active reservations hold.
+  // The fair-share node `queue` with its scope's quota (guarantee, limit, weight, overage grace),
+  // if it has one, less what its active reservations hold.
   sch::Queue WithQuota(sch::Queue queue) const {
     auto it = quotas_.find(queue.id);
     if (it == quotas_.end()) return queue;
@@ -333,6 +366,10 @@ class SnapshotBuilder {
       queue.limit_milli = std::max<int64_t>(0, *it->second.gpu_limit * 1000 - reserved);
     }
     queue.weight = static_cast<double>(it->second.weight);
+    if (it->second.overage_grace_seconds) {
+      queue.overage_grace = std::chrono::seconds(*it->second.overage_grace_seconds);
+    }
+    queue.over_limit_since = it->second.over_limit_since;
     return queue;
   }
 
@@ -464,6 +501,9 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
       reservations_by_org[r.org_id.str()].push_back(std::move(r));
     }
     HANGAR_ASSIGN_OR_RETURN(reservation_change, store::NextReservationChange(tx, now));
+    // An organisation with a scope recorded over its limit gets a pass, to clear it.
+    HANGAR_ASSIGN_OR_RETURN(auto over_limit, store::ListOrgsOverQuotaLimit(tx));
+    for (const auto& org : over_limit) by_org[org.str()];
     for (auto& [org_text, workloads] : by_org) {
       OrgId org = OrgId::FromTrusted(org_text);
       OrgSnapshot& s = snapshots.emplace_back();
@@ -575,6 +615,9 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
         s.input.finished.push_back(std::move(f));
       }
       builder.AddHolders();
+      builder.NoteOverage();
+      // The store keeps no "borrowed" flag: derive it, so quota reclaim can find its victims.
+      MarkBorrowed(s.input);
     }
     return Ok();
   }));
@@ -584,14 +627,16 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
   for (OrgSnapshot& s : snapshots) {
     bool rebind = std::find(s.reserved_changed.begin(), s.reserved_changed.end(), true) !=
                   s.reserved_changed.end();
-    if (s.pending.empty() && !rebind) {
-      board_.Publish(s.org.str(), {});
-      continue;
-    }
     sch::Decisions decisions;
-    if (!s.pending.empty()) decisions = sch::Schedule(s.input);
+    if (!s.pending.empty() || s.watch_overage) decisions = sch::Schedule(s.input);
     if (decisions.wake_at && (!next_wake || *decisions.wake_at < *next_wake)) {
       next_wake = decisions.wake_at;
+    }
+    bool overage_changes = !decisions.preemptions.empty() || !decisions.overage_started.empty() ||
+                           !decisions.overage_ended.empty() || !s.stale_overage.empty();
+    if (s.pending.empty() && !rebind && !overage_changes) {
+      board_.Publish(s.org.str(), {});
+      continue;
     }
     std::set<std::string> rung;
     int placed = 0, preempted = 0, conflicts = 0, set_aside = 0;
@@ -644,12 +689,22 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
         r.desired = "stop";
         r.stop_reason = "preempted";
         r.stop_requested_at = now;
-        std::string for_id = s.pending[pre.for_workload].id;
-        HANGAR_TRY(TransitionWorkload(tx, r, JobState::stopping, "preempted",
-                                      "preempted for " + for_id + ": " + pre.reason.message, now,
-                                      ""));
+        std::string message = pre.over_limit ? "preempted: " + pre.reason.message
+                                             : "preempted for " + s.pending[pre.for_workload].id +
+                                                   ": " + pre.reason.message;
+        HANGAR_TRY(TransitionWorkload(tx, r, JobState::stopping, "preempted", message, now, ""));
         if (r.node_id) rung.insert(r.node_id->str());
         ++preempted;
+      }
+      // Overage: when each scope went over its limit (its grace starts), and those within again.
+      for (uint32_t q : decisions.overage_started) {
+        HANGAR_TRY(store::SetQuotaOverLimitSince(tx, s.org, s.input.queues[q].id, now));
+      }
+      for (uint32_t q : decisions.overage_ended) {
+        HANGAR_TRY(store::SetQuotaOverLimitSince(tx, s.org, s.input.queues[q].id, std::nullopt));
+      }
+      for (const auto& scope : s.stale_overage) {
+        HANGAR_TRY(store::SetQuotaOverLimitSince(tx, s.org, scope, std::nullopt));
       }
       for (size_t i = 0; i < s.reservations.size(); ++i) {
         auto more = got.find(i);
@@ -681,6 +736,7 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
     if (set_aside > 0) next_wake = now;
 
     QueueBoard::Entries entries;
+    const QueueStandings standings(s.input);
     std::unordered_map<uint32_t, Timestamp> estimates;
     for (const auto& res : decisions.reservations) estimates[res.workload] = res.start;
     int64_t position = 0;
@@ -706,6 +762,8 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
       if (auto it = estimates.find(index); it != estimates.end()) {
         info.estimated_start = FormatRfc3339(it->second);
       }
+      info.fair_share = standings.StandingOf(s.input.pending[index].queue);
+      info.borrowed_by = standings.BorrowersAgainst(s.input.pending[index].queue);
       entries.emplace(s.pending[index].id, std::move(info));
     }
     board_.Publish(s.org.str(), std::move(entries));
