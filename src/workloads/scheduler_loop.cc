@@ -737,6 +737,9 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
 
     QueueBoard::Entries entries;
     const QueueStandings standings(s.input);
+    std::unordered_map<uint32_t, std::pair<std::vector<api::FairShareStanding>,
+                                           std::vector<api::BorrowedCapacity>>>
+        standing_of;
     std::unordered_map<uint32_t, Timestamp> estimates;
     for (const auto& res : decisions.reservations) estimates[res.workload] = res.start;
     int64_t position = 0;
@@ -762,8 +765,14 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
       if (auto it = estimates.find(index); it != estimates.end()) {
         info.estimated_start = FormatRfc3339(it->second);
       }
-      info.fair_share = standings.StandingOf(s.input.pending[index].queue);
-      info.borrowed_by = standings.BorrowersAgainst(s.input.pending[index].queue);
+      // The same for all the waiting work of a queue: computed once per queue.
+      uint32_t queue = s.input.pending[index].queue;
+      auto [standing, added] = standing_of.try_emplace(queue);
+      if (added) {
+        standing->second = {standings.StandingOf(queue), standings.BorrowersAgainst(queue)};
+      }
+      info.fair_share = standing->second.first;
+      info.borrowed_by = standing->second.second;
       entries.emplace(s.pending[index].id, std::move(info));
     }
     board_.Publish(s.org.str(), std::move(entries));
