@@ -15,7 +15,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(postgresql) ;;
+    --test) packages+=(postgresql prometheus) ;;
     --bench) packages+=(wrk nginx-light curl jq python3) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac

@@ -1,5 +1,7 @@
 // hangar-agent: the node agent's composition root. Parses flags, sets up logging, builds the GPU
-// probe, the API client and the agent loop, and runs it until SIGINT/SIGTERM.
+// probe (behind its health monitor), the API client, the metrics shipper, the workload runner
+// and the agent loop, and runs them until SIGINT/SIGTERM. With --nodes N > 1 it runs the load
+// mode (agent/simulated_fleet.h) instead.
 #include <pthread.h>
 #include <unistd.h>
 
@@ -15,7 +17,10 @@
 #include "agent/agent.h"
 #include "agent/cgroups.h"
 #include "agent/executor.h"
+#include "agent/gpu_health.h"
 #include "agent/gpu_probe.h"
+#include "agent/metrics_shipper.h"
+#include "agent/simulated_fleet.h"
 #include "agent/state.h"
 #include "agent/workload_runner.h"
 #include "client/api_client.h"
@@ -46,8 +51,11 @@ int main(int argc, char** argv) {
   std::string server, join_token, join_token_file, simulate, name, state_dir, log_format = "text",
                                                                               log_level = "info";
   std::vector<std::string> labels;
-  std::string cgroups_mode = "auto", cgroup_parent;
+  std::string cgroups_mode = "auto", cgroup_parent, simulate_faults;
   bool probe_only = false;
+  int nodes = 1;
+  double sample_period_s = 1, flush_period_s = 5;
+  std::optional<size_t> metrics_buffer;
   app.set_version_flag("--version", std::string("hangar-agent ") + HANGAR_VERSION);
   app.add_option("--server", server, "hangard base URL, e.g. http://hangard:8080")
       ->envname("HANGAR_SERVER");
@@ -72,6 +80,25 @@ int main(int argc, char** argv) {
                  "cgroup under which runs' cgroups are made, e.g. /hangar (default: the agent's "
                  "own cgroup)");
   app.add_flag("--probe-only", probe_only, "print the GPU inventory and metrics as JSON and exit");
+  app.add_option("--simulate-faults", simulate_faults,
+                 "with --simulate: a JSON file of GPU faults, re-read when it changes, e.g. "
+                 "{\"0\": [\"ecc\"], \"3\": [\"fell_off_bus\", \"overheating\"]}");
+  const std::map<std::string, double> kSeconds{{"ms", 0.001}, {"s", 1}, {"m", 60}};
+  app.add_option("--sample-period", sample_period_s, "how often GPUs are sampled (default 1s)")
+      ->transform(CLI::AsNumberWithUnit(kSeconds))
+      ->check(CLI::Range(0.01, 3600.0));
+  app.add_option("--metrics-flush", flush_period_s,
+                 "how often buffered GPU metrics are sent to hangard (default 5s)")
+      ->transform(CLI::AsNumberWithUnit(kSeconds))
+      ->check(CLI::Range(0.01, 3600.0));
+  app.add_option("--metrics-buffer", metrics_buffer,
+                 "GPU metric points kept while hangard is unreachable, oldest dropped first "
+                 "(default 36000; per node and 1200 in load mode)")
+      ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
+  app.add_option("--nodes", nodes,
+                 "load mode: simulate this many nodes (<name>-00001...) from one process; "
+                 "needs --simulate")
+      ->check(CLI::Range(1, 100'000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -88,25 +115,40 @@ int main(int argc, char** argv) {
 
   if (probe_only) {
     // No runs to measure: simulated GPUs report idle.
-    auto probe = agent::NewGpuProbe({.simulate = simulate, .node_name = name}, clock);
+    auto probe = agent::NewGpuProbe(
+        {.simulate = simulate, .node_name = name, .simulated_faults_file = simulate_faults}, clock);
     if (!probe) return Fail(probe.error());
-    auto gpus = (*probe)->Inventory();
+    // Sampled first, so the inventory carries the health checks' verdict on that sample.
+    agent::GpuHealthMonitor monitor(**probe);
+    auto samples = monitor.Sample();
+    auto gpus = monitor.Inventory();
     if (!gpus) return Fail(gpus.error());
-    auto samples = (*probe)->Sample();
     boost::json::object out;
-    out["probe"] = (*probe)->name();
+    out["probe"] = monitor.name();
     out["gpus"] = json::Encode(*gpus);
     boost::json::array metrics;
     if (samples) {
       for (const auto& s : *samples) {
+        boost::json::array xids;
+        for (const auto& x : s.xids) {
+          xids.push_back({{"t", FormatRfc3339(x.at)}, {"xid", x.xid}});
+        }
         metrics.push_back(boost::json::object{{"index", s.index},
                                               {"uuid", s.uuid},
+                                              {"lost", s.lost},
                                               {"utilization_percent", s.utilization_percent},
                                               {"memory_used_mib", s.memory_used_mib},
                                               {"temperature_c", s.temperature_c},
                                               {"power_milliwatts", s.power_milliwatts},
+                                              {"sm_clock_mhz", s.sm_clock_mhz},
+                                              {"ecc_sbe_total", s.ecc_sbe_total},
+                                              {"ecc_dbe_total", s.ecc_dbe_total},
+                                              {"throttle_reasons", s.throttle_reasons},
+                                              {"xids", std::move(xids)},
                                               {"simulated", s.simulated}});
       }
+    } else {
+      spdlog::warn("{} probe: {}", monitor.name(), samples.error().ToString());
     }
     out["metrics"] = std::move(metrics);
     std::cout << boost::json::serialize(out) << "\n";
@@ -116,24 +158,8 @@ int main(int argc, char** argv) {
   if (server.empty()) {
     return Fail(Error::Invalid("no server given").Hint("pass --server URL or set HANGAR_SERVER"));
   }
-  // Workloads run under <state dir>/workloads and survive an agent restart (Executor::Recover);
-  // instances' workspaces live under <state dir>/workspaces, kept across their runs.
   std::filesystem::path state_path =
       state_dir.empty() ? agent::DefaultStateDir() : std::filesystem::path(state_dir);
-  // Each run in a cgroup of its own with its limits, where the host allows: said once here.
-  auto cgroups =
-      agent::CgroupManager::Create({.enabled = cgroups_mode != "off", .parent = cgroup_parent});
-  if (cgroups->enforced()) {
-    spdlog::info("cgroups: per-run CPU and memory limits are enforced with {}",
-                 cgroups->description());
-  } else {
-    spdlog::warn("cgroups: {}", cgroups->description());
-  }
-  agent::Executor executor(state_path / "workloads", clock, cgroups.get());
-  // Simulated GPUs measure the processes the executor placed on them.
-  auto probe =
-      agent::NewGpuProbe({.simulate = simulate, .node_name = name, .placements = &executor}, clock);
-  if (!probe) return Fail(probe.error());
   if (!join_token_file.empty()) {
     std::ifstream in(join_token_file);
     if (!in) return Fail(Error::Invalid("cannot read --join-token-file " + join_token_file));
@@ -150,11 +176,16 @@ int main(int argc, char** argv) {
     }
     label_map[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  auto client =
-      client::ApiClient::Create({.base_url = server,
-                                 .timeout = std::chrono::seconds(10),
-                                 .user_agent = std::string("hangar-agent/") + HANGAR_VERSION});
-  if (!client) return Fail(client.error());
+  auto seconds = [](double s) {
+    return std::chrono::microseconds(static_cast<int64_t>(s * 1'000'000));
+  };
+  agent::ShipperOptions shipper_options{.sample_period = seconds(sample_period_s),
+                                        .flush_period = seconds(flush_period_s)};
+  if (metrics_buffer) shipper_options.buffer_points = *metrics_buffer;
+  if (nodes > 1 && simulate.empty()) {
+    return Fail(Error::Invalid("--nodes needs --simulate")
+                    .Hint("e.g. --simulate 8xH100-80GB --nodes 1250"));
+  }
 
   // SIGINT/SIGTERM are blocked in every thread and taken synchronously by one waiter thread,
   // which asks the agent to stop; SIGUSR1 lets main end that thread when the agent exits first.
@@ -171,10 +202,78 @@ int main(int argc, char** argv) {
     if (sig != SIGUSR1) spdlog::info("received {}, stopping", strsignal(sig));
     stop.Stop();
   });
+  auto end_signal_waiter = [&] {
+    pthread_kill(signal_waiter.native_handle(), SIGUSR1);
+    signal_waiter.join();
+  };
+
+  if (nodes > 1) {
+    // Load mode: many simulated nodes, no workloads (agent/simulated_fleet.h).
+    if (!metrics_buffer) shipper_options.buffer_points = 1200;
+    auto fleet = agent::SimulatedFleet::Create(
+        {.server_url = server,
+         .join_token = join_token,
+         .name_prefix = name,
+         .nodes = nodes,
+         .simulate = simulate,
+         .state_dir = state_path,
+         .labels = std::move(label_map),
+         .fault_file = simulate_faults.empty()
+                           ? std::nullopt
+                           : std::optional<std::filesystem::path>(simulate_faults),
+         .shipper = shipper_options,
+         .seed = std::random_device{}()},
+        clock);
+    if (!fleet) {
+      end_signal_waiter();
+      return Fail(fleet.error());
+    }
+    Status result = (*fleet)->Run(stop);
+    end_signal_waiter();
+    if (!result) return Fail(result.error());
+    return 0;
+  }
+
+  // Workloads run under <state dir>/workloads and survive an agent restart (Executor::Recover);
+  // instances' workspaces live under <state dir>/workspaces, kept across their runs.
+  // Each run in a cgroup of its own with its limits, where the host allows: said once here.
+  auto cgroups =
+      agent::CgroupManager::Create({.enabled = cgroups_mode != "off", .parent = cgroup_parent});
+  if (cgroups->enforced()) {
+    spdlog::info("cgroups: per-run CPU and memory limits are enforced with {}",
+                 cgroups->description());
+  } else {
+    spdlog::warn("cgroups: {}", cgroups->description());
+  }
+  agent::Executor executor(state_path / "workloads", clock, cgroups.get());
+  // Simulated GPUs measure the processes the executor placed on them.
+  auto probe = agent::NewGpuProbe({.simulate = simulate,
+                                   .node_name = name,
+                                   .placements = &executor,
+                                   .simulated_faults_file = simulate_faults},
+                                  clock);
+  if (!probe) {
+    end_signal_waiter();
+    return Fail(probe.error());
+  }
+  // The heartbeat loop and the metrics sampler share the probe through the health monitor.
+  agent::GpuHealthMonitor monitor(**probe);
+  client::ClientOptions client_options{.base_url = server,
+                                       .timeout = std::chrono::seconds(10),
+                                       .user_agent = std::string("hangar-agent/") + HANGAR_VERSION};
+  auto client = client::ApiClient::Create(client_options);
+  if (!client) {
+    end_signal_waiter();
+    return Fail(client.error());
+  }
+  agent::MetricsShipper shipper(shipper_options, monitor, clock);
 
   agent::WorkloadRunner runner({.server_url = server, .workspaces_root = state_path / "workspaces"},
                                executor, clock);
-  if (Status s = runner.Start(); !s) return Fail(s.error());
+  if (Status s = runner.Start(); !s) {
+    end_signal_waiter();
+    return Fail(s.error());
+  }
 
   agent::AgentOptions options{
       .server_url = server,
@@ -184,14 +283,24 @@ int main(int argc, char** argv) {
       .labels = std::move(label_map),
       .state_dir = state_path,
       .seed = std::random_device{}(),
-      .on_identity = [&runner](const auto& identity) { runner.SetIdentity(identity); }};
+      .on_identity = [&runner, &shipper](const auto& identity) {
+        runner.SetIdentity(identity);
+        shipper.SetIdentity(identity);
+      }};
   spdlog::info("hangar-agent {} starting: node {}, server {}, {} GPU probe", HANGAR_VERSION, name,
                server, (*probe)->name());
-  agent::Agent agent(std::move(options), **client, **probe, clock, stop);
+  agent::Agent agent(std::move(options), **client, monitor, clock, stop);
+  // A GPU whose health changes is reported at once, not at the next heartbeat.
+  monitor.OnHealthChange([&agent] { agent.RequestHeartbeat(); });
+  if (Status s = shipper.Start(client_options); !s) {
+    runner.Stop();
+    end_signal_waiter();
+    return Fail(s.error());
+  }
   Status result = agent.Run();
+  shipper.Stop();
   runner.Stop();
-  pthread_kill(signal_waiter.native_handle(), SIGUSR1);
-  signal_waiter.join();
+  end_signal_waiter();
   if (!result) return Fail(result.error());
   return 0;
 }

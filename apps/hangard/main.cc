@@ -22,9 +22,14 @@
 #include "gateway/static_files.h"
 #include "http/server.h"
 #include "identity/authenticator.h"
+#include "monitoring/alert_service.h"
+#include "monitoring/metric_hub.h"
+#include "monitoring/metrics_service.h"
+#include "monitoring/monitoring_loop.h"
 #include "routes/routes.h"
 #include "store/repos.h"
 #include "store/store.h"
+#include "telemetry/hangard_metrics.h"
 #include "workloads/job_service.h"
 #include "workloads/scheduler_loop.h"
 
@@ -212,7 +217,14 @@ int Run(int argc, char** argv) {
   }
   if (created) ::chmod(cfg->data_dir.c_str(), 0700);
 
-  auto store = store::OpenStore({.url = cfg->database, .pool_size = cfg->db_pool_size});
+  // ---- Prometheus metrics (GET /metrics): hangard's own families, filled by the components
+  // they are handed to; modules with per-object series add collectors to metrics_registry.
+  telemetry::Registry metrics_registry;
+  telemetry::HangardMetrics hangard_metrics(metrics_registry, HANGAR_VERSION);
+  // ---- end of metrics
+
+  auto store = store::OpenStore(
+      {.url = cfg->database, .pool_size = cfg->db_pool_size, .metrics = &hangard_metrics.store});
   if (!store) return Fail(store.error());
   spdlog::info("store: {} ready",
                cfg->database.starts_with("sqlite:") ? cfg->database : std::string("postgresql"));
@@ -245,7 +257,8 @@ int Run(int argc, char** argv) {
   if (Status s = tokens.RotateSigningKeyIfDue(); !s) return Fail(s.error());
   fleet::FleetService fleet(**store, clock, authenticator,
                             {.heartbeat_interval = cfg->heartbeat_interval,
-                             .node_unreachable_after = cfg->node_unreachable_after});
+                             .node_unreachable_after = cfg->node_unreachable_after,
+                             .auto_cordon_unhealthy = cfg->auto_cordon_unhealthy});
 
   // Workloads: the scheduler loop wakes on submits and run ends; agents long-poll for their
   // assignments and are woken through the node signals.
@@ -273,8 +286,45 @@ int Run(int argc, char** argv) {
   workloads::ScheduleService schedules(**store, clock, authorizer, jobs, [&] {
     if (scheduler_ptr != nullptr) scheduler_ptr->Wake();
   });
-  workloads::SchedulerLoop scheduler(**store, clock, jobs, &instances, &schedules, node_signals,
-                                     queue_board);
+  // Fleet monitoring: the GPUs' samples and roll-ups, charged to the project whose work holds
+  // each GPU as the scheduler loop's last pass saw it.
+  workloads::GpuHolders gpu_holders;
+  monitoring::MetricHub metric_hub(**store, clock, gpu_holders,
+                                   {.raw_retention = cfg->metrics_raw_retention,
+                                    .minute_retention = cfg->metrics_minute_retention,
+                                    .hour_retention = cfg->metrics_hour_retention});
+  monitoring::MetricsService metrics(**store, clock, authorizer, metric_hub, gpu_holders);
+  monitoring::AlertService alerts(**store, clock, metric_hub, gpu_holders);
+  // /metrics: every GPU's latest sample under DCGM-exporter names, and the ingest counters.
+  metrics_registry.AddCollector([&metric_hub](std::string& out) {
+    metric_hub.WritePrometheus(out);
+    auto c = metric_hub.counters();
+    using telemetry::MetricType;
+    telemetry::AppendHeader(out, "hangar_gpu_metric_points_accepted_total",
+                            "GPU samples taken in from agents.", MetricType::kCounter);
+    telemetry::AppendSample(out, "hangar_gpu_metric_points_accepted_total", {},
+                            static_cast<double>(c.points_accepted));
+    telemetry::AppendHeader(out, "hangar_gpu_metric_points_ignored_total",
+                            "GPU samples ignored: unknown GPU, or too old or too new.",
+                            MetricType::kCounter);
+    telemetry::AppendSample(out, "hangar_gpu_metric_points_ignored_total", {},
+                            static_cast<double>(c.points_ignored));
+    telemetry::AppendHeader(out, "hangar_gpu_metric_agent_dropped_total",
+                            "GPU samples agents dropped while hangard was unreachable.",
+                            MetricType::kCounter);
+    telemetry::AppendSample(out, "hangar_gpu_metric_agent_dropped_total", {},
+                            static_cast<double>(c.agent_dropped));
+    telemetry::AppendHeader(out, "hangar_gpu_metric_open_buckets",
+                            "1-minute metric buckets not yet written to the store.",
+                            MetricType::kGauge);
+    telemetry::AppendSample(out, "hangar_gpu_metric_open_buckets", {},
+                            static_cast<double>(c.pending_buckets));
+  });
+  workloads::SchedulerLoop scheduler(
+      **store, clock, jobs, &instances, &schedules, node_signals, queue_board,
+      {.holders = &gpu_holders,
+       .requeue_on_unhealthy_gpu = cfg->unhealthy_gpu_policy == "requeue",
+       .metrics = &hangard_metrics.scheduler});
   scheduler_ptr = &scheduler;
   workloads::SnapshotFiles snapshot_files(cfg->snapshot_dir.empty()
                                               ? fs::path(cfg->data_dir) / "snapshots"
@@ -286,6 +336,8 @@ int Run(int argc, char** argv) {
   gateway::Router router;
   events::EventService events(**store);
   routes::AddFleetRoutes(router, fleet);
+  routes::AddMetricRoutes(router, metrics);
+  routes::AddAlertRoutes(router, alerts);
   routes::AddWorkloadRoutes(router, jobs);
   routes::AddScheduleRoutes(router, schedules);
   routes::AddInstanceRoutes(router, instances);
@@ -310,6 +362,7 @@ int Run(int argc, char** argv) {
     spdlog::warn("no docs page: {} (build with the web assets, or set web_dir)",
                  loaded.error().message());
   }
+  routes::AddPrometheusRoute(router, metrics_registry);
   routes::AddSystemRoutes(router, **store, docs, HANGAR_VERSION);
 
   gateway::Gateway gateway(
@@ -327,7 +380,8 @@ int Run(int argc, char** argv) {
        .per_address = {"per-address", static_cast<double>(cfg->rate_limit_per_address),
                        cfg->rate_limit_per_address_burst},
        .audit = cfg->audit,
-       .org_settings_ttl = cfg->auth_cache_ttl});
+       .org_settings_ttl = cfg->auth_cache_ttl,
+       .metrics = &hangard_metrics.http});
   auto listen = config::ParseListen(cfg->listen);
   http::Server server(
       {.host = listen->first,
@@ -354,6 +408,13 @@ int Run(int argc, char** argv) {
   Micros tick = std::min(cfg->heartbeat_interval, cfg->node_unreachable_after / 4);
   Reconciler reconciler(fleet, tokens, **store, clock, tick);
   reconciler.Start();
+  // Alert rules are evaluated on the monitoring loop's tick, after each metric flush.
+  monitoring::MonitoringLoop monitoring_loop(metric_hub, cfg->monitoring_tick,
+                                             {[&alerts]() -> Status {
+                                               HANGAR_TRY(alerts.Evaluate());
+                                               return Ok();
+                                             }});
+  monitoring_loop.Start();
   scheduler.Start();
   server.StopOnSignals();
   // Written last: whoever waits for the port file (scripts, tests) may signal us at once.
@@ -362,6 +423,7 @@ int Run(int argc, char** argv) {
   }
   server.Run();
   scheduler.Stop();
+  monitoring_loop.Stop();
   reconciler.Stop();
   spdlog::info("hangard stopped");
   return 0;

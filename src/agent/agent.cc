@@ -28,15 +28,41 @@ bool StopSignal::WaitFor(microseconds d) {
   return !cv_.wait_for(lock, d, [this] { return stopped_; });
 }
 
+bool StopSignal::WaitFor(microseconds d, const std::function<bool()>& until) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, d, [&] { return stopped_ || until(); });
+  return !stopped_;
+}
+
+void StopSignal::Notify() {
+  // Taking the lock orders this after a waiter's check of `until`, so the wake is not lost.
+  { std::lock_guard lock(mu_); }
+  cv_.notify_all();
+}
+
 Agent::Agent(AgentOptions options, client::ApiClient& client, GpuProbe& probe, const Clock& clock,
              StopSignal& stop)
     : options_(std::move(options)),
-      client_(client),
+      client_(&client),
       probe_(probe),
       clock_(clock),
-      stop_(stop),
+      stop_(&stop),
       interval_(options_.default_heartbeat_interval),
       rng_(options_.seed) {}
+
+Agent::Agent(AgentOptions options, GpuProbe& probe, const Clock& clock)
+    : options_(std::move(options)),
+      client_(nullptr),
+      probe_(probe),
+      clock_(clock),
+      stop_(nullptr),
+      interval_(options_.default_heartbeat_interval),
+      rng_(options_.seed) {}
+
+void Agent::RequestHeartbeat() {
+  heartbeat_requested_ = true;
+  if (stop_) stop_->Notify();
+}
 
 microseconds Agent::Interval(int64_t server_seconds) const {
   if (options_.heartbeat_interval_override) return *options_.heartbeat_interval_override;
@@ -44,7 +70,7 @@ microseconds Agent::Interval(int64_t server_seconds) const {
   return options_.default_heartbeat_interval;
 }
 
-bool Agent::BackOff() {
+microseconds Agent::BackOff() {
   ++stats_.failures;
   // Capped exponential backoff with "equal jitter": half the delay fixed, half random, so a
   // fleet that lost the server together does not return in lock-step.
@@ -53,8 +79,8 @@ bool Agent::BackOff() {
       std::min(options_.backoff_max, options_.backoff_initial * (int64_t{1} << shift));
   std::uniform_int_distribution<int64_t> jitter(0, delay.count() / 2);
   microseconds wait(delay.count() - delay.count() / 2 + jitter(rng_));
-  spdlog::info("retrying in {} ms", wait.count() / 1000);
-  return stop_.WaitFor(wait);
+  spdlog::info("{}: retrying in {} ms", options_.name, wait.count() / 1000);
+  return wait;
 }
 
 std::vector<api::AgentGpu> Agent::CurrentInventory() {
@@ -68,11 +94,14 @@ std::vector<api::AgentGpu> Agent::CurrentInventory() {
   spdlog::warn("{} probe failed: {}; reporting the last known GPUs as unhealthy", probe_.name(),
                gpus.error().ToString());
   std::vector<api::AgentGpu> out = last_inventory_;
-  for (auto& g : out) g.healthy = false;
+  for (auto& g : out) {
+    g.healthy = false;
+    g.health_reasons = std::vector<std::string>{"probe_failed"};
+  }
   return out;
 }
 
-Result<Agent::Step> Agent::Register() {
+Result<Agent::Outcome> Agent::Register(client::ApiClient& client) {
   if (!options_.join_token || options_.join_token->empty()) {
     return std::unexpected(
         Error::Unauthenticated("this node is not registered and no join token was given")
@@ -86,7 +115,7 @@ Result<Agent::Step> Agent::Register() {
                                              ? std::nullopt
                                              : std::optional<api::Labels>(options_.labels),
                                .gpus = CurrentInventory()};
-  auto res = client_.Call<api::RegisterNodeResponse>(client::HttpRequest{
+  auto res = client.Call<api::RegisterNodeResponse>(client::HttpRequest{
       .method = "POST",
       .target = "/api/v1/nodes/register",
       .body = json::Serialize(req),
@@ -97,7 +126,7 @@ Result<Agent::Step> Agent::Register() {
     const auto& err = res.error();
     if (err.http_status == 0 || err.http_status >= 500 || err.http_status == 429) {
       spdlog::warn("registration with {} failed: {}", options_.server_url, err.error.ToString());
-      return Step::kRetry;
+      return Outcome::kRetry;
     }
     // The join token is bad or expired, or the request was rejected: retrying cannot help.
     return std::unexpected(Error(err.error.code(), "registration rejected: " + err.error.message())
@@ -117,12 +146,12 @@ Result<Agent::Step> Agent::Register() {
   interval_ = Interval(res->heartbeat_interval_seconds);
   spdlog::info("registered as node {} ({}) with {} GPUs; heartbeat every {} s", state_->node_id,
                state_->node_name, req.gpus.size(), interval_.count() / 1'000'000.0);
-  return Step::kContinue;
+  return Outcome::kContinue;
 }
 
-Result<Agent::Step> Agent::Heartbeat() {
+Result<Agent::Outcome> Agent::Heartbeat(client::ApiClient& client) {
   api::HeartbeatRequest req{.agent_version = options_.agent_version, .gpus = CurrentInventory()};
-  auto res = client_.Call<api::HeartbeatResponse>(client::HttpRequest{
+  auto res = client.Call<api::HeartbeatResponse>(client::HttpRequest{
       .method = "POST",
       .target = "/api/v1/nodes/" + client::UrlEncode(state_->node_id) + "/heartbeat",
       .body = json::Serialize(req),
@@ -133,10 +162,10 @@ Result<Agent::Step> Agent::Heartbeat() {
     if (err.http_status == 401 || err.http_status == 404) {
       spdlog::warn("server rejected node {}'s credential (HTTP {}): {}", state_->node_id,
                    err.http_status, err.error.message());
-      return Step::kRevoked;
+      return Outcome::kRevoked;
     }
     spdlog::warn("heartbeat to {} failed: {}", options_.server_url, err.error.ToString());
-    return Step::kRetry;
+    return Outcome::kRetry;
   }
   ++stats_.heartbeats;
   microseconds interval = Interval(res->heartbeat_interval_seconds);
@@ -145,18 +174,7 @@ Result<Agent::Step> Agent::Heartbeat() {
     interval_ = interval;
   }
   spdlog::debug("heartbeat ok: node {} is {}", res->node.id, json::EnumName(res->node.state));
-  // The GPUs' live metrics, visible in debug logs until they are shipped in metric batches.
-  if (spdlog::should_log(spdlog::level::debug)) {
-    if (auto samples = probe_.Sample()) {
-      for (const auto& s : *samples) {
-        spdlog::debug("gpu {}: {}% busy, {} MiB used, {} C, {} W", s.index, s.utilization_percent,
-                      s.memory_used_mib, s.temperature_c, s.power_milliwatts / 1000);
-      }
-    } else {
-      spdlog::debug("{} probe: {}", probe_.name(), samples.error().ToString());
-    }
-  }
-  return Step::kContinue;
+  return Outcome::kContinue;
 }
 
 Status Agent::HandleRevoked() {
@@ -173,7 +191,8 @@ Status Agent::HandleRevoked() {
   return Ok();
 }
 
-Status Agent::Run() {
+Status Agent::Resume() {
+  resumed_ = true;
   HANGAR_ASSIGN_OR_RETURN(auto saved, LoadState(options_.state_dir));
   if (saved && saved->server_url == options_.server_url) {
     state_ = std::move(saved);
@@ -184,29 +203,41 @@ Status Agent::Run() {
     spdlog::info("saved state is for {}, not {}: registering anew", saved->server_url,
                  options_.server_url);
   }
-  while (!stop_.stopped()) {
-    Timestamp started = clock_.Now();
-    Step step;
-    if (!state_) {
-      HANGAR_ASSIGN_OR_RETURN(step, Register());
-    } else {
-      HANGAR_ASSIGN_OR_RETURN(step, Heartbeat());
-    }
-    switch (step) {
-      case Step::kRetry:
-        if (!BackOff()) return Ok();
-        continue;
-      case Step::kRevoked:
-        consecutive_failures_ = 0;
-        HANGAR_TRY(HandleRevoked());
-        continue;
-      case Step::kContinue:
-        consecutive_failures_ = 0;
-        break;
-    }
-    // The next beat is due one interval after this one started, however long the call took.
-    microseconds elapsed = std::chrono::duration_cast<microseconds>(clock_.Now() - started);
-    if (!stop_.WaitFor(std::max(microseconds(0), interval_ - elapsed))) break;
+  return Ok();
+}
+
+Result<microseconds> Agent::Step(client::ApiClient& client) {
+  if (!resumed_) HANGAR_TRY(Resume());
+  // This step is the beat a health change asked for; one asked during it gets another.
+  heartbeat_requested_ = false;
+  Timestamp started = clock_.Now();
+  Outcome outcome;
+  if (!state_) {
+    HANGAR_ASSIGN_OR_RETURN(outcome, Register(client));
+  } else {
+    HANGAR_ASSIGN_OR_RETURN(outcome, Heartbeat(client));
+  }
+  switch (outcome) {
+    case Outcome::kRetry:
+      return BackOff();
+    case Outcome::kRevoked:
+      consecutive_failures_ = 0;
+      HANGAR_TRY(HandleRevoked());
+      return microseconds(0);
+    case Outcome::kContinue:
+      break;
+  }
+  consecutive_failures_ = 0;
+  // The next beat is due one interval after this one started, however long the call took.
+  microseconds elapsed = std::chrono::duration_cast<microseconds>(clock_.Now() - started);
+  return std::max(microseconds(0), interval_ - elapsed);
+}
+
+Status Agent::Run() {
+  HANGAR_CHECK(client_ && stop_, "Agent::Run needs an agent made with a client and a StopSignal");
+  while (!stop_->stopped()) {
+    HANGAR_ASSIGN_OR_RETURN(microseconds wait, Step(*client_));
+    if (!stop_->WaitFor(wait, [this] { return heartbeat_requested_.load(); })) break;
   }
   spdlog::info("agent stopped");
   return Ok();

@@ -15,13 +15,18 @@
 //   Transitions: Register() for registering -> heartbeating, Heartbeat() for each beat,
 //   HandleRevoked() for heartbeating -> registering. In every state Stop() ends Run() with Ok at
 //   the next wait or between calls (an in-flight HTTP call is bounded by the client's timeout).
+//   RequestHeartbeat() (GPU health changed) cuts the wait between beats short.
+//
+// The loop is made of steps: Step() registers or heartbeats once and says how long to wait
+// before the next. Run() drives them on one thread with its own client; the load mode
+// (simulated_fleet.h) drives the steps of many agents from a small thread pool instead.
 //
 // Invariants: in `heartbeating` a node id and credential are known and saved in the state dir;
 // transport failures never end the loop, they back off exponentially (capped, with jitter);
 // one registration sequence reuses one Idempotency-Key so a retried POST cannot register twice.
 //
-// Thread-safety: Run() on one thread; StopSignal::Stop() from any thread (a signal handler
-// thread, a test).
+// Thread-safety: Run() or Step() on one thread at a time; RequestHeartbeat() and stats() from
+// any thread; StopSignal::Stop() from any thread (a signal handler thread, a test).
 #pragma once
 
 #include <atomic>
@@ -52,6 +57,11 @@ class StopSignal {
   bool stopped() const;
   // Waits `d` (real time). False when stopped before or during the wait.
   bool WaitFor(std::chrono::microseconds d);
+  // Waits `d` or until `until()` is true (checked under the signal's lock at the start and after
+  // each Notify()). False when stopped before or during the wait.
+  bool WaitFor(std::chrono::microseconds d, const std::function<bool()>& until);
+  // Wakes every WaitFor so it checks its `until` again. Set what `until` reads before calling.
+  void Notify();
 
  private:
   mutable std::mutex mu_;
@@ -89,33 +99,49 @@ struct AgentStats {
 
 class Agent {
  public:
-  // `client`, `probe`, `clock` and `stop` must outlive the agent.
+  // An agent for Run(). `client`, `probe`, `clock` and `stop` must outlive the agent.
   Agent(AgentOptions options, client::ApiClient& client, GpuProbe& probe, const Clock& clock,
         StopSignal& stop);
+  // An agent driven by Step() alone (the load mode). `probe` and `clock` must outlive it.
+  Agent(AgentOptions options, GpuProbe& probe, const Clock& clock);
 
   // Runs until `stop` fires (Ok) or a fatal error: an invalid join token, a revoked credential
-  // without a join token to re-register, an unwritable state dir.
+  // without a join token to re-register, an unwritable state dir. Only for an agent made with a
+  // client and a StopSignal.
   Status Run();
+
+  // One step of the state machine over `client`: on the first call, resume the saved state;
+  // then register or heartbeat once (or handle a revoked credential). Returns how long to wait
+  // before the next step: the rest of the heartbeat interval, or a backoff delay after a
+  // failure. Errors are fatal, as for Run().
+  Result<std::chrono::microseconds> Step(client::ApiClient& client);
+
+  // Makes the next heartbeat due now (GPU health changed). From any thread; Run() wakes up.
+  void RequestHeartbeat();
+  bool heartbeat_requested() const { return heartbeat_requested_.load(); }
 
   // May be read from any thread.
   const AgentStats& stats() const { return stats_; }
 
  private:
-  enum class Step { kContinue, kRetry, kRevoked };
+  enum class Outcome { kContinue, kRetry, kRevoked };
 
-  Result<Step> Register();
-  Result<Step> Heartbeat();
+  Status Resume();
+  Result<Outcome> Register(client::ApiClient& client);
+  Result<Outcome> Heartbeat(client::ApiClient& client);
   Status HandleRevoked();
   std::vector<api::AgentGpu> CurrentInventory();
-  // Sleeps the next backoff delay; false when stopped.
-  bool BackOff();
+  // The next backoff delay (counting the failure).
+  std::chrono::microseconds BackOff();
   std::chrono::microseconds Interval(int64_t server_seconds) const;
 
   AgentOptions options_;
-  client::ApiClient& client_;
+  client::ApiClient* client_;  // null: driven by Step() only
   GpuProbe& probe_;
   const Clock& clock_;
-  StopSignal& stop_;
+  StopSignal* stop_;  // null: driven by Step() only
+  bool resumed_ = false;
+  std::atomic<bool> heartbeat_requested_{false};
   std::optional<AgentState> state_;
   std::string idempotency_key_;  // of the registration in progress
   std::chrono::microseconds interval_;

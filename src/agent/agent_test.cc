@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "agent/gpu_health.h"
 #include "agent/simulated_probe.h"
 #include "client/test_server.h"
 
@@ -26,6 +27,7 @@ struct FakeHangard {
   std::string credential;  // the valid credential, guarded by mu
   std::string last_idempotency_key;
   api::RegisterNodeRequest last_register;
+  api::HeartbeatRequest last_heartbeat;
   int fail_heartbeats_with_503 = 0;  // the next N heartbeats answer 503
   bool revoke_next_heartbeat = false;
 
@@ -56,7 +58,9 @@ struct FakeHangard {
         --fail_heartbeats_with_503;
         return Problem(503, "Unavailable");
       }
-      if (!json::ParseAs<api::HeartbeatRequest>(req.body())) return Problem(422, "Invalid");
+      auto body = json::ParseAs<api::HeartbeatRequest>(req.body());
+      if (!body) return Problem(422, "Invalid");
+      last_heartbeat = *body;
       ++heartbeats;
       api::HeartbeatResponse res{.node = {.id = kNodeId}, .heartbeat_interval_seconds = 30};
       return TestServer::Json(200, json::Serialize(res));
@@ -247,6 +251,47 @@ TEST_F(AgentTest, StopInterruptsALongWait) {
   stop_.Stop();
   ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
   EXPECT_TRUE(done.get().has_value());
+}
+
+TEST_F(AgentTest, GpuHealthChangeIsHeartbeatAtOnce) {
+  auto* simulated = static_cast<SimulatedProbe*>(probe_.get());
+  GpuHealthMonitor monitor(*simulated);
+  AgentOptions options = Options();
+  options.heartbeat_interval_override = std::chrono::hours(1);  // only a request can beat again
+  Agent agent(options, *client_, monitor, clock_, stop_);
+  monitor.OnHealthChange([&agent] { agent.RequestHeartbeat(); });
+  auto done = Start(agent);
+  ASSERT_TRUE(hangard_.WaitUntil([&] { return hangard_.registrations == 1; }));
+  EXPECT_TRUE(hangard_.last_register.gpus[1].healthy);
+
+  ASSERT_TRUE(simulated->InjectFault(1, SimulatedFault::kOverheating).has_value());
+  ASSERT_TRUE(monitor.Sample().has_value());  // as the metrics sampler would
+  ASSERT_TRUE(hangard_.WaitUntil([&] { return hangard_.heartbeats == 1; }));
+  {
+    std::lock_guard lock(hangard_.mu);
+    const auto& gpus = hangard_.last_heartbeat.gpus;
+    ASSERT_EQ(gpus.size(), 2u);
+    EXPECT_TRUE(gpus[0].healthy);
+    EXPECT_FALSE(gpus[1].healthy);
+    EXPECT_EQ(gpus[1].health_reasons, std::vector<std::string>{"overheating"});
+  }
+  stop_.Stop();
+  ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(done.get().has_value());
+}
+
+TEST_F(AgentTest, StepsWithoutALoopRegisterThenHeartbeat) {
+  Agent agent(Options(), *probe_, clock_);
+  auto first = agent.Step(*client_);
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  EXPECT_EQ(*first, 1ms);  // the interval override
+  EXPECT_EQ(agent.stats().registrations.load(), 1);
+  ASSERT_TRUE(agent.Step(*client_).has_value());
+  EXPECT_EQ(agent.stats().heartbeats.load(), 1);
+  agent.RequestHeartbeat();
+  EXPECT_TRUE(agent.heartbeat_requested());
+  ASSERT_TRUE(agent.Step(*client_).has_value());
+  EXPECT_FALSE(agent.heartbeat_requested());
 }
 
 }  // namespace

@@ -4,14 +4,17 @@
 // dlopen so the agent runs on hosts without a driver) and a simulator (simulated_probe.h) that
 // reports plausible, deterministic GPUs for development and tests, whose metrics come from the
 // processes the agent placed on them. `Inventory` is what the agent registers and heartbeats;
-// `Sample` returns live metrics (utilisation, memory used, temperature, power), which the agent
-// logs at debug level with each heartbeat and later issues ship to the server in metric batches.
+// `Sample` returns live metrics (utilisation, memory, temperature, power, SM clock, ECC counters,
+// throttle reasons, Xid events), which the MetricsShipper (metrics_shipper.h) ships to the server
+// and the GpuHealthMonitor (gpu_health.h) turns into the inventory's health.
 //
-// Thread-safety: a GpuProbe is used from one thread (the agent loop); implementations need not be
-// thread-safe.
+// Thread-safety: implementations need not be thread-safe. Where two threads share a probe (the
+// heartbeat loop and the metrics sampler), they share it through a GpuHealthMonitor, which
+// serialises every call.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +27,23 @@
 
 namespace hangar::agent {
 
+// NVML's clocks-event ("throttle") reasons, nvmlClocksEventReason* in nvml.h: the bits of
+// GpuSample::throttle_reasons.
+inline constexpr uint64_t kThrottleGpuIdle = 0x1;
+inline constexpr uint64_t kThrottleApplicationsClocksSetting = 0x2;
+inline constexpr uint64_t kThrottleSwPowerCap = 0x4;
+inline constexpr uint64_t kThrottleHwSlowdown = 0x8;
+inline constexpr uint64_t kThrottleSyncBoost = 0x10;
+inline constexpr uint64_t kThrottleSwThermalSlowdown = 0x20;
+inline constexpr uint64_t kThrottleHwThermalSlowdown = 0x40;
+inline constexpr uint64_t kThrottleHwPowerBrakeSlowdown = 0x80;
+
+// An Xid: an error the driver reported for a GPU (NVML's XidCriticalError event).
+struct GpuXid {
+  Timestamp at;
+  int64_t xid = 0;
+};
+
 // Live metrics of one GPU at one instant.
 struct GpuSample {
   int64_t index = 0;
@@ -33,6 +53,16 @@ struct GpuSample {
   int64_t memory_used_mib = 0;
   int64_t temperature_c = 0;
   int64_t power_milliwatts = 0;
+  int64_t sm_clock_mhz = 0;
+  // ECC errors since the driver loaded (NVML's volatile aggregate counters).
+  int64_t ecc_sbe_total = 0;      // corrected (single-bit)
+  int64_t ecc_dbe_total = 0;      // uncorrected (double-bit)
+  uint64_t throttle_reasons = 0;  // kThrottle* bits
+  // Xid events raised since the previous Sample(), oldest first. Reported once each.
+  std::vector<GpuXid> xids;
+  // The GPU fell off the bus (NVML_ERROR_GPU_IS_LOST): the metrics above are absent (0) and
+  // only a reset of the node brings it back.
+  bool lost = false;
   bool simulated = false;  // true when the values come from the simulator
 };
 
@@ -45,7 +75,7 @@ class GpuProbe {
   virtual Result<std::vector<api::AgentGpu>> Inventory() = 0;
 
   // Current metrics of every GPU, in the order of Inventory(). A metric a device does not
-  // support is reported as 0.
+  // support is reported as 0. Xid events are drained: each is in exactly one Sample().
   virtual Result<std::vector<GpuSample>> Sample() = 0;
 
   // "nvml" or "simulated", for logs.
@@ -62,10 +92,12 @@ struct ProbeOptions {
   WorkloadPlacements* placements = nullptr;
   // Where NVML is loaded from; tests point this at a file that does not exist.
   std::string nvml_library = "libnvidia-ml.so.1";
+  // The simulator only: faults to show, re-read when the file changes (simulated_faults.h).
+  std::filesystem::path simulated_faults_file;
 };
 
-// The simulator when `options.simulate` is set, NVML otherwise. kInvalidArgument for a bad spec;
-// kUnavailable when NVML cannot be loaded or initialised.
+// The simulator when `options.simulate` is set, NVML otherwise. kInvalidArgument for a bad spec,
+// or a fault file without the simulator; kUnavailable when NVML cannot be loaded or initialised.
 Result<std::unique_ptr<GpuProbe>> NewGpuProbe(const ProbeOptions& options, const Clock& clock);
 
 }  // namespace hangar::agent

@@ -3,6 +3,10 @@
 #include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstring>
+#include <set>
+
 namespace hangar::agent {
 
 namespace {
@@ -10,7 +14,9 @@ namespace {
 // ---- The subset of nvml.h this probe uses (NVML's public, stable C ABI) ----------------------
 using nvmlReturn_t = int;
 using nvmlDevice_t = struct nvmlDevice_st*;
+using nvmlEventSet_t = struct nvmlEventSet_st*;
 using nvmlDeviceArchitecture_t = unsigned int;
+using nvmlEnableState_t = int;  // NVML_FEATURE_DISABLED = 0, NVML_FEATURE_ENABLED = 1
 struct nvmlMemory_t {
   unsigned long long total;  // bytes
   unsigned long long free;
@@ -20,11 +26,40 @@ struct nvmlUtilization_t {
   unsigned int gpu;     // percent of time a kernel was executing over the last sample period
   unsigned int memory;  // percent of time device memory was read or written
 };
+// nvmlPciInfo_t as nvmlDeviceGetPciInfo_v3 and nvmlDeviceGetNvLinkRemotePciInfo_v2 fill it.
+struct nvmlPciInfo_t {
+  char busIdLegacy[16];  // NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE
+  unsigned int domain;
+  unsigned int bus;
+  unsigned int device;
+  unsigned int pciDeviceId;
+  unsigned int pciSubSystemId;
+  char busId[32];  // NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE: "00000000:17:00.0"
+};
+struct nvmlEventData_t {
+  nvmlDevice_t device;
+  unsigned long long eventType;
+  unsigned long long eventData;  // the Xid, for nvmlEventTypeXidCriticalError
+  unsigned int gpuInstanceId;
+  unsigned int computeInstanceId;
+};
 constexpr nvmlReturn_t NVML_SUCCESS = 0;
+constexpr nvmlReturn_t NVML_ERROR_TIMEOUT = 10;
+constexpr nvmlReturn_t NVML_ERROR_GPU_IS_LOST = 15;
 constexpr unsigned int NVML_TEMPERATURE_GPU = 0;
+constexpr unsigned int NVML_CLOCK_SM = 1;
+constexpr unsigned int NVML_MEMORY_ERROR_TYPE_CORRECTED = 0;
+constexpr unsigned int NVML_MEMORY_ERROR_TYPE_UNCORRECTED = 1;
+constexpr unsigned int NVML_VOLATILE_ECC = 0;
+constexpr unsigned int NVML_DEVICE_MIG_ENABLE = 1;
+constexpr nvmlEnableState_t NVML_FEATURE_ENABLED = 1;
+constexpr unsigned int NVML_NVLINK_MAX_LINKS = 18;
+constexpr unsigned long long nvmlEventTypeXidCriticalError = 0x8;
 constexpr unsigned int kDriverVersionBufferSize = 80;  // NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
 constexpr unsigned int kDeviceNameBufferSize = 96;     // NVML_DEVICE_NAME_V2_BUFFER_SIZE
 constexpr unsigned int kDeviceUuidBufferSize = 96;     // NVML_DEVICE_UUID_V2_BUFFER_SIZE
+// Bounds one Sample()'s draining of the event set, should the driver flood it.
+constexpr int kMaxEventsPerSample = 1024;
 
 }  // namespace
 
@@ -41,10 +76,24 @@ struct NvmlProbe::Api {
   nvmlReturn_t (*DeviceGetMemoryInfo)(nvmlDevice_t, nvmlMemory_t*);
   nvmlReturn_t (*DeviceGetCudaComputeCapability)(nvmlDevice_t, int*, int*);
   nvmlReturn_t (*DeviceGetArchitecture)(nvmlDevice_t, nvmlDeviceArchitecture_t*);
-  // Metrics: optional, so an old driver without them still gives an inventory.
+  // Optional, so an old driver without them still gives an inventory: metrics read 0,
+  // topology fields are left out.
   nvmlReturn_t (*DeviceGetUtilizationRates)(nvmlDevice_t, nvmlUtilization_t*) = nullptr;
   nvmlReturn_t (*DeviceGetTemperature)(nvmlDevice_t, unsigned int, unsigned int*) = nullptr;
   nvmlReturn_t (*DeviceGetPowerUsage)(nvmlDevice_t, unsigned int*) = nullptr;
+  nvmlReturn_t (*DeviceGetClockInfo)(nvmlDevice_t, unsigned int, unsigned int*) = nullptr;
+  nvmlReturn_t (*DeviceGetTotalEccErrors)(nvmlDevice_t, unsigned int, unsigned int,
+                                          unsigned long long*) = nullptr;
+  nvmlReturn_t (*DeviceGetThrottleReasons)(nvmlDevice_t, unsigned long long*) = nullptr;
+  nvmlReturn_t (*DeviceGetPciInfo)(nvmlDevice_t, nvmlPciInfo_t*) = nullptr;
+  nvmlReturn_t (*DeviceGetMigMode)(nvmlDevice_t, unsigned int*, unsigned int*) = nullptr;
+  nvmlReturn_t (*DeviceGetNvLinkState)(nvmlDevice_t, unsigned int, nvmlEnableState_t*) = nullptr;
+  nvmlReturn_t (*DeviceGetNvLinkRemotePciInfo)(nvmlDevice_t, unsigned int,
+                                               nvmlPciInfo_t*) = nullptr;
+  nvmlReturn_t (*EventSetCreate)(nvmlEventSet_t*) = nullptr;
+  nvmlReturn_t (*EventSetFree)(nvmlEventSet_t) = nullptr;
+  nvmlReturn_t (*DeviceRegisterEvents)(nvmlDevice_t, unsigned long long, nvmlEventSet_t) = nullptr;
+  nvmlReturn_t (*EventSetWait)(nvmlEventSet_t, nvmlEventData_t*, unsigned int) = nullptr;
 
   std::string Describe(nvmlReturn_t rc) const {
     const char* s = ErrorString ? ErrorString(rc) : nullptr;
@@ -127,21 +176,68 @@ Result<std::unique_ptr<NvmlProbe>> NvmlProbe::Create(const std::string& library,
   Resolve(handle, "nvmlDeviceGetUtilizationRates", api->DeviceGetUtilizationRates);
   Resolve(handle, "nvmlDeviceGetTemperature", api->DeviceGetTemperature);
   Resolve(handle, "nvmlDeviceGetPowerUsage", api->DeviceGetPowerUsage);
+  Resolve(handle, "nvmlDeviceGetClockInfo", api->DeviceGetClockInfo);
+  Resolve(handle, "nvmlDeviceGetTotalEccErrors", api->DeviceGetTotalEccErrors);
+  // Renamed "clocks event reasons" in CUDA 12.2 drivers; the old name remains as an alias.
+  if (!Resolve(handle, "nvmlDeviceGetCurrentClocksEventReasons", api->DeviceGetThrottleReasons)) {
+    Resolve(handle, "nvmlDeviceGetCurrentClocksThrottleReasons", api->DeviceGetThrottleReasons);
+  }
+  Resolve(handle, "nvmlDeviceGetPciInfo_v3", api->DeviceGetPciInfo);
+  Resolve(handle, "nvmlDeviceGetMigMode", api->DeviceGetMigMode);
+  Resolve(handle, "nvmlDeviceGetNvLinkState", api->DeviceGetNvLinkState);
+  Resolve(handle, "nvmlDeviceGetNvLinkRemotePciInfo_v2", api->DeviceGetNvLinkRemotePciInfo);
+  // The event API is used only when all of it is there.
+  if (!Resolve(handle, "nvmlEventSetCreate", api->EventSetCreate) ||
+      !Resolve(handle, "nvmlEventSetFree", api->EventSetFree) ||
+      !Resolve(handle, "nvmlDeviceRegisterEvents", api->DeviceRegisterEvents) ||
+      !Resolve(handle, "nvmlEventSetWait_v2", api->EventSetWait)) {
+    api->EventSetCreate = nullptr;
+  }
   if (nvmlReturn_t rc = api->Init(); rc != NVML_SUCCESS) {
     std::string why = api->Describe(rc);
     dlclose(handle);
     return std::unexpected(Error::Unavailable("NVML failed to initialise: " + why)
                                .Hint("check that the NVIDIA driver is loaded (nvidia-smi)"));
   }
-  return std::unique_ptr<NvmlProbe>(new NvmlProbe(handle, std::move(api), clock));
+  auto probe = std::unique_ptr<NvmlProbe>(new NvmlProbe(handle, std::move(api), clock));
+  probe->SetUpXidEvents();
+  return probe;
 }
 
 NvmlProbe::NvmlProbe(void* handle, std::unique_ptr<Api> api, const Clock& clock)
     : handle_(handle), api_(std::move(api)), clock_(clock) {}
 
 NvmlProbe::~NvmlProbe() {
+  if (event_set_) api_->EventSetFree(static_cast<nvmlEventSet_t>(event_set_));
   api_->Shutdown();
   dlclose(handle_);
+}
+
+void NvmlProbe::SetUpXidEvents() {
+  if (!api_->EventSetCreate) {
+    spdlog::info("NVML has no event API: Xid errors are not reported");
+    return;
+  }
+  nvmlEventSet_t set = nullptr;
+  if (nvmlReturn_t rc = api_->EventSetCreate(&set); rc != NVML_SUCCESS) {
+    spdlog::warn("nvmlEventSetCreate failed: {}; Xid errors are not reported", api_->Describe(rc));
+    return;
+  }
+  event_set_ = set;
+  unsigned int count = 0;
+  if (api_->DeviceGetCount(&count) != NVML_SUCCESS) return;
+  registered_devices_.assign(count, nullptr);
+  for (unsigned int i = 0; i < count; ++i) {
+    nvmlDevice_t dev = nullptr;
+    if (api_->DeviceGetHandleByIndex(i, &dev) != NVML_SUCCESS) continue;
+    registered_devices_[i] = dev;
+    if (nvmlReturn_t rc = api_->DeviceRegisterEvents(dev, nvmlEventTypeXidCriticalError, set);
+        rc != NVML_SUCCESS) {
+      // Not supported on some boards (and under some virtualisation): that GPU reports no Xids.
+      spdlog::warn("GPU {}: nvmlDeviceRegisterEvents failed: {}; its Xid errors are not reported",
+                   i, api_->Describe(rc));
+    }
+  }
 }
 
 Result<std::vector<api::AgentGpu>> NvmlProbe::Inventory() {
@@ -168,14 +264,26 @@ Result<std::vector<api::AgentGpu>> NvmlProbe::Inventory() {
                       .healthy = true};
     // A device whose queries fail (fallen off the bus, in a bad state) is still reported, as
     // unhealthy, so the server can take it out of service instead of losing track of it.
+    bool lost = false;
+    bool failed = false;
     auto fail = [&](const char* what, nvmlReturn_t rc) {
       spdlog::warn("GPU {}: {} failed: {}", i, what, api_->Describe(rc));
-      gpu.healthy = false;
+      (rc == NVML_ERROR_GPU_IS_LOST ? lost : failed) = true;
+    };
+    auto finish = [&] {
+      std::vector<std::string> reasons;
+      if (lost) reasons.push_back("fell_off_bus");
+      if (failed) reasons.push_back("probe_failed");
+      if (!reasons.empty()) {
+        gpu.healthy = false;
+        gpu.health_reasons = std::move(reasons);
+      }
+      gpus.push_back(std::move(gpu));
     };
     nvmlDevice_t dev = nullptr;
     if (nvmlReturn_t rc = api_->DeviceGetHandleByIndex(i, &dev); rc != NVML_SUCCESS) {
       fail("nvmlDeviceGetHandleByIndex_v2", rc);
-      gpus.push_back(std::move(gpu));
+      finish();
       continue;
     }
     char name[kDeviceNameBufferSize] = {};
@@ -209,11 +317,66 @@ Result<std::vector<api::AgentGpu>> NvmlProbe::Inventory() {
     } else {
       // Not fatal for health: older drivers do not know newer architectures.
       spdlog::debug("GPU {}: nvmlDeviceGetArchitecture failed: {}", i, api_->Describe(rc));
+      lost |= rc == NVML_ERROR_GPU_IS_LOST;
       gpu.architecture = "unknown";
     }
-    gpus.push_back(std::move(gpu));
+    // Topology: optional. A query the device does not support leaves its field out.
+    if (api_->DeviceGetPciInfo) {
+      nvmlPciInfo_t pci{};
+      nvmlReturn_t rc = api_->DeviceGetPciInfo(dev, &pci);
+      if (rc == NVML_SUCCESS) gpu.pci_bus_id = std::string(pci.busId, strnlen(pci.busId, 32));
+      lost |= rc == NVML_ERROR_GPU_IS_LOST;
+    }
+    if (api_->DeviceGetMigMode) {
+      unsigned int current = 0, pending = 0;
+      nvmlReturn_t rc = api_->DeviceGetMigMode(dev, &current, &pending);
+      // NOT_SUPPORTED on GPUs without MIG: they are not in MIG mode.
+      gpu.mig_enabled = rc == NVML_SUCCESS && current == NVML_DEVICE_MIG_ENABLE;
+      lost |= rc == NVML_ERROR_GPU_IS_LOST;
+    }
+    if (api_->DeviceGetNvLinkState && api_->DeviceGetNvLinkRemotePciInfo) {
+      // The distinct far ends of the active links (on NVSwitch systems, the switches).
+      std::set<std::string> peers;
+      for (unsigned int link = 0; link < NVML_NVLINK_MAX_LINKS; ++link) {
+        nvmlEnableState_t active = 0;
+        // Links past the device's count answer NOT_SUPPORTED or INVALID_ARGUMENT.
+        if (api_->DeviceGetNvLinkState(dev, link, &active) != NVML_SUCCESS ||
+            active != NVML_FEATURE_ENABLED) {
+          continue;
+        }
+        nvmlPciInfo_t remote{};
+        if (api_->DeviceGetNvLinkRemotePciInfo(dev, link, &remote) == NVML_SUCCESS) {
+          peers.insert(std::string(remote.busId, strnlen(remote.busId, 32)));
+        }
+      }
+      gpu.nvlink_peers = std::vector<std::string>(peers.begin(), peers.end());
+    }
+    finish();
   }
   return gpus;
+}
+
+std::vector<std::vector<GpuXid>> NvmlProbe::DrainXids(size_t count, Timestamp now) {
+  std::vector<std::vector<GpuXid>> out(count);
+  if (!event_set_) return out;
+  for (int n = 0; n < kMaxEventsPerSample; ++n) {
+    nvmlEventData_t data{};
+    nvmlReturn_t rc = api_->EventSetWait(static_cast<nvmlEventSet_t>(event_set_), &data, 0);
+    if (rc != NVML_SUCCESS) {
+      if (rc != NVML_ERROR_TIMEOUT) spdlog::debug("nvmlEventSetWait_v2: {}", api_->Describe(rc));
+      break;
+    }
+    if (!(data.eventType & nvmlEventTypeXidCriticalError)) continue;
+    auto it = std::find(registered_devices_.begin(), registered_devices_.end(),
+                        static_cast<void*>(data.device));
+    if (it == registered_devices_.end()) continue;
+    size_t index = static_cast<size_t>(it - registered_devices_.begin());
+    spdlog::warn("GPU {}: Xid {}", index, data.eventData);
+    if (index < out.size()) {
+      out[index].push_back({.at = now, .xid = static_cast<int64_t>(data.eventData)});
+    }
+  }
+  return out;
 }
 
 Result<std::vector<GpuSample>> NvmlProbe::Sample() {
@@ -222,33 +385,63 @@ Result<std::vector<GpuSample>> NvmlProbe::Sample() {
     return std::unexpected(Error::Unavailable("nvmlDeviceGetCount_v2: " + api_->Describe(rc)));
   }
   Timestamp now = clock_.Now();
+  std::vector<std::vector<GpuXid>> xids = DrainXids(count, now);
   std::vector<GpuSample> out;
   for (unsigned int i = 0; i < count; ++i) {
-    GpuSample s{.index = i, .at = now};
+    GpuSample s{.index = i, .at = now, .xids = std::move(xids[i])};
+    // Every query may be the one that finds the GPU gone.
+    auto ok = [&](nvmlReturn_t rc) {
+      s.lost |= rc == NVML_ERROR_GPU_IS_LOST;
+      return rc == NVML_SUCCESS;
+    };
     nvmlDevice_t dev = nullptr;
-    if (api_->DeviceGetHandleByIndex(i, &dev) != NVML_SUCCESS) {
+    if (!ok(api_->DeviceGetHandleByIndex(i, &dev))) {
       out.push_back(std::move(s));
       continue;
     }
     char uuid[kDeviceUuidBufferSize] = {};
-    if (api_->DeviceGetUUID(dev, uuid, sizeof uuid) == NVML_SUCCESS) s.uuid = uuid;
+    if (ok(api_->DeviceGetUUID(dev, uuid, sizeof uuid))) s.uuid = uuid;
     nvmlUtilization_t util{};
-    if (api_->DeviceGetUtilizationRates &&
-        api_->DeviceGetUtilizationRates(dev, &util) == NVML_SUCCESS) {
+    if (api_->DeviceGetUtilizationRates && ok(api_->DeviceGetUtilizationRates(dev, &util))) {
       s.utilization_percent = util.gpu;
     }
     nvmlMemory_t memory{};
-    if (api_->DeviceGetMemoryInfo(dev, &memory) == NVML_SUCCESS) {
+    if (ok(api_->DeviceGetMemoryInfo(dev, &memory))) {
       s.memory_used_mib = static_cast<int64_t>(memory.used / (1024 * 1024));
     }
     unsigned int temp = 0;
     if (api_->DeviceGetTemperature &&
-        api_->DeviceGetTemperature(dev, NVML_TEMPERATURE_GPU, &temp) == NVML_SUCCESS) {
+        ok(api_->DeviceGetTemperature(dev, NVML_TEMPERATURE_GPU, &temp))) {
       s.temperature_c = temp;
     }
     unsigned int milliwatts = 0;
-    if (api_->DeviceGetPowerUsage && api_->DeviceGetPowerUsage(dev, &milliwatts) == NVML_SUCCESS) {
+    if (api_->DeviceGetPowerUsage && ok(api_->DeviceGetPowerUsage(dev, &milliwatts))) {
       s.power_milliwatts = milliwatts;
+    }
+    unsigned int sm_mhz = 0;
+    if (api_->DeviceGetClockInfo && ok(api_->DeviceGetClockInfo(dev, NVML_CLOCK_SM, &sm_mhz))) {
+      s.sm_clock_mhz = sm_mhz;
+    }
+    if (api_->DeviceGetTotalEccErrors) {
+      // NOT_SUPPORTED where ECC is off or absent (most non-datacentre boards): 0.
+      unsigned long long errors = 0;
+      if (ok(api_->DeviceGetTotalEccErrors(dev, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_VOLATILE_ECC,
+                                           &errors))) {
+        s.ecc_sbe_total = static_cast<int64_t>(errors);
+      }
+      errors = 0;
+      if (ok(api_->DeviceGetTotalEccErrors(dev, NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
+                                           NVML_VOLATILE_ECC, &errors))) {
+        s.ecc_dbe_total = static_cast<int64_t>(errors);
+      }
+    }
+    unsigned long long reasons = 0;
+    if (api_->DeviceGetThrottleReasons && ok(api_->DeviceGetThrottleReasons(dev, &reasons))) {
+      s.throttle_reasons = reasons;
+    }
+    if (s.lost) {
+      // What a lost GPU answered is not to be trusted: report it without metrics.
+      s = GpuSample{.index = i, .uuid = s.uuid, .at = now, .xids = std::move(s.xids), .lost = true};
     }
     out.push_back(std::move(s));
   }

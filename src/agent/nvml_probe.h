@@ -5,6 +5,16 @@
 // dlopen at run time and the few entry points used are resolved with dlsym, declared here from
 // NVML's public API (nvml.h). A missing library is kUnavailable with a hint to use --simulate.
 //
+// Entry points are resolved once, in Create. The inventory's (name, UUID, memory, ...) are
+// required: a library without one is kUnavailable naming it. Everything else is optional, so an
+// older driver still works: a missing metric symbol reads 0, a missing topology symbol leaves
+// the field out (pci_bus_id, mig_enabled, nvlink_peers), and without the event API no Xids are
+// reported. A device whose query answers NVML_ERROR_GPU_IS_LOST has fallen off the bus: its
+// inventory entry is unhealthy with reason "fell_off_bus" and its samples are `lost`.
+//
+// Xid events come from one NVML event set made in Create, with every device registered for
+// critical Xid errors; Sample() drains it without waiting.
+//
 // Thread-safety: NVML itself is thread-safe, but an NvmlProbe is meant for one thread (the agent
 // loop). The library is initialised in Create and shut down in the destructor.
 #pragma once
@@ -12,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/gpu_probe.h"
 
@@ -39,9 +50,16 @@ class NvmlProbe final : public GpuProbe {
   struct Api;  // the resolved entry points
   NvmlProbe(void* handle, std::unique_ptr<Api> api, const Clock& clock);
 
+  // Registers every device for Xid events; without the event API (or on failure) no Xids.
+  void SetUpXidEvents();
+  // The Xid events waiting in the event set, by device index (`count` devices), stamped `now`.
+  std::vector<std::vector<GpuXid>> DrainXids(size_t count, Timestamp now);
+
   void* handle_;  // from dlopen; closed in the destructor after nvmlShutdown
   std::unique_ptr<Api> api_;
   const Clock& clock_;
+  void* event_set_ = nullptr;              // nvmlEventSet_t; null: no Xid events
+  std::vector<void*> registered_devices_;  // nvmlDevice_t by index, for events' devices
 };
 
 }  // namespace hangar::agent

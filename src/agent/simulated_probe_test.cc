@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <regex>
 
 namespace hangar::agent {
@@ -261,6 +263,144 @@ TEST(SimulatedProbeTest, FactoryPicksSimulatorWhenSpecGiven) {
   auto probe = NewGpuProbe({.simulate = "1xT4", .node_name = "n"}, clock);
   ASSERT_TRUE(probe.has_value());
   EXPECT_EQ((*probe)->name(), "simulated");
+}
+
+TEST(SimulatedProbeTest, TopologyFollowsTheModel) {
+  FakeClock clock(FromUnixMicros(0));
+  auto probe = SimulatedProbe::Create("3xH100-80GB,2xL4", "n", clock);
+  ASSERT_TRUE(probe.has_value());
+  auto gpus = (*probe)->Inventory();
+  ASSERT_TRUE(gpus.has_value());
+  ASSERT_EQ(gpus->size(), 5u);
+  EXPECT_EQ((*gpus)[0].pci_bus_id, "00000000:01:00.0");
+  EXPECT_EQ((*gpus)[4].pci_bus_id, "00000000:05:00.0");
+  for (const auto& g : *gpus) EXPECT_EQ(g.mig_enabled, false);
+  // H100 SXM: NVLink to the other H100s; L4 (PCIe): none.
+  EXPECT_EQ((*gpus)[1].nvlink_peers,
+            (std::vector<std::string>{"00000000:01:00.0", "00000000:03:00.0"}));
+  EXPECT_EQ((*gpus)[3].nvlink_peers, std::vector<std::string>{});
+}
+
+TEST(SimulatedProbeTest, SmClockFollowsLoad) {
+  FakeClock clock(FromUnixMicros(1'700'000'000'000'000));
+  auto probe = SimulatedProbe::Create("1xH100-80GB", "n", clock);
+  ASSERT_TRUE(probe.has_value());
+  auto idle = (*probe)->Sample();
+  ASSERT_TRUE(idle.has_value());
+  EXPECT_EQ((*idle)[0].sm_clock_mhz, 345);
+  EXPECT_EQ((*idle)[0].throttle_reasons, kThrottleGpuIdle);
+  EXPECT_EQ((*idle)[0].ecc_dbe_total, 0);
+  EXPECT_TRUE((*idle)[0].xids.empty());
+}
+
+TEST(SimulatedProbeTest, SyntheticLoadIsDeterministicAndBelievable) {
+  FakeClock clock(FromUnixMicros(1'700'000'000'000'000));
+  auto a = SimulatedProbe::CreateWithSyntheticLoad("8xH100-80GB", "sim-00001", clock);
+  auto b = SimulatedProbe::CreateWithSyntheticLoad("8xH100-80GB", "sim-00001", clock);
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  int busy = 0;
+  for (int minute = 0; minute < 24 * 60; minute += 7) {
+    clock.Set(FromUnixMicros(1'700'000'000'000'000) + std::chrono::minutes(minute));
+    auto sa = (*a)->Sample();
+    auto sb = (*b)->Sample();
+    ASSERT_TRUE(sa.has_value() && sb.has_value());
+    for (size_t i = 0; i < sa->size(); ++i) {
+      const GpuSample& s = (*sa)[i];
+      EXPECT_EQ(s.utilization_percent, (*sb)[i].utilization_percent);  // same node, same load
+      if (s.utilization_percent == 0) {
+        EXPECT_EQ(s.sm_clock_mhz, 345);
+        continue;
+      }
+      ++busy;
+      EXPECT_GE(s.utilization_percent, 70);
+      EXPECT_LE(s.utilization_percent, 100);
+      EXPECT_EQ(s.sm_clock_mhz, 1980);
+      EXPECT_GE(s.memory_used_mib, 81559 / 2);
+      EXPECT_LE(s.temperature_c, 80);
+    }
+  }
+  EXPECT_GT(busy, 0);  // a day of samples shows some work
+}
+
+TEST(SimulatedProbeTest, EccFaultRaisesCountersAndXid48Once) {
+  FakeClock clock(FromUnixMicros(1'700'000'000'000'000));
+  auto probe = SimulatedProbe::Create("2xA100-80GB", "n", clock);
+  ASSERT_TRUE(probe.has_value());
+  ASSERT_TRUE((*probe)->InjectFault(1, SimulatedFault::kEcc).has_value());
+  auto first = (*probe)->Sample();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ((*first)[1].ecc_dbe_total, 1);
+  EXPECT_EQ((*first)[1].ecc_sbe_total, 1);
+  ASSERT_EQ((*first)[1].xids.size(), 1u);
+  EXPECT_EQ((*first)[1].xids[0].xid, 48);
+  EXPECT_EQ((*first)[0].ecc_dbe_total, 0);
+  auto second = (*probe)->Sample();
+  EXPECT_EQ((*second)[1].ecc_dbe_total, 1);  // once per activation
+  EXPECT_EQ((*second)[1].ecc_sbe_total, 2);  // per sample while active
+  EXPECT_TRUE((*second)[1].xids.empty());
+  (*probe)->ClearFaults();
+  auto cleared = (*probe)->Sample();
+  EXPECT_EQ((*cleared)[1].ecc_dbe_total, 1);  // volatile counters keep their count
+  EXPECT_EQ((*cleared)[1].ecc_sbe_total, 2);
+  EXPECT_FALSE((*probe)->InjectFault(2, SimulatedFault::kEcc).has_value());
+}
+
+TEST(SimulatedProbeTest, FellOffBusIsLostAndUnhealthy) {
+  FakeClock clock(FromUnixMicros(1'700'000'000'000'000));
+  auto probe = SimulatedProbe::Create("2xH100-80GB", "n", clock);
+  ASSERT_TRUE(probe.has_value());
+  (*probe)->SetFaults({{0, {SimulatedFault::kFellOffBus}}});
+  auto samples = (*probe)->Sample();
+  ASSERT_TRUE(samples.has_value());
+  EXPECT_TRUE((*samples)[0].lost);
+  EXPECT_EQ((*samples)[0].temperature_c, 0);
+  EXPECT_EQ((*samples)[0].power_milliwatts, 0);
+  ASSERT_EQ((*samples)[0].xids.size(), 1u);
+  EXPECT_EQ((*samples)[0].xids[0].xid, 79);
+  EXPECT_FALSE((*samples)[1].lost);
+  auto gpus = (*probe)->Inventory();
+  EXPECT_FALSE((*gpus)[0].healthy);
+  EXPECT_EQ((*gpus)[0].health_reasons, std::vector<std::string>{"fell_off_bus"});
+  EXPECT_TRUE((*gpus)[1].healthy);
+  (*probe)->ClearFaults();
+  EXPECT_TRUE((*(*probe)->Inventory())[0].healthy);
+  EXPECT_FALSE((*(*probe)->Sample())[0].lost);
+}
+
+TEST(SimulatedProbeTest, OverheatingIsHotAndThrottled) {
+  FakeClock clock(FromUnixMicros(1'700'000'000'000'000));
+  auto probe = SimulatedProbe::Create("1xH100-80GB", "n", clock);
+  ASSERT_TRUE(probe.has_value());
+  ASSERT_TRUE((*probe)->InjectFault(0, SimulatedFault::kOverheating).has_value());
+  auto s = (*(*probe)->Sample())[0];
+  EXPECT_GE(s.temperature_c, 92);
+  EXPECT_EQ(s.throttle_reasons & (kThrottleSwThermalSlowdown | kThrottleHwThermalSlowdown),
+            kThrottleSwThermalSlowdown | kThrottleHwThermalSlowdown);
+  EXPECT_TRUE(s.xids.empty());
+}
+
+TEST(SimulatedProbeTest, FaultFileIsFollowed) {
+  char tmpl[] = "/tmp/hangar-simfaults-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::filesystem::path file = std::filesystem::path(tmpl) / "faults.json";
+  std::ofstream(file) << R"({"1": ["overheating"]})";
+  FakeClock clock(FromUnixMicros(0));
+  auto probe = NewGpuProbe(
+      {.simulate = "2xL4", .node_name = "n", .simulated_faults_file = file.string()}, clock);
+  ASSERT_TRUE(probe.has_value());
+  auto samples = (*probe)->Sample();
+  ASSERT_TRUE(samples.has_value());
+  EXPECT_LT((*samples)[0].temperature_c, 90);
+  EXPECT_GE((*samples)[1].temperature_c, 92);
+  std::ofstream(file) << "{}";
+  std::filesystem::last_write_time(
+      file, std::filesystem::file_time_type::clock::now() + std::chrono::hours(1));
+  EXPECT_LT((*(*probe)->Sample())[1].temperature_c, 90);
+  std::filesystem::remove_all(tmpl);
+
+  auto nvml = NewGpuProbe({.simulated_faults_file = "/tmp/x.json"}, clock);
+  ASSERT_FALSE(nvml.has_value());
+  EXPECT_EQ(nvml.error().code(), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -90,6 +90,16 @@ BOOST_DESCRIBE_STRUCT(GpuTypeList, (), (items, next_page_token))
 
 // ---- Nodes -------------------------------------------------------------------------------------
 
+// A node taint: work lands on a tainted node only if it tolerates the taint (key, and value when
+// the toleration names one). NoSchedule keeps new work away; running work stays.
+struct NodeTaint {
+  std::string key;
+  std::optional<std::string> value;
+  std::optional<std::string> effect;  // "NoSchedule" (the only effect so far; the default)
+  bool operator==(const NodeTaint&) const = default;
+};
+BOOST_DESCRIBE_STRUCT(NodeTaint, (), (key, value, effect))
+
 struct Node {
   std::string id;
   std::string name;
@@ -102,19 +112,37 @@ struct Node {
   std::optional<std::string> last_heartbeat_at;
   std::string created_at;
   std::string updated_at;
+  std::string cordon_reason;  // why it is cordoned: an admin's words, or the health check's
+  bool draining = false;      // cordoned, and its work is being moved off
+  std::optional<std::string> drain_requested_at;
+  std::optional<std::string> drain_deadline;  // work still there then is stopped
+  int64_t workloads_running = 0;              // placed on it and not yet finished (drain progress)
+  std::vector<NodeTaint> taints;
   std::string etag;
   Links links;
 };
 BOOST_DESCRIBE_STRUCT(Node, (),
                       (id, name, hostname, state, cordoned, labels, agent_version, gpu_count,
-                       last_heartbeat_at, created_at, updated_at, etag, links))
+                       last_heartbeat_at, created_at, updated_at, cordon_reason, draining,
+                       drain_requested_at, drain_deadline, workloads_running, taints, etag, links))
 
 // PATCH /nodes/{id} (JSON merge patch, RFC 7396): a label set to null is removed.
 struct UpdateNodeRequest {
   std::optional<std::map<std::string, std::optional<std::string>>> labels;
   std::optional<bool> cordoned;
+  std::optional<std::string> cordon_reason;
+  std::optional<std::vector<NodeTaint>> taints;  // replaces the node's taints
 };
-BOOST_DESCRIBE_STRUCT(UpdateNodeRequest, (), (labels, cordoned))
+BOOST_DESCRIBE_STRUCT(UpdateNodeRequest, (), (labels, cordoned, cordon_reason, taints))
+
+// POST /nodes/{id}/drain: cordon the node and move its work off. Preemptible work (requeue,
+// checkpoint) is stopped and requeued at once; other work is left to finish, up to
+// `timeout_seconds` if given, after which it is stopped too.
+struct DrainNodeRequest {
+  std::optional<std::string> reason;
+  std::optional<int64_t> timeout_seconds;
+};
+BOOST_DESCRIBE_STRUCT(DrainNodeRequest, (), (reason, timeout_seconds))
 
 struct NodeList {
   std::vector<Node> items;
@@ -137,6 +165,8 @@ struct Gpu {
   std::string cuda_version;
   std::string compute_capability;
   GpuState state = GpuState::ready;
+  std::vector<std::string> health_reasons;  // why it is unhealthy ("xid_79", "overheating", …)
+  std::string pci_bus_id;
   std::string created_at;
   std::string updated_at;
   std::string etag;
@@ -144,8 +174,8 @@ struct Gpu {
 };
 BOOST_DESCRIBE_STRUCT(Gpu, (),
                       (id, node_id, index, uuid, gpu_type, gpu_type_id, product_name, memory_mib,
-                       driver_version, cuda_version, compute_capability, state, created_at,
-                       updated_at, etag, links))
+                       driver_version, cuda_version, compute_capability, state, health_reasons,
+                       pci_bus_id, created_at, updated_at, etag, links))
 
 struct GpuList {
   std::vector<Gpu> items;
@@ -197,10 +227,18 @@ struct AgentGpu {
   std::string cuda_version;
   std::string compute_capability;
   bool healthy = true;
+  // Why the GPU is unhealthy, when it is: "ecc_uncorrectable", "xid_79", "fell_off_bus",
+  // "overheating", "probe_failed" (the agent's health checks; docs/agent.md).
+  std::optional<std::vector<std::string>> health_reasons;
+  std::optional<std::string> pci_bus_id;  // "00000000:17:00.0"
+  std::optional<bool> mig_enabled;        // MIG mode is on (current, not pending)
+  // PCI bus ids of the GPUs this one reaches over an active NVLink.
+  std::optional<std::vector<std::string>> nvlink_peers;
 };
 BOOST_DESCRIBE_STRUCT(AgentGpu, (),
                       (index, uuid, product_name, vendor, architecture, memory_mib, driver_version,
-                       cuda_version, compute_capability, healthy))
+                       cuda_version, compute_capability, healthy, health_reasons, pci_bus_id,
+                       mig_enabled, nvlink_peers))
 
 // POST /api/v1/nodes/register, authenticated with a join token.
 struct RegisterNodeRequest {

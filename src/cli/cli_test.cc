@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -10,6 +12,7 @@
 
 #include "cli/config.h"
 #include "cli/output.h"
+#include "cli/session.h"
 #include "client/test_server.h"
 
 namespace hangar::cli {
@@ -837,6 +840,468 @@ TEST_F(ConfigTest, AnExpiredAccessTokenIsRefreshedAndTheRotatedTokenStored) {
   size_t before = oauth.server().seen().size();
   EXPECT_EQ(RunHangar({"--token", "flag-token", "teams", "list"}, env, &out, &err, io), 3);
   EXPECT_EQ(oauth.server().seen().size(), before + 1);
+}
+
+// ---- Fleet and monitoring commands ----------------------------------------------------------
+
+constexpr std::string_view kNodeId = "node_01jd3x00000000000000000001";
+constexpr std::string_view kRuleId = "arule_01jd3x0000000000000000000r";
+
+// The CLI against `server`, with a token, on the fake clock kT0 and a recorded, instant sleep.
+class FleetCliTest : public ConfigTest {
+ protected:
+  int Run(RecordingServer& server, std::vector<std::string> args, CliIo io = {}) {
+    args.insert(args.begin(), {"--url", server.url(), "--token", "t"});
+    if (!io.clock) io.clock = &clock_;
+    if (!io.sleep) io.sleep = [this](std::chrono::seconds d) { sleeps_.push_back(d.count()); };
+    return RunHangar(args, MakeEnv({}), &out_, &err_, io);
+  }
+  FakeClock clock_{kT0};
+  std::vector<int64_t> sleeps_;
+  std::string out_, err_;
+};
+
+api::Node SampleNode() {
+  return api::Node{.id = std::string(kNodeId), .name = "gpu-01", .gpu_count = 8, .etag = "\"7\""};
+}
+
+api::GpuLiveList SampleLive() {
+  api::GpuLiveList live;
+  live.items.push_back(api::GpuLive{.gpu_id = "gpu_2",
+                                    .node_id = std::string(kNodeId),
+                                    .node_name = "gpu-01",
+                                    .index = 1,
+                                    .gpu_type = "H100-80GB",
+                                    .state = api::GpuState::unhealthy,
+                                    .memory_mib = 81559});
+  live.items.push_back(api::GpuLive{.gpu_id = "gpu_1",
+                                    .node_id = std::string(kNodeId),
+                                    .node_name = "gpu-01",
+                                    .index = 0,
+                                    .gpu_type = "H100-80GB",
+                                    .project_id = "proj_1",
+                                    .workload_id = "job_1",
+                                    .sampled_at = "2027-01-15T07:59:59Z",
+                                    .utilization = 73.4,
+                                    .memory_used_mib = 40960,
+                                    .memory_mib = 81559,
+                                    .temperature_c = 61.4,
+                                    .power_watts = 412.6,
+                                    .sm_clock_mhz = 1980});
+  live.items.push_back(api::GpuLive{.gpu_id = "gpu_3",
+                                    .node_id = "node_2",
+                                    .node_name = "gpu-02",
+                                    .index = 0,
+                                    .gpu_type = "L4",
+                                    .sampled_at = "2027-01-15T07:59:59Z",
+                                    .utilization = 5,
+                                    .memory_used_mib = 512,
+                                    .memory_mib = 23034,
+                                    .temperature_c = 35,
+                                    .power_watts = 20,
+                                    .sm_clock_mhz = 210});
+  return live;
+}
+
+TEST_F(FleetCliTest, GpusTopOncePrintsOneFrameWithFleetTotals) {
+  RecordingServer server(
+      [](const Seen&) { return TestServer::Json(200, json::Serialize(SampleLive())); });
+  ASSERT_EQ(Run(server, {"gpus", "top", "--once"}), 0) << err_;
+  ASSERT_EQ(server.seen().size(), 1u);
+  EXPECT_EQ(server.seen()[0].method, "GET");
+  EXPECT_EQ(server.seen()[0].target, "/api/v1/gpus/live");
+  // Sorted by node and index; busy counts held GPUs; the mean is over GPUs with a sample.
+  EXPECT_EQ(out_,
+            "GPUs 3   busy 1   mean util 39.2%   unhealthy 1   unreachable 0   at "
+            "2027-01-15T08:00:00Z\n"
+            "\n"
+            "NODE     GPU   TYPE        STATE       UTIL                MEM (GiB)   TEMP C   "
+            "POWER W   SM MHz   PROJECT/WORKLOAD\n"
+            "gpu-01   0     H100-80GB   ready       [#######...]  73%   40.0/79.6   61       "
+            "413       1980     proj_1/job_1\n"
+            "gpu-01   1     H100-80GB   unhealthy   -                   -/79.6      -        "
+            "-         -        -\n"
+            "gpu-02   0     L4          ready       [#.........]   5%   0.5/22.5    35       "
+            "20        210      -\n");
+  EXPECT_TRUE(sleeps_.empty());
+
+  ASSERT_EQ(Run(server, {"gpus", "top", "--once", "--node", "gpu-02"}), 0) << err_;
+  EXPECT_NE(out_.find("GPUs 1   busy 0   mean util 5%"), std::string::npos) << out_;
+  EXPECT_EQ(out_.find("gpu-01"), std::string::npos) << out_;
+
+  // -o json: the items once, for scripts.
+  ASSERT_EQ(Run(server, {"-o", "json", "gpus", "top"}), 0) << err_;
+  auto items = boost::json::parse(out_).as_array();
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].at("gpu_id"), "gpu_2");
+  EXPECT_EQ(server.seen().size(), 3u);
+}
+
+TEST_F(FleetCliTest, GpusTopRedrawsOnATerminalUntilCtrlC) {
+  RecordingServer server(
+      [](const Seen&) { return TestServer::Json(200, json::Serialize(SampleLive())); });
+  // The third one-second nap (the second wait) is interrupted as Ctrl-C would.
+  CliIo io{.sleep =
+               [&](std::chrono::seconds d) {
+                 sleeps_.push_back(d.count());
+                 if (sleeps_.size() == 3) ::raise(SIGINT);
+               },
+           .stdout_is_terminal = [] { return true; }};
+  ASSERT_EQ(Run(server, {"gpus", "top", "--interval", "2s"}, io), 0) << err_;
+  EXPECT_EQ(server.seen().size(), 2u);
+  EXPECT_EQ(sleeps_, (std::vector<int64_t>{1, 1, 1}));
+  EXPECT_TRUE(out_.starts_with("\x1b[H\x1b[2JGPUs 3")) << out_;
+  EXPECT_NE(out_.find("\x1b[H\x1b[2J", 1), std::string::npos) << "the second frame redraws";
+  struct sigaction now {};
+  ::sigaction(SIGINT, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, SIG_DFL) << "the previous SIGINT handler is restored";
+
+  // Not a terminal: frames follow one another, without escape codes.
+  sleeps_.clear();
+  io.stdout_is_terminal = [] { return false; };
+  ASSERT_EQ(Run(server, {"gpus", "top", "--interval", "1s"}, io), 0) << err_;
+  EXPECT_EQ(out_.find('\x1b'), std::string::npos);
+  EXPECT_NE(out_.find("\n\nGPUs 3"), std::string::npos) << out_;
+
+  EXPECT_EQ(Run(server, {"gpus", "top", "--interval", "soon"}), 2);
+  EXPECT_NE(err_.find("not a duration"), std::string::npos) << err_;
+}
+
+TEST_F(FleetCliTest, GpusTopKeepsTheLastFrameWhenALaterRefreshFails) {
+  std::atomic<int> calls = 0;
+  RecordingServer server([&](const Seen&) {
+    if (++calls == 1) return TestServer::Json(200, json::Serialize(SampleLive()));
+    return TestServer::Json(503, R"({"title":"Unavailable","status":503})",
+                            "application/problem+json");
+  });
+  CliIo io{.sleep = [&](std::chrono::seconds d) {
+    sleeps_.push_back(d.count());
+    if (sleeps_.size() == 2) ::raise(SIGINT);
+  }};
+  ASSERT_EQ(Run(server, {"gpus", "top", "--interval", "1s"}, io), 0) << err_;
+  EXPECT_EQ(calls, 2);
+  EXPECT_NE(out_.find("\nrefresh failed at 2027-01-15T08:00:00Z: Unavailable"), std::string::npos)
+      << out_;
+  EXPECT_NE(out_.rfind("gpu-02   0     L4"), out_.find("gpu-02   0     L4")) << "shown again";
+
+  // A first fetch that fails fails the command.
+  calls = 1;
+  EXPECT_EQ(Run(server, {"gpus", "top"}, io), 6);
+}
+
+TEST_F(FleetCliTest, NodesCordonUncordonAndDrainResolveNamesAndWait) {
+  std::mutex mu;
+  std::vector<int64_t> running = {3, 3, 1, 0};  // what successive GETs of the node report
+  RecordingServer server([&](const Seen& seen) {
+    api::Node node = SampleNode();
+    if (seen.target.starts_with("/api/v1/nodes?name=")) {
+      api::NodeList list;
+      if (seen.target.ends_with("=gpu-01")) list.items.push_back(node);
+      return TestServer::Json(200, json::Serialize(list));
+    }
+    if (seen.method == "POST" || seen.method == "GET") {
+      std::lock_guard lock(mu);
+      node.cordoned = node.draining = true;
+      node.workloads_running = running.front();
+      if (running.size() > 1) running.erase(running.begin());
+    }
+    return TestServer::Json(200, json::Serialize(node));
+  });
+  std::string path = "/api/v1/nodes/" + std::string(kNodeId);
+
+  ASSERT_EQ(Run(server, {"nodes", "cordon", "gpu-01", "--reason", "bad fan"}), 0) << err_;
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].target, "/api/v1/nodes?name=gpu-01");
+  EXPECT_EQ(seen[1].method, "PATCH");
+  EXPECT_EQ(seen[1].target, path);
+  EXPECT_EQ(seen[1].content_type, "application/merge-patch+json");
+  EXPECT_EQ(boost::json::parse(seen[1].body),
+            boost::json::parse(R"({"cordoned":true,"cordon_reason":"bad fan"})"));
+
+  // An id is used as it is: no lookup.
+  ASSERT_EQ(Run(server, {"nodes", "uncordon", std::string(kNodeId)}), 0) << err_;
+  EXPECT_EQ(server.seen().size(), 3u);
+  EXPECT_EQ(boost::json::parse(server.seen().back().body),
+            boost::json::parse(R"({"cordoned":false})"));
+
+  ASSERT_EQ(
+      Run(server, {"nodes", "drain", "gpu-01", "--reason", "kernel", "--timeout", "30m", "--wait"}),
+      0)
+      << err_;
+  seen = server.seen();
+  ASSERT_EQ(seen.size(), 8u);  // lookup, POST, then GETs until nothing runs
+  EXPECT_EQ(seen[4].method, "POST");
+  EXPECT_EQ(seen[4].target, path + "/drain");
+  EXPECT_EQ(boost::json::parse(seen[4].body),
+            boost::json::parse(R"({"reason":"kernel","timeout_seconds":1800})"));
+  for (size_t i = 5; i < 8; ++i) EXPECT_EQ(seen[i].method + " " + seen[i].target, "GET " + path);
+  EXPECT_EQ(err_,
+            "node gpu-01: draining, 3 workload(s) still running\n"
+            "node gpu-01: draining, 1 workload(s) still running\n"
+            "node gpu-01: drained, no workloads running\n");
+  EXPECT_EQ(sleeps_, (std::vector<int64_t>{2, 2, 2}));
+  EXPECT_NE(out_.find("gpu-01   ready   draining, 0 running"), std::string::npos) << out_;
+
+  EXPECT_EQ(Run(server, {"nodes", "drain", "gpu-01", "--timeout", "soon"}), 2);
+  EXPECT_EQ(Run(server, {"nodes", "get", "gpu-99"}), 4);
+  EXPECT_NE(err_.find("no node named 'gpu-99'"), std::string::npos) << err_;
+}
+
+TEST_F(FleetCliTest, NodesDrainWaitFailsWhenTheNodeIsUncordonedWithWorkLeft) {
+  RecordingServer server([](const Seen& seen) {
+    api::Node node = SampleNode();
+    node.workloads_running = 2;
+    node.cordoned = node.draining = seen.method == "POST";
+    return TestServer::Json(200, json::Serialize(node));
+  });
+  EXPECT_EQ(Run(server, {"nodes", "drain", std::string(kNodeId), "--wait"}), 5);
+  EXPECT_NE(err_.find("was uncordoned"), std::string::npos) << err_;
+}
+
+TEST_F(FleetCliTest, NodesTaintEditsTheCurrentTaintsUnderIfMatch) {
+  RecordingServer server([](const Seen&) {
+    api::Node node = SampleNode();
+    node.taints = {{.key = "gpu", .value = "broken"}, {.key = "maintenance"}};
+    return TestServer::Json(200, json::Serialize(node));
+  });
+  ASSERT_EQ(Run(server, {"nodes", "taint", std::string(kNodeId), "gpu=ok",
+                         "dedicated=ml:NoSchedule", "--remove", "maintenance"}),
+            0)
+      << err_;
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].method, "GET");
+  EXPECT_EQ(seen[1].method, "PATCH");
+  EXPECT_EQ(seen[1].content_type, "application/merge-patch+json");
+  EXPECT_EQ(boost::json::parse(seen[1].body),
+            boost::json::parse(R"({"taints":[{"key":"gpu","value":"ok","effect":null},
+                {"key":"dedicated","value":"ml","effect":"NoSchedule"}]})"));
+  EXPECT_EQ(Run(server, {"nodes", "taint", std::string(kNodeId), "=x"}), 2);
+  EXPECT_EQ(Run(server, {"nodes", "taint", std::string(kNodeId)}), 2);
+  EXPECT_EQ(server.seen().size(), 2u) << "bad flags send nothing";
+}
+
+TEST(OutputTest, NodeTableShowsCordonReasonDrainAndTaints) {
+  api::Node cordoned = SampleNode();
+  cordoned.cordoned = true;
+  cordoned.cordon_reason = "health check: xid_79 on GPU 3";
+  api::Node draining = SampleNode();
+  draining.name = "gpu-02";
+  draining.cordoned = draining.draining = true;
+  draining.workloads_running = 2;
+  draining.taints = {{.key = "gpu", .value = "broken"}};
+  std::string table = Render(std::vector<api::Node>{cordoned, draining}, OutputFormat::kTable);
+  EXPECT_NE(table.find("   TAINTS   "), std::string::npos) << table;
+  EXPECT_NE(table.find("yes: health check: xid_79 on GPU 3"), std::string::npos) << table;
+  EXPECT_NE(table.find("draining, 2 running                  8      -        gpu=broken"),
+            std::string::npos)
+      << table;
+  // No node has a taint: no TAINTS column.
+  EXPECT_EQ(Render(std::vector<api::Node>{cordoned}, OutputFormat::kTable).find("TAINTS"),
+            std::string::npos);
+}
+
+api::AlertRule SampleRule() {
+  return api::AlertRule{.id = std::string(kRuleId),
+                        .name = "gpu-hot",
+                        .metric = "temperature_c",
+                        .op = ">",
+                        .threshold = 85,
+                        .duration_seconds = 300,
+                        .scope = "gpu",
+                        .selector = {.gpu_type = "H100-80GB"},
+                        .severity = "critical"};
+}
+
+TEST_F(FleetCliTest, AlertsListResolvesTheRuleNameAndRendersTheTable) {
+  RecordingServer server([](const Seen& seen) {
+    if (seen.target.starts_with("/api/v1/alert-rules")) {
+      return TestServer::Json(200, json::Serialize(api::AlertRuleList{.items = {SampleRule()}}));
+    }
+    api::AlertList list;
+    list.items.push_back(api::Alert{.id = "alrt_1",
+                                    .rule_id = std::string(kRuleId),
+                                    .rule_name = "gpu-hot",
+                                    .subject = "gpu_1",
+                                    .state = api::AlertState::firing,
+                                    .severity = "critical",
+                                    .value = 91.25,
+                                    .message = "GPU 3 of gpu-01 at 91.25 C",
+                                    .started_at = "2027-01-15T07:50:00Z",
+                                    .fired_at = "2027-01-15T07:55:00Z"});
+    return TestServer::Json(200, json::Serialize(list));
+  });
+  ASSERT_EQ(Run(server, {"alerts", "list", "--state", "firing", "--rule", "gpu-hot"}), 0) << err_;
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].target, "/api/v1/alert-rules?name=gpu-hot");
+  EXPECT_EQ(seen[1].target, "/api/v1/alerts?state=firing&rule_id=" + std::string(kRuleId));
+  EXPECT_EQ(out_,
+            "STATE    SEVERITY   RULE      SUBJECT   VALUE   SINCE                  MESSAGE\n"
+            "firing   critical   gpu-hot   gpu_1     91.25   2027-01-15T07:55:00Z   GPU 3 of "
+            "gpu-01 at 91.25 C\n");
+  EXPECT_EQ(Run(server, {"alerts", "list", "--state", "burning"}), 2);
+  EXPECT_EQ(Run(server, {"alerts", "list", "--rule", "no-such-rule"}), 4);
+  EXPECT_NE(err_.find("no alert rule named 'no-such-rule'"), std::string::npos) << err_;
+}
+
+TEST_F(FleetCliTest, AlertRulesCreateUpdateDeleteSendTheDocumentedRequests) {
+  RecordingServer server([](const Seen& seen) {
+    if (seen.method == "DELETE") return TestServer::Json(204, "");
+    if (seen.target.starts_with("/api/v1/alert-rules?")) {
+      return TestServer::Json(200, json::Serialize(api::AlertRuleList{.items = {SampleRule()}}));
+    }
+    return TestServer::Json(seen.method == "POST" ? 201 : 200, json::Serialize(SampleRule()));
+  });
+  ASSERT_EQ(
+      Run(server, {"alerts",       "rules",         "create",     "--name",     "gpu-hot",
+                   "--metric",     "temperature_c", "--op",       "gt",         "--threshold",
+                   "85",           "--for",         "5m",         "--gpu-type", "H100-80GB",
+                   "--node-label", "zone=a",        "--severity", "critical",   "--disabled"}),
+      0)
+      << err_;
+  Seen create = server.seen().back();
+  EXPECT_EQ(create.method + " " + create.target, "POST /api/v1/alert-rules");
+  EXPECT_EQ(boost::json::parse(create.body), boost::json::parse(R"({"name":"gpu-hot",
+      "description":null,"metric":"temperature_c","op":">","threshold":85.0,
+      "duration_seconds":300,"scope":"gpu",
+      "selector":{"gpu_type":"H100-80GB","node_labels":{"zone":"a"}},
+      "severity":"critical","enabled":false})"));
+  EXPECT_EQ(out_,
+            "NAME      METRIC          CONDITION     SCOPE   SELECTOR             SEVERITY   "
+            "ENABLED   BUILT-IN   ID\n"
+            "gpu-hot   temperature_c   > 85 for 5m   gpu     gpu_type=H100-80GB   critical   yes  "
+            "     no         " +
+                std::string(kRuleId) + "\n");
+
+  ASSERT_EQ(Run(server, {"alerts", "rules", "update", "gpu-hot", "--threshold", "90", "--for", "0",
+                         "--disable"}),
+            0)
+      << err_;
+  Seen update = server.seen().back();
+  EXPECT_EQ(update.method + " " + update.target,
+            "PATCH /api/v1/alert-rules/" + std::string(kRuleId));
+  EXPECT_EQ(update.content_type, "application/merge-patch+json");
+  EXPECT_EQ(boost::json::parse(update.body),
+            boost::json::parse(R"({"threshold":90.0,"duration_seconds":0,"enabled":false})"));
+
+  ASSERT_EQ(Run(server, {"alerts", "rules", "delete", "gpu-hot"}), 0) << err_;
+  EXPECT_EQ(server.seen().back().method + " " + server.seen().back().target,
+            "DELETE /api/v1/alert-rules/" + std::string(kRuleId));
+  EXPECT_EQ(out_, "alert rule gpu-hot deleted\n");
+
+  // Bad flags are caught before anything is sent, with a message naming the flag.
+  size_t sent = server.seen().size();
+  std::vector<std::string> create_args = {"alerts",   "rules",       "create",      "--name", "x",
+                                          "--metric", "utilization", "--threshold", "1"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = create_args;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  EXPECT_EQ(Run(server, with({"--op", "=>"})), 2);
+  EXPECT_NE(err_.find("--op '=>' is not a comparison"), std::string::npos) << err_;
+  EXPECT_EQ(Run(server, with({"--op", ">", "--for", "2days"})), 2);
+  EXPECT_NE(err_.find("--for '2days' is not a duration from 0 to 24h"), std::string::npos) << err_;
+  EXPECT_EQ(Run(server, with({"--op", ">", "--for", "25h"})), 2);
+  EXPECT_EQ(Run(server, with({"--op", ">", "--scope", "rack"})), 2);
+  EXPECT_NE(err_.find("--scope 'rack' is not one of gpu, allocated_gpu, node"), std::string::npos)
+      << err_;
+  EXPECT_EQ(Run(server, with({"--op", ">", "--severity", "page"})), 2);
+  EXPECT_EQ(Run(server, with({"--op", ">", "--node-label", "zone"})), 2);
+  EXPECT_EQ(Run(server, {"alerts", "rules", "update", "gpu-hot"}), 2);
+  EXPECT_NE(err_.find("nothing to change"), std::string::npos) << err_;
+  EXPECT_EQ(Run(server, {"alerts", "rules", "update", "gpu-hot", "--enable", "--disable"}), 2);
+  EXPECT_EQ(server.seen().size(), sent);
+}
+
+TEST_F(FleetCliTest, MetricsResolvesNamesConvertsRelativeTimesAndRendersBuckets) {
+  RecordingServer server([](const Seen& seen) {
+    if (seen.target.starts_with("/api/v1/projects?")) {
+      api::ProjectList list;
+      list.items.push_back(api::Project{.id = "proj_01jd3x0000000000000000000p", .name = "vision"});
+      return TestServer::Json(200, json::Serialize(list));
+    }
+    api::MetricSeries series{.scope = "project",
+                             .scope_id = "proj_01jd3x0000000000000000000p",
+                             .metric = "utilization",
+                             .unit = "percent",
+                             .from = "2027-01-15T07:00:00Z",
+                             .to = "2027-01-15T08:00:00Z",
+                             .step_seconds = 60,
+                             .resolution = "1m"};
+    series.points.push_back({"2027-01-15T07:00:00Z", 0, 41.333, 100, 480, 8});
+    series.points.push_back({"2027-01-15T07:01:00Z", 12.5, 50, 90, 475, 7.92});
+    if (seen.target.starts_with("/api/v1/gpus/")) series.scope = "gpu";
+    return TestServer::Json(200, json::Serialize(series));
+  });
+  ASSERT_EQ(
+      Run(server, {"metrics", "project", "vision", "--from", "-1h", "--to", "now", "--step", "1m"}),
+      0)
+      << err_;
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].target, "/api/v1/projects?name=vision");
+  EXPECT_EQ(seen[1].target,
+            "/api/v1/projects/proj_01jd3x0000000000000000000p/metrics?metric=utilization&from="
+            "2027-01-15T07%3A00%3A00Z&to=2027-01-15T08%3A00%3A00Z&step=1m");
+  EXPECT_EQ(out_,
+            "utilization (percent) of project proj_01jd3x0000000000000000000p, "
+            "2027-01-15T07:00:00Z to 2027-01-15T08:00:00Z, step 1m, resolution 1m\n"
+            "TIME                   MIN    AVG     MAX   SAMPLES   GPUS\n"
+            "2027-01-15T07:00:00Z   0      41.33   100   480       8\n"
+            "2027-01-15T07:01:00Z   12.5   50      90    475       7.92\n");
+
+  // A GPU: no lookup, no GPUS column; without flags only the metric is sent.
+  ASSERT_EQ(Run(server, {"metrics", "gpu", "gpu_1", "--metric", "power_watts"}), 0) << err_;
+  EXPECT_EQ(server.seen().back().target, "/api/v1/gpus/gpu_1/metrics?metric=power_watts");
+  EXPECT_EQ(out_.find("GPUS"), std::string::npos) << out_;
+  ASSERT_EQ(
+      Run(server, {"-o", "json", "metrics", "gpu", "gpu_1", "--from", "2027-01-14T00:00:00+02:00"}),
+      0);
+  EXPECT_EQ(server.seen().back().target,
+            "/api/v1/gpus/gpu_1/metrics?metric=utilization&from=2027-01-14T00%3A00%3A00%2B02%3A00");
+  EXPECT_EQ(boost::json::parse(out_).at("points").as_array().size(), 2u);
+
+  size_t sent = server.seen().size();
+  EXPECT_EQ(Run(server, {"metrics", "team", "ml", "--from", "yesterday"}), 2);
+  EXPECT_NE(err_.find("--from 'yesterday' is not a time"), std::string::npos) << err_;
+  EXPECT_EQ(Run(server, {"metrics", "node", "gpu-01", "--step", "1w"}), 2);
+  EXPECT_EQ(server.seen().size(), sent);
+}
+
+TEST(TimeFlagTest, RelativeTimesBecomeRfc3339OnTheGivenClock) {
+  EXPECT_EQ(ParseTimeFlag("-1h", "--from", kT0), "2027-01-15T07:00:00Z");
+  EXPECT_EQ(ParseTimeFlag("-2d", "--from", kT0), "2027-01-13T08:00:00Z");
+  EXPECT_EQ(ParseTimeFlag("+30m", "--start", kT0), "2027-01-15T08:30:00Z");
+  EXPECT_EQ(ParseTimeFlag("now", "--to", kT0), "2027-01-15T08:00:00Z");
+  EXPECT_EQ(ParseTimeFlag("2026-03-01T09:00:00Z", "--to", kT0), "2026-03-01T09:00:00Z");
+  EXPECT_EQ(ParseTimeFlag("", "--to", kT0), "");
+  for (std::string_view bad : {"-1w", "1h", "-", "2026-03-01", "tomorrow"}) {
+    auto parsed = ParseTimeFlag(bad, "--from", kT0);
+    ASSERT_FALSE(parsed.has_value()) << bad;
+    EXPECT_NE(parsed.error().message().find("--from"), std::string::npos);
+  }
+  EXPECT_EQ(FormatDurationSeconds(0), "0s");
+  EXPECT_EQ(FormatDurationSeconds(90), "90s");
+  EXPECT_EQ(FormatDurationSeconds(300), "5m");
+  EXPECT_EQ(FormatDurationSeconds(7200), "2h");
+  EXPECT_EQ(FormatDurationSeconds(172800), "2d");
+  EXPECT_EQ(FormatNumber(90), "90");
+  EXPECT_EQ(FormatNumber(97.25), "97.25");
+  EXPECT_EQ(FormatNumber(0.3333), "0.33");
+  EXPECT_EQ(FormatNumber(-0.001), "0");
+}
+
+TEST(IdTest, LooksLikeIdTellsIdsFromNames) {
+  EXPECT_TRUE(LooksLikeId("node_01jd3x00000000000000000001", "node"));
+  EXPECT_FALSE(LooksLikeId("node_01jd3x00000000000000000001", "proj"));
+  EXPECT_TRUE(LooksLikeId("arule_01jd3x0000000000000000000r", ""));
+  EXPECT_FALSE(LooksLikeId("gpu-01", "node"));
+  EXPECT_FALSE(LooksLikeId("node_gpu01", "node"));
+  EXPECT_FALSE(LooksLikeId("node_81jd3x00000000000000000001", "node"));  // top digit too big
+  EXPECT_FALSE(LooksLikeId("node_01JD3X00000000000000000001", "node"));
 }
 
 }  // namespace

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <tuple>
+#include <utility>
 
 #include "common/json_codec.h"
 
@@ -151,18 +154,56 @@ std::string Render(const std::vector<api::Gpu>& items, OutputFormat format) {
                               });
 }
 
+namespace {
+
+// At most `max` characters of `text`, with "..." marking a cut (ASCII, so tables stay aligned).
+std::string Truncate(const std::string& text, size_t max) {
+  return text.size() <= max ? text : text.substr(0, max - 3) + "...";
+}
+
+// "no", "yes", "yes: <reason>", "draining, 3 running: <reason>".
+std::string CordonCell(const api::Node& n) {
+  if (!n.cordoned && !n.draining) return "no";
+  std::string cell =
+      n.draining ? "draining, " + std::to_string(n.workloads_running) + " running" : "yes";
+  if (!n.cordon_reason.empty()) cell += ": " + Truncate(n.cordon_reason, 40);
+  return cell;
+}
+
+// "gpu=broken,maintenance" (the effect only when it is not the default NoSchedule).
+std::string TaintsCell(const std::vector<api::NodeTaint>& taints) {
+  std::string out;
+  for (const auto& t : taints) {
+    out += (out.empty() ? "" : ",") + t.key;
+    if (t.value) out += "=" + *t.value;
+    if (t.effect && *t.effect != "NoSchedule") out += ":" + *t.effect;
+  }
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
 std::string Render(const std::vector<api::Node>& items, OutputFormat format) {
-  return RenderList<api::Node>(
-      items, format, {"ID", "NAME", "STATE", "CORDONED", "GPUS", "LABELS", "LAST HEARTBEAT"},
-      [](const api::Node& n) -> std::vector<std::string> {
-        return {n.id,
-                n.name,
-                std::string(json::EnumName(n.state)),
-                n.cordoned ? "yes" : "no",
-                std::to_string(n.gpu_count),
-                JoinLabels(n.labels),
-                OrDash(n.last_heartbeat_at)};
-      });
+  if (format != OutputFormat::kTable) return RenderTree(items, format);
+  // TAINTS only earns its width when some node has a taint.
+  bool show_taints =
+      std::any_of(items.begin(), items.end(), [](const api::Node& n) { return !n.taints.empty(); });
+  std::vector<std::string> headers{"ID", "NAME", "STATE", "CORDONED", "GPUS", "LABELS"};
+  if (show_taints) headers.push_back("TAINTS");
+  headers.push_back("LAST HEARTBEAT");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& n : items) {
+    std::vector<std::string> row{n.id,
+                                 n.name,
+                                 std::string(json::EnumName(n.state)),
+                                 CordonCell(n),
+                                 std::to_string(n.gpu_count),
+                                 JoinLabels(n.labels)};
+    if (show_taints) row.push_back(TaintsCell(n.taints));
+    row.push_back(OrDash(n.last_heartbeat_at));
+    rows.push_back(std::move(row));
+  }
+  return RenderTable(headers, rows);
 }
 
 std::string Render(const std::vector<api::GpuType>& items, OutputFormat format) {
@@ -544,6 +585,136 @@ std::string Render(const std::vector<api::WhoAmI>& items, OutputFormat format) {
       });
 }
 
+std::string Render(const std::vector<api::AlertRule>& items, OutputFormat format) {
+  return RenderList<api::AlertRule>(
+      items, format,
+      {"NAME", "METRIC", "CONDITION", "SCOPE", "SELECTOR", "SEVERITY", "ENABLED", "BUILT-IN", "ID"},
+      [](const api::AlertRule& r) -> std::vector<std::string> {
+        std::string condition = r.op + " " + FormatNumber(r.threshold);
+        if (r.duration_seconds > 0) {
+          condition += " for " + FormatDurationSeconds(r.duration_seconds);
+        }
+        api::Labels selector = r.selector.node_labels.value_or(api::Labels{});
+        if (r.selector.gpu_type) selector["gpu_type"] = *r.selector.gpu_type;
+        return {r.name,
+                r.metric,
+                condition,
+                r.scope,
+                JoinLabels(selector),
+                r.severity,
+                r.enabled ? "yes" : "no",
+                r.builtin ? "yes" : "no",
+                r.id};
+      });
+}
+
+std::string Render(const std::vector<api::Alert>& items, OutputFormat format) {
+  return RenderList<api::Alert>(
+      items, format, {"STATE", "SEVERITY", "RULE", "SUBJECT", "VALUE", "SINCE", "MESSAGE"},
+      [](const api::Alert& a) -> std::vector<std::string> {
+        std::string since = a.started_at;
+        if (a.state == api::AlertState::firing) since = a.fired_at.value_or(a.started_at);
+        if (a.state == api::AlertState::resolved) since = a.resolved_at.value_or(a.updated_at);
+        return {std::string(json::EnumName(a.state)),
+                OrDash(a.severity),
+                a.rule_name.empty() ? a.rule_id : a.rule_name,
+                a.subject,
+                FormatNumber(a.value),
+                since,
+                OrDash(a.message)};
+      });
+}
+
+std::string Render(const std::vector<api::MetricSeries>& items, OutputFormat format) {
+  if (format != OutputFormat::kTable) return RenderTree(items, format);
+  std::string out;
+  for (const auto& series : items) {
+    if (!out.empty()) out += "\n";
+    out += series.metric + " (" + series.unit + ") of " + series.scope + " " + series.scope_id +
+           ", " + series.from + " to " + series.to + ", step " +
+           FormatDurationSeconds(series.step_seconds) + ", resolution " + series.resolution + "\n";
+    if (series.points.empty()) {
+      out += "no samples in this range\n";
+      continue;
+    }
+    // A GPU series has one GPU by definition; the others say how many reported.
+    bool show_gpus = series.scope != "gpu";
+    std::vector<std::string> headers{"TIME", "MIN", "AVG", "MAX", "SAMPLES"};
+    if (show_gpus) headers.push_back("GPUS");
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : series.points) {
+      rows.push_back({p.t, FormatNumber(p.min), FormatNumber(p.avg), FormatNumber(p.max),
+                      std::to_string(p.samples)});
+      if (show_gpus) rows.back().push_back(FormatNumber(p.gpus));
+    }
+    out += RenderTable(headers, rows);
+  }
+  return out;
+}
+
+namespace {
+
+// "[#####.....]  50%": ten cells, one per 10 percent, rounded.
+std::string UtilizationBar(double percent) {
+  double clamped = std::clamp(percent, 0.0, 100.0);
+  int filled = static_cast<int>(std::lround(clamped / 10));
+  char number[8];
+  std::snprintf(number, sizeof number, "%3ld%%", std::lround(clamped));
+  return "[" + std::string(filled, '#') + std::string(10 - filled, '.') + "] " + number;
+}
+
+std::string Rounded(double value) { return std::to_string(std::lround(value)); }
+
+}  // namespace
+
+std::string RenderGpuTop(std::vector<api::GpuLive> gpus, std::string_view as_of) {
+  auto node_of = [](const api::GpuLive& g) -> const std::string& {
+    return g.node_name.empty() ? g.node_id : g.node_name;
+  };
+  std::sort(gpus.begin(), gpus.end(), [&](const api::GpuLive& a, const api::GpuLive& b) {
+    return std::tie(node_of(a), a.index) < std::tie(node_of(b), b.index);
+  });
+  int64_t busy = 0, unhealthy = 0, unreachable = 0, sampled = 0;
+  double utilization_sum = 0;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& g : gpus) {
+    bool held = g.workload_id.has_value() || g.project_id.has_value();
+    busy += held;
+    unhealthy += g.state == api::GpuState::unhealthy;
+    unreachable += g.state == api::GpuState::unreachable;
+    std::string holder = "-";
+    if (g.project_id && g.workload_id) {
+      holder = *g.project_id + "/" + *g.workload_id;
+    } else if (held) {
+      holder = g.project_id.value_or(g.workload_id.value_or(""));
+    }
+    std::vector<std::string> row{node_of(g), std::to_string(g.index),
+                                 g.gpu_type.empty() ? "-" : g.gpu_type,
+                                 std::string(json::EnumName(g.state))};
+    if (g.sampled_at) {
+      ++sampled;
+      utilization_sum += g.utilization;
+      row.insert(
+          row.end(),
+          {UtilizationBar(g.utilization), GiB(g.memory_used_mib) + "/" + GiB(g.memory_mib),
+           Rounded(g.temperature_c), Rounded(g.power_watts), std::to_string(g.sm_clock_mhz)});
+    } else {
+      row.insert(row.end(), {"-", "-/" + GiB(g.memory_mib), "-", "-", "-"});
+    }
+    row.push_back(holder);
+    rows.push_back(std::move(row));
+  }
+  std::string mean = sampled > 0 ? FormatNumber(utilization_sum / double(sampled)) + "%" : "-";
+  std::string totals = "GPUs " + std::to_string(gpus.size()) + "   busy " + std::to_string(busy) +
+                       "   mean util " + mean + "   unhealthy " + std::to_string(unhealthy) +
+                       "   unreachable " + std::to_string(unreachable) + "   at " +
+                       std::string(as_of) + "\n";
+  return totals + "\n" +
+         RenderTable({"NODE", "GPU", "TYPE", "STATE", "UTIL", "MEM (GiB)", "TEMP C", "POWER W",
+                      "SM MHz", "PROJECT/WORKLOAD"},
+                     rows);
+}
+
 std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format) {
   return RenderList<api::Event>(items, format,
                                 {"TIME", "ACTOR", "OUTCOME", "METHOD", "PATH", "STATUS"},
@@ -597,6 +768,45 @@ std::string FormatPriceMicros(int64_t micros) {
   frac = std::string(6 - frac.size(), '0') + frac;
   while (frac.size() > 2 && frac.back() == '0') frac.pop_back();
   return sign + std::to_string(m / 1'000'000) + "." + frac;
+}
+
+std::string FormatDurationSeconds(int64_t seconds) {
+  if (seconds == 0) return "0s";
+  static constexpr std::pair<int64_t, const char*> kUnits[] = {
+      {86400, "d"}, {3600, "h"}, {60, "m"}};
+  for (auto [unit, suffix] : kUnits) {
+    if (seconds % unit == 0) return std::to_string(seconds / unit) + suffix;
+  }
+  return std::to_string(seconds) + "s";
+}
+
+std::string FormatNumber(double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2f", value);
+  std::string out = text;
+  while (out.back() == '0') out.pop_back();
+  if (out.back() == '.') out.pop_back();
+  return out == "-0" ? "0" : out;
+}
+
+Result<std::string> ParseTimeFlag(std::string_view text, std::string_view flag, Timestamp now) {
+  if (text.empty()) return std::string();
+  if (text == "now") return FormatRfc3339(now);
+  if (text.front() == '+' || text.front() == '-') {
+    auto seconds = ParseDurationSeconds(text.substr(1));
+    if (seconds) {
+      auto offset = std::chrono::seconds(*seconds);
+      return FormatRfc3339(text.front() == '+' ? now + offset : now - offset);
+    }
+  } else if (ParseRfc3339(text)) {
+    return std::string(text);
+  }
+  std::string message(flag);
+  message.append(" '").append(text).append("' is not a time");
+  return std::unexpected(
+      Error::Invalid(std::move(message))
+          .Hint("use an RFC 3339 time (2026-03-01T09:00:00Z), now, or a duration from now: "
+                "+2h, -30m, -2d"));
 }
 
 Result<api::Labels> ParsePairs(const std::vector<std::string>& pairs, std::string_view flag) {

@@ -11,13 +11,16 @@
 #include <string_view>
 #include <vector>
 
+#include "api/alert_types.h"
 #include "api/approval_types.h"
 #include "api/identity_types.h"
+#include "api/metric_types.h"
 #include "api/reservation_types.h"
 #include "api/schedule_types.h"
 #include "api/types.h"
 #include "api/workload_types.h"
 #include "client/api_client.h"
+#include "common/clock.h"
 #include "common/error.h"
 
 namespace hangar::cli {
@@ -36,6 +39,8 @@ std::string ToYaml(const boost::json::value& value);
 
 // Renders resources in `format`. A table has one row per item.
 std::string Render(const std::vector<api::Gpu>& items, OutputFormat format);
+// Nodes: ID, NAME, STATE, CORDONED ("yes: <reason>", "draining: N running"), GPUS, LABELS,
+// TAINTS (only when some node has one), LAST HEARTBEAT.
 std::string Render(const std::vector<api::Node>& items, OutputFormat format);
 std::string Render(const std::vector<api::GpuType>& items, OutputFormat format);
 std::string Render(const std::vector<api::JoinToken>& items, OutputFormat format);
@@ -69,6 +74,20 @@ std::string Render(const std::vector<api::Reservation>& items, OutputFormat form
 // The calendar: one row per GPU type and slot: TYPE, FROM, TO, RESERVED, FREE (of capacity),
 // RESERVATIONS (those the caller may read).
 std::string Render(const std::vector<api::ReservationCalendar>& items, OutputFormat format);
+// Alert rules: NAME, METRIC, CONDITION ("> 90 for 5m"), SCOPE, SELECTOR, SEVERITY, ENABLED,
+// BUILT-IN, ID.
+std::string Render(const std::vector<api::AlertRule>& items, OutputFormat format);
+// Alerts: STATE, SEVERITY, RULE, SUBJECT, VALUE, SINCE (when it entered its state), MESSAGE.
+std::string Render(const std::vector<api::Alert>& items, OutputFormat format);
+// Metric history: per series a header line (metric, unit, scope, range, step, resolution), then
+// TIME, MIN, AVG, MAX, SAMPLES, and GPUS (mean GPUs reporting) for node, project and team series.
+std::string Render(const std::vector<api::MetricSeries>& items, OutputFormat format);
+// One frame of `hangar gpus top`: a totals line (GPUs, busy = held by some workload, mean
+// utilisation of the GPUs that reported a sample, unhealthy, unreachable) stamped `as_of`, then
+// one row per GPU sorted by node and index: NODE, GPU, TYPE, STATE, UTIL (bar and percent),
+// MEM (GiB used/total), TEMP C, POWER W, SM MHz, PROJECT/WORKLOAD. A GPU without a sample shows
+// "-" for its readings.
+std::string RenderGpuTop(std::vector<api::GpuLive> gpus, std::string_view as_of);
 // Audit records (events of type hangar.audit.*): TIME, ACTOR, OUTCOME, METHOD, PATH, STATUS from
 // each record's data; JSON and YAML as the events themselves.
 std::string RenderAudit(const std::vector<api::Event>& items, OutputFormat format);
@@ -93,6 +112,15 @@ std::string FormatPriceMicros(int64_t micros);
 
 // "90s", "30m", "24h", "7d" or plain seconds -> seconds. kInvalidArgument otherwise.
 Result<int64_t> ParseDurationSeconds(std::string_view text);
+// 0 -> "0s", 90 -> "90s", 300 -> "5m", 7200 -> "2h", 172800 -> "2d": the largest unit that
+// divides `seconds` exactly, as ParseDurationSeconds reads it back.
+std::string FormatDurationSeconds(int64_t seconds);
+// A number without noise: 90 -> "90", 97.25 -> "97.25", 0.3333 -> "0.33" (at most 2 decimals).
+std::string FormatNumber(double value);
+// A time flag (--start, --from, --to): an RFC 3339 time (returned as given), "now", or a
+// duration from `now` into the future ("+2h") or the past ("-30m", "-2d"), returned as RFC 3339.
+// "" stays "" (the server's default). kInvalidArgument naming `flag` otherwise.
+Result<std::string> ParseTimeFlag(std::string_view text, std::string_view flag, Timestamp now);
 // "KEY=VALUE" flags (--env, --selector) into a map; kInvalidArgument naming `flag` otherwise.
 Result<api::Labels> ParsePairs(const std::vector<std::string>& pairs, std::string_view flag);
 

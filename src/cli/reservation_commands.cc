@@ -16,13 +16,7 @@ const std::string kBase = "/api/v1/reservations";
 
 // An RFC 3339 time as given, or "+DURATION" (+2h, +30m) from now on this machine's clock.
 Result<std::string> TimeFlag(const std::string& text, std::string_view flag, Session& s) {
-  if (!text.starts_with("+")) return text;
-  auto seconds = ParseDurationSeconds(text.substr(1));
-  if (!seconds) {
-    return std::unexpected(
-        Error::Invalid(std::string(flag) + " must be an RFC 3339 time or +DURATION (+2h)"));
-  }
-  return FormatRfc3339(s.clock().Now() + std::chrono::seconds(*seconds));
+  return ParseTimeFlag(text, flag, s.clock().Now());
 }
 
 void AddCreate(CLI::App& reservations, Session& s, Action& action) {

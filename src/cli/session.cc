@@ -73,9 +73,12 @@ Session::Session(const Globals& g, std::ostream& out, std::ostream& err, const E
       in_(io.in ? io.in : &std::cin),
       clock_(io.clock ? io.clock : &kSystemClock),
       sleep_(io.sleep ? io.sleep : [](std::chrono::seconds d) { std::this_thread::sleep_for(d); }),
-      read_secret_(io.read_secret ? io.read_secret : [&err](std::string_view prompt) {
-        return ReadSecretFromTerminal(prompt, err);
-      }) {}
+      read_secret_(
+          io.read_secret
+              ? io.read_secret
+              : [&err](std::string_view prompt) { return ReadSecretFromTerminal(prompt, err); }),
+      stdout_is_terminal_(io.stdout_is_terminal ? io.stdout_is_terminal
+                                                : [] { return ::isatty(STDOUT_FILENO) == 1; }) {}
 
 int Session::Usage(const Error& e) {
   err_ << RenderError(ApiError::FromError(e));
@@ -164,5 +167,19 @@ std::string Session::ReadStdin() {
 }
 
 Result<std::string> Session::ReadSecret(std::string_view prompt) { return read_secret_(prompt); }
+
+bool LooksLikeId(std::string_view text, std::string_view prefix) {
+  size_t underscore = text.find('_');
+  if (underscore == std::string_view::npos || underscore == 0) return false;
+  std::string_view head = text.substr(0, underscore);
+  std::string_view body = text.substr(underscore + 1);
+  if (!prefix.empty() && head != prefix) return false;
+  if (!std::all_of(head.begin(), head.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
+    return false;
+  }
+  constexpr std::string_view kCrockford = "0123456789abcdefghjkmnpqrstvwxyz";
+  return body.size() == 26 && body[0] <= '7' &&  // a ULID's top digit carries only 3 bits
+         body.find_first_not_of(kCrockford) == std::string_view::npos;
+}
 
 }  // namespace hangar::cli

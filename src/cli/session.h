@@ -110,6 +110,7 @@ class Session {
   const Env& env() const { return env_; }
   const Clock& clock() const { return *clock_; }
   void Sleep(std::chrono::seconds d) const { sleep_(d); }
+  bool StdoutIsTerminal() const { return stdout_is_terminal_(); }
 
  private:
   const Globals& g_;
@@ -120,6 +121,7 @@ class Session {
   const Clock* clock_;
   std::function<void(std::chrono::seconds)> sleep_;
   std::function<Result<std::string>(std::string_view)> read_secret_;
+  std::function<bool()> stdout_is_terminal_;
 };
 
 // Sets `action` from a subcommand's callback; see RunCli.
@@ -141,6 +143,11 @@ void AddScheduleCommands(CLI::App& app, Session& s, Action& action);
 void AddReservationCommands(CLI::App& app, Session& s, Action& action);
 // login, logout (auth_commands.cc).
 void AddAuthCommands(CLI::App& app, Session& s, Action& action);
+// gpus list|get|top, nodes list|get|cordon|uncordon|drain|taint|label (fleet_commands.cc).
+void AddFleetCommands(CLI::App& app, Session& s, Action& action);
+// alerts list, alerts rules list|get|create|update|delete, metrics gpu|node|project|team
+// (monitoring_commands.cc).
+void AddMonitoringCommands(CLI::App& app, Session& s, Action& action);
 
 // GET every page of a list (following next_page_token) up to `limit` items (0: all). `query` is
 // "&k=v&k2=v2" (or empty).
@@ -182,5 +189,28 @@ client::ApiResult<std::string> Rendered(client::ApiResult<T> res, OutputFormat f
 }
 
 inline client::ApiResult<std::string> Msg(std::string text) { return text + "\n"; }
+
+// Whether `text` has the shape of an API id: "<prefix>_" and a 26-character ULID body in
+// lowercase Crockford base32 ("node_01jd3x…"). An empty `prefix` accepts any lowercase one. Used
+// to tell ids from names in arguments that take either; a name of that shape is read as an id.
+bool LooksLikeId(std::string_view text, std::string_view prefix);
+
+// The id `text` stands for: `text` itself when LooksLikeId(text, prefix), else the id of the
+// item of the list at `path` whose name is `text`, found with ?name= (checked again here, so a
+// server that ignores the filter still gives the right answer). kNotFound (exit code 4) naming
+// `noun` when no item has that name.
+template <typename List>
+client::ApiResult<std::string> ResolveId(client::ApiClient& c, const std::string& path,
+                                         std::string_view prefix, std::string_view noun,
+                                         const std::string& text) {
+  if (LooksLikeId(text, prefix)) return text;
+  HANGAR_ASSIGN_OR_RETURN_API(auto items, ListAll<List>(c, path, Param("name", text), 0));
+  for (const auto& item : items) {
+    if (item.name == text) return item.id;
+  }
+  return std::unexpected(client::ApiError::FromError(
+      Error::NotFound("no " + std::string(noun) + " named '" + text + "'")
+          .Hint("give the " + std::string(noun) + "'s id, or its name exactly as listed")));
+}
 
 }  // namespace hangar::cli

@@ -122,6 +122,12 @@ struct ScheduleTag {
 struct ReservationTag {
   static constexpr std::string_view kPrefix = "rsv", kNoun = "reservation";
 };
+struct AlertRuleTag {
+  static constexpr std::string_view kPrefix = "arule", kNoun = "alert rule";
+};
+struct AlertTag {
+  static constexpr std::string_view kPrefix = "alert", kNoun = "alert";
+};
 struct RequestTag {
   static constexpr std::string_view kPrefix = "req", kNoun = "request";
 };
@@ -140,6 +146,8 @@ using SnapshotId = Id<SnapshotTag>;
 using ApprovalId = Id<ApprovalTag>;
 using ScheduleId = Id<ScheduleTag>;
 using ReservationId = Id<ReservationTag>;
+using AlertRuleId = Id<AlertRuleTag>;
+using AlertId = Id<AlertTag>;
 using TeamId = Id<TeamTag>;
 using ProjectId = Id<ProjectTag>;
 using UserId = Id<UserTag>;

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <set>
@@ -41,6 +42,21 @@ Setter DurationSetter(Micros DaemonConfig::*member) {
     auto d = ParseDuration(v);
     if (!d || d->count() <= 0) return false;
     c.*member = *d;
+    return true;
+  };
+}
+
+Setter BoolSetter(bool DaemonConfig::*member) {
+  return [=](DaemonConfig& c, const std::string& v) {
+    if (v != "true" && v != "false") return false;
+    c.*member = v == "true";
+    return true;
+  };
+}
+Setter EnumSetter(std::string DaemonConfig::*member, std::vector<std::string> allowed) {
+  return [=](DaemonConfig& c, const std::string& v) {
+    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) return false;
+    c.*member = v;
     return true;
   };
 }
@@ -183,6 +199,24 @@ const std::map<std::string, SettingSpec>& Specs() {
       {"fleet.node_unreachable_after",
        {DurationSetter(&DaemonConfig::node_unreachable_after),
         "silence after which a node is unreachable"}},
+      {"metrics.raw_retention",
+       {DurationSetter(&DaemonConfig::metrics_raw_retention),
+        "how long every GPU sample is kept in memory (finest resolution)"}},
+      {"metrics.minute_retention",
+       {DurationSetter(&DaemonConfig::metrics_minute_retention),
+        "how long 1-minute GPU metric roll-ups are kept"}},
+      {"metrics.hour_retention",
+       {DurationSetter(&DaemonConfig::metrics_hour_retention),
+        "how long 1-hour GPU metric roll-ups are kept"}},
+      {"metrics.tick",
+       {DurationSetter(&DaemonConfig::monitoring_tick),
+        "how often metric roll-ups are flushed and alert rules evaluated"}},
+      {"fleet.auto_cordon_unhealthy",
+       {BoolSetter(&DaemonConfig::auto_cordon_unhealthy),
+        "cordon a node when one of its GPUs turns unhealthy"}},
+      {"fleet.unhealthy_gpu_policy",
+       {EnumSetter(&DaemonConfig::unhealthy_gpu_policy, {"requeue", "keep"}),
+        "work on a GPU that turns unhealthy: requeue (stop it, requeue jobs) or keep"}},
       {"instances.default_lifetime",
        {DurationSetter(&DaemonConfig::instance_default_lifetime),
         "an instance's lease when the request names none"}},

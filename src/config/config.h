@@ -45,6 +45,15 @@ struct DaemonConfig {
   Micros shutdown_grace = std::chrono::seconds(10);
   Micros heartbeat_interval = std::chrono::seconds(10);
   Micros node_unreachable_after = std::chrono::seconds(40);
+  // Fleet monitoring: how long each resolution of GPU metrics is kept, and health policy.
+  Micros metrics_raw_retention = std::chrono::minutes(10);
+  Micros metrics_minute_retention = std::chrono::hours(48);
+  Micros metrics_hour_retention = std::chrono::hours(24 * 90);
+  Micros monitoring_tick = std::chrono::seconds(5);  // metric flushes and alert evaluation
+  bool auto_cordon_unhealthy = true;
+  // What happens to work on a GPU that turns unhealthy: "requeue" (stop it; jobs go back to the
+  // queue, instances restart elsewhere) or "keep" (let it run; no new work lands there).
+  std::string unhealthy_gpu_policy = "requeue";
   // Instance leases (policy for every organisation).
   Micros instance_default_lifetime = std::chrono::hours(8);
   Micros instance_min_lifetime = std::chrono::seconds(60);

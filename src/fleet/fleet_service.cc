@@ -70,6 +70,23 @@ void CheckLabel(Error& e, const std::string& pointer_prefix, const std::string& 
   }
 }
 
+void CheckTaints(Error& e, const std::vector<api::NodeTaint>& taints) {
+  if (taints.size() > 32) e.AddField("/taints", "a node has at most 32 taints");
+  for (size_t i = 0; i < taints.size() && i < 32; ++i) {
+    std::string at = "/taints/" + std::to_string(i);
+    const auto& t = taints[i];
+    bool key_ok = !t.key.empty() && t.key.size() <= 128;
+    for (char c : t.key) key_ok &= IsNameChar(c) || c == '/';
+    if (!key_ok) e.AddField(at + "/key", "taint keys are 1..128 characters of [A-Za-z0-9._/-]");
+    if (t.value && (t.value->size() > 256 || !IsPrintable(*t.value))) {
+      e.AddField(at + "/value", "taint values are at most 256 printable characters");
+    }
+    if (t.effect && *t.effect != "NoSchedule") {
+      e.AddField(at + "/effect", "must be NoSchedule");
+    }
+  }
+}
+
 // Field checks shared by create and update.
 void CheckGpuTypeName(Error& e, std::string_view name) {
   if (!IsValidName(name, 64)) {
@@ -155,6 +172,15 @@ std::string CatalogueNameFor(std::string_view product) {
 
 api::GpuState ReportedState(const api::AgentGpu& g) {
   return g.healthy ? api::GpuState::ready : api::GpuState::unhealthy;
+}
+
+// "GPU 3 (xid_79, fell_off_bus)", for a cordon reason.
+std::string DescribeUnhealthy(const api::AgentGpu& g) {
+  std::string out = "GPU " + std::to_string(g.index);
+  const auto reasons = g.health_reasons.value_or(std::vector<std::string>{});
+  for (size_t i = 0; i < reasons.size(); ++i) out += (i ? ", " : " (") + reasons[i];
+  if (!reasons.empty()) out += ")";
+  return out;
 }
 
 }  // namespace
@@ -322,6 +348,8 @@ Result<store::NodeRecord> FleetService::UpdateNode(const Principal& who, const N
   if (patch.labels) {
     for (const auto& [key, value] : *patch.labels) CheckLabel(invalid, "/labels", key, value);
   }
+  if (patch.cordon_reason) CheckText(invalid, *patch.cordon_reason, "/cordon_reason", 512);
+  if (patch.taints) CheckTaints(invalid, *patch.taints);
   if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
 
   std::optional<store::NodeRecord> result;
@@ -344,12 +372,24 @@ Result<store::NodeRecord> FleetService::UpdateNode(const Principal& who, const N
       }
     }
     if (patch.cordoned) updated.cordoned = *patch.cordoned;
+    if (patch.cordon_reason) updated.cordon_reason = *patch.cordon_reason;
+    if (!updated.cordoned) {
+      // Uncordoning ends a drain and forgets why it was cordoned.
+      updated.cordon_reason.clear();
+      updated.drain_requested_at.reset();
+      updated.drain_deadline.reset();
+    } else if (!node->cordoned && !patch.cordon_reason) {
+      updated.cordon_reason = "cordoned by " + who.ActorId();
+    }
+    if (patch.taints) updated.taints = *patch.taints;
     if (updated.labels.size() > kMaxLabels) {
       return std::unexpected(
           Error::Invalid("too many labels")
               .Field("/labels", "a node has at most " + std::to_string(kMaxLabels) + " labels"));
     }
-    if (updated.labels == node->labels && updated.cordoned == node->cordoned) {
+    if (updated.labels == node->labels && updated.cordoned == node->cordoned &&
+        updated.cordon_reason == node->cordon_reason && updated.taints == node->taints &&
+        updated.drain_requested_at == node->drain_requested_at) {
       result = *node;  // nothing to change: no write, no event
       return Ok();
     }
@@ -366,6 +406,39 @@ Result<store::NodeRecord> FleetService::UpdateNode(const Principal& who, const N
   };
   // With If-Match the caller asked for exactly that version: a concurrent change is their 412.
   HANGAR_TRY(if_match_version ? store_.Write(apply) : WriteRetryingConflicts(apply));
+  return *result;
+}
+
+Result<store::NodeRecord> FleetService::DrainNode(const Principal& who, const NodeId& id,
+                                                  const api::DrainNodeRequest& request) {
+  Error invalid = Error::Invalid("the drain request is not valid");
+  if (request.reason) CheckText(invalid, *request.reason, "/reason", 512);
+  if (request.timeout_seconds &&
+      (*request.timeout_seconds < 0 || *request.timeout_seconds > 30LL * 24 * 3600)) {
+    invalid.AddField("/timeout_seconds", "must be 0..2592000 (30 days)");
+  }
+  if (!invalid.violations().empty()) return std::unexpected(std::move(invalid));
+  std::optional<store::NodeRecord> result;
+  HANGAR_TRY(WriteRetryingConflicts([&](store::Tx& tx) -> Status {
+    HANGAR_ASSIGN_OR_RETURN(auto node, store::GetNode(tx, who.org_id, id));
+    if (!node) return std::unexpected(Error::NotFound("no node " + id.str()));
+    Timestamp now = clock_.Now();
+    store::NodeRecord updated = *node;
+    updated.cordoned = true;
+    updated.cordon_reason = request.reason.value_or("drained by " + who.ActorId());
+    if (!updated.drain_requested_at) updated.drain_requested_at = now;
+    updated.drain_deadline =
+        request.timeout_seconds
+            ? std::optional<Timestamp>(now + std::chrono::seconds(*request.timeout_seconds))
+            : std::nullopt;
+    updated.updated_at = now;
+    HANGAR_TRY(store::UpdateNode(tx, updated));
+    updated.version += 1;
+    HANGAR_TRY(Emit(tx, who.org_id, "hangar.node.draining", id.str(),
+                    json::Serialize(ToApi(updated)), now));
+    result = std::move(updated);
+    return Ok();
+  }));
   return *result;
 }
 
@@ -491,9 +564,10 @@ Result<GpuTypeId> FleetService::ResolveGpuType(store::Tx& tx, const OrgId& org,
   return type.id;
 }
 
-Result<int64_t> FleetService::SyncInventory(store::Tx& tx, const store::NodeRecord& node,
-                                            const std::vector<api::AgentGpu>& reported,
-                                            Timestamp now) {
+Result<std::vector<std::string>> FleetService::SyncInventory(
+    store::Tx& tx, const store::NodeRecord& node, const std::vector<api::AgentGpu>& reported,
+    Timestamp now) {
+  std::vector<std::string> turned_unhealthy;
   HANGAR_ASSIGN_OR_RETURN(auto stored, store::ListGpusOfNode(tx, node.org_id, node.id));
   std::map<std::string, const api::AgentGpu*> by_uuid;
   for (const auto& g : reported) by_uuid[g.uuid] = &g;
@@ -541,7 +615,10 @@ Result<int64_t> FleetService::SyncInventory(store::Tx& tx, const store::NodeReco
                            .compute_capability = g.compute_capability,
                            .state = ReportedState(g),
                            .created_at = now,
-                           .updated_at = now};
+                           .updated_at = now,
+                           .health_reasons = g.health_reasons.value_or(std::vector<std::string>{}),
+                           .pci_bus_id = g.pci_bus_id.value_or("")};
+      if (gpu.state == api::GpuState::unhealthy) turned_unhealthy.push_back(DescribeUnhealthy(g));
       HANGAR_TRY(store::InsertGpu(tx, gpu));
       HANGAR_ASSIGN_OR_RETURN(auto added, store::GetGpu(tx, node.org_id, gpu.id));
       HANGAR_TRY(Emit(tx, node.org_id, "hangar.gpu.added", gpu.id.str(),
@@ -558,11 +635,17 @@ Result<int64_t> FleetService::SyncInventory(store::Tx& tx, const store::NodeReco
     updated.cuda_version = g.cuda_version;
     updated.compute_capability = g.compute_capability;
     updated.state = ReportedState(g);
+    updated.health_reasons = g.health_reasons.value_or(std::vector<std::string>{});
+    updated.pci_bus_id = g.pci_bus_id.value_or("");
+    if (updated.state == api::GpuState::unhealthy && old->state != api::GpuState::unhealthy) {
+      turned_unhealthy.push_back(DescribeUnhealthy(g));
+    }
     if (updated.node_id == old->node_id && updated.index == old->index &&
         updated.gpu_type_id == old->gpu_type_id && updated.product_name == old->product_name &&
         updated.memory_mib == old->memory_mib && updated.driver_version == old->driver_version &&
         updated.cuda_version == old->cuda_version &&
-        updated.compute_capability == old->compute_capability && updated.state == old->state) {
+        updated.compute_capability == old->compute_capability && updated.state == old->state &&
+        updated.health_reasons == old->health_reasons && updated.pci_bus_id == old->pci_bus_id) {
       continue;  // the steady state: a heartbeat that changes nothing writes nothing
     }
     updated.updated_at = now;
@@ -575,7 +658,24 @@ Result<int64_t> FleetService::SyncInventory(store::Tx& tx, const store::NodeReco
     HANGAR_TRY(Emit(tx, node.org_id, type, updated.id.str(),
                     json::Serialize(ToApi(fresh ? *fresh : updated)), now));
   }
-  return static_cast<int64_t>(reported.size());
+  return turned_unhealthy;
+}
+
+Status FleetService::AutoCordon(store::Tx& tx, store::NodeRecord& node,
+                                const std::vector<std::string>& turned_unhealthy, Timestamp now) {
+  if (turned_unhealthy.empty() || !options_.auto_cordon_unhealthy || node.cordoned) return Ok();
+  std::string reason = "auto: unhealthy GPU";
+  for (size_t i = 0; i < turned_unhealthy.size(); ++i) {
+    reason += (i ? "; " : " ") + turned_unhealthy[i];
+  }
+  node.cordoned = true;
+  node.cordon_reason = reason;
+  node.updated_at = now;
+  HANGAR_TRY(store::UpdateNode(tx, node));
+  node.version += 1;
+  spdlog::warn("fleet: node {} cordoned: {}", node.name, reason);
+  return Emit(tx, node.org_id, "hangar.node.cordoned", node.id.str(), json::Serialize(ToApi(node)),
+              now);
 }
 
 Result<Registration> FleetService::RegisterNode(std::string_view join_token,
@@ -647,7 +747,8 @@ Result<Registration> FleetService::RegisterNode(std::string_view join_token,
       HANGAR_TRY(store::UpdateNode(tx, node));
       node.version += 1;
     }
-    HANGAR_TRY(SyncInventory(tx, node, r.gpus, now));
+    HANGAR_ASSIGN_OR_RETURN(auto turned_unhealthy, SyncInventory(tx, node, r.gpus, now));
+    HANGAR_TRY(AutoCordon(tx, node, turned_unhealthy, now));
 
     identity::GeneratedSecret credential = identity::GenerateSecret(identity::kApiKeyPrefix);
     HANGAR_TRY(store::InsertApiKey(tx, store::ApiKeyRecord{.id = ApiKeyId::Generate(clock_),
@@ -694,7 +795,8 @@ Result<store::NodeRecord> FleetService::Heartbeat(const Principal& who, const No
     updated.updated_at = now;
     HANGAR_TRY(store::UpdateNode(tx, updated));
     updated.version += 1;
-    HANGAR_TRY(SyncInventory(tx, updated, r.gpus, now));
+    HANGAR_ASSIGN_OR_RETURN(auto turned_unhealthy, SyncInventory(tx, updated, r.gpus, now));
+    HANGAR_TRY(AutoCordon(tx, updated, turned_unhealthy, now));
     if (recovered) {
       HANGAR_TRY(Emit(tx, who.org_id, "hangar.node.ready", id.str(),
                       json::Serialize(ToApi(updated)), now));

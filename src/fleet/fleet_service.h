@@ -47,6 +47,9 @@ struct FleetOptions {
   Micros node_unreachable_after = std::chrono::seconds(40);
   Micros join_token_default_ttl = std::chrono::hours(24);
   Micros join_token_max_ttl = std::chrono::hours(24 * 30);
+  // Cordon a node as soon as one of its GPUs turns unhealthy (the reason names the GPU and
+  // the agent's health checks); an admin uncordons it once it is repaired.
+  bool auto_cordon_unhealthy = true;
 };
 
 struct CreatedJoinToken {
@@ -89,6 +92,11 @@ class FleetService {
   Result<store::NodeRecord> UpdateNode(const identity::Principal& who, const NodeId& id,
                                        const api::UpdateNodeRequest& patch,
                                        std::optional<int64_t> if_match_version);
+  // Cordons the node and marks it draining: the scheduler loop moves its preemptible work off
+  // at once (requeued) and stops the rest once `timeout_seconds` has passed (never, without
+  // one). Uncordoning (UpdateNode) ends the drain. Emits hangar.node.draining.
+  Result<store::NodeRecord> DrainNode(const identity::Principal& who, const NodeId& id,
+                                      const api::DrainNodeRequest& request);
 
   // ---- GPUs ----
   Result<store::GpuRecord> GetGpu(const identity::Principal& who, const GpuId& id);
@@ -122,9 +130,14 @@ class FleetService {
  private:
   // store_.Write, re-run when an optimistic update lost a race (kPreconditionFailed).
   Status WriteRetryingConflicts(const store::TxFunction& fn);
-  // Reconciles the node's stored GPUs with what its agent reports, inside `tx`.
-  Result<int64_t> SyncInventory(store::Tx& tx, const store::NodeRecord& node,
-                                const std::vector<api::AgentGpu>& gpus, Timestamp now);
+  // Reconciles the node's stored GPUs with what its agent reports, inside `tx`. Returns the
+  // GPUs that turned unhealthy ("GPU 3 (xid_79)").
+  Result<std::vector<std::string>> SyncInventory(store::Tx& tx, const store::NodeRecord& node,
+                                                 const std::vector<api::AgentGpu>& gpus,
+                                                 Timestamp now);
+  // Cordons `node` (updated in place) when GPUs turned unhealthy and the option says so.
+  Status AutoCordon(store::Tx& tx, store::NodeRecord& node,
+                    const std::vector<std::string>& turned_unhealthy, Timestamp now);
   Result<GpuTypeId> ResolveGpuType(store::Tx& tx, const OrgId& org, const api::AgentGpu& gpu,
                                    Timestamp now);
   Status Emit(store::Tx& tx, const OrgId& org, std::string type, std::string subject,

@@ -45,6 +45,16 @@ api::Node ToApi(const store::NodeRecord& r) {
                                : std::nullopt,
       .created_at = FormatRfc3339(r.created_at),
       .updated_at = FormatRfc3339(r.updated_at),
+      .cordon_reason = r.cordon_reason,
+      .draining = r.drain_requested_at.has_value(),
+      .drain_requested_at = r.drain_requested_at
+                                ? std::optional<std::string>(FormatRfc3339(*r.drain_requested_at))
+                                : std::nullopt,
+      .drain_deadline = r.drain_deadline
+                            ? std::optional<std::string>(FormatRfc3339(*r.drain_deadline))
+                            : std::nullopt,
+      .workloads_running = r.workloads_running,
+      .taints = r.taints,
       .etag = ETagOf(r.version),
       .links = {{"self", Link("nodes", r.id.str())},
                 {"gpus", std::string(kBase) + "/gpus?node_id=" + r.id.str()}}};
@@ -63,6 +73,8 @@ api::Gpu ToApi(const store::GpuRecord& r) {
                   .cuda_version = r.cuda_version,
                   .compute_capability = r.compute_capability,
                   .state = r.state,
+                  .health_reasons = r.health_reasons,
+                  .pci_bus_id = r.pci_bus_id,
                   .created_at = FormatRfc3339(r.created_at),
                   .updated_at = FormatRfc3339(r.updated_at),
                   .etag = ETagOf(r.version),

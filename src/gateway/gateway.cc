@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/url.hpp>
+#include <charconv>
+#include <chrono>
 #include <set>
 
 #include "common/crypto.h"
@@ -222,6 +224,19 @@ void Gateway::AddCorsHeaders(const http::Request& request, http::Response& respo
 }
 
 http::Reply Gateway::Handle(http::Request& request, const http::PeerInfo& peer) {
+  const auto started = std::chrono::steady_clock::now();
+  // In flight until the reply is built, even if a handler throws to the transport's catch-all.
+  struct InFlight {
+    telemetry::Gauge* gauge;
+    explicit InFlight(telemetry::Gauge* g) : gauge(g) {
+      if (gauge != nullptr) gauge->Increment();
+    }
+    ~InFlight() {
+      if (gauge != nullptr) gauge->Decrement();
+    }
+  } in_flight(options_.metrics != nullptr ? &options_.metrics->in_flight : nullptr);
+  const Route* matched_route = nullptr;  // for the metrics' route label
+
   // 1. Request id.
   std::string request_id;
   if (auto it = request.find("X-Request-Id");
@@ -262,6 +277,7 @@ http::Reply Gateway::Handle(http::Request& request, const http::PeerInfo& peer) 
       }
     } else {
       auto result = Process(ctx);
+      matched_route = ctx.route_;
       Audit(ctx, ctx.route_, result ? result->result_int() : HttpStatusOf(result.error().code()),
             result ? nullptr : &result.error());
       if (result) {
@@ -294,7 +310,25 @@ http::Reply Gateway::Handle(http::Request& request, const http::PeerInfo& peer) 
   }
   AddCorsHeaders(request, response);
   response.set("X-Request-Id", request_id);
+  RecordRequest(request, matched_route, response.result_int(), started);
   return http::Reply(std::move(response), std::move(stream));
+}
+
+void Gateway::RecordRequest(const http::Request& request, const Route* route, unsigned status,
+                            std::chrono::steady_clock::time_point started) {
+  telemetry::HttpMetrics* metrics = options_.metrics;
+  if (metrics == nullptr) return;
+  // Label values are bounded: Beast's known methods (anything else is "other"), route patterns,
+  // three-digit status codes.
+  std::string_view method =
+      request.method() == verb::unknown ? "other" : bhttp::to_string(request.method());
+  std::string_view route_label = route != nullptr ? std::string_view(route->path) : "other";
+  char code[8];
+  auto [end, ec] = std::to_chars(code, code + sizeof code, status);
+  std::string_view code_label(code, ec == std::errc() ? end - code : 0);
+  metrics->requests.WithLabels({method, route_label, code_label}).Increment();
+  metrics->duration.WithLabels({method, route_label})
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 void Gateway::Audit(const RequestContext& ctx, const Route* route, unsigned status,

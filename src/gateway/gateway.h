@@ -27,8 +27,14 @@
 //
 // The transport (http::Server) calls Handle() on a worker thread.
 //
+// Metrics (GatewayOptions::metrics, optional): every request Handle() answers is counted by
+// method, route pattern (never the raw path: "other" when no route matched) and status, timed
+// until its response head is ready (a stream's body is not timed), and counted in flight
+// meanwhile. Transport errors (HandleTransportError) are not requests and are not counted.
+//
 // Thread-safety: Handle() and HandleTransportError() may run concurrently on any threads; the
-// only mutable state is the rate limiter's buckets, which guards itself.
+// only mutable state is the rate limiter's buckets, which guards itself, and the metrics, which
+// are atomic.
 #pragma once
 
 #include <memory>
@@ -45,6 +51,7 @@
 #include "identity/rbac.h"
 #include "identity/token_service.h"
 #include "store/store.h"
+#include "telemetry/hangard_metrics.h"
 
 namespace hangar::gateway {
 
@@ -66,6 +73,9 @@ struct GatewayOptions {
   // How long an organisation's own limits (PATCH /organizations/{id} settings.rate_limits) are
   // cached before a change shows.
   Micros org_settings_ttl = std::chrono::seconds(10);
+  // Request counts, latencies and requests in flight; null records nothing. Must outlive the
+  // Gateway.
+  telemetry::HttpMetrics* metrics = nullptr;
 };
 
 class Gateway final : public http::RequestHandler {
@@ -92,6 +102,10 @@ class Gateway final : public http::RequestHandler {
     Timestamp loaded_at;
   };
   std::shared_ptr<const OrgLimits> LimitsOf(const OrgId& org);
+  // Counts and times one answered request (see "Metrics" above); `route` is null when none
+  // matched.
+  void RecordRequest(const http::Request& request, const Route* route, unsigned status,
+                     std::chrono::steady_clock::time_point started);
   // The audit record of a finished request, when it is one to keep.
   void Audit(const RequestContext& ctx, const Route* route, unsigned status, const Error* error);
   Status CheckQueryParameters(const Route& route, const RequestContext& ctx) const;

@@ -135,6 +135,22 @@ void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet) {
                    .content_types = {"application/merge-patch+json", "application/json"},
                    .response_body = Schema<api::Node>()});
 
+  router.Add(Route{.method = verb::post,
+                   .path = "/api/v1/nodes/{id}/drain",
+                   .handler = [&fleet](RequestContext& ctx) -> Result<http::Response> {
+                     HANGAR_ASSIGN_OR_RETURN(auto id, ctx.PathId<NodeId>("id"));
+                     HANGAR_ASSIGN_OR_RETURN(auto request, ctx.Body<api::DrainNodeRequest>());
+                     HANGAR_ASSIGN_OR_RETURN(auto node,
+                                             fleet.DrainNode(ctx.principal(), id, request));
+                     return One(ctx, node);
+                   },
+                   .permission = "nodes:update",
+                   .operation_id = "drainNode",
+                   .summary = "Cordon a node and move its work off (uncordon to end the drain)",
+                   .tag = "Nodes",
+                   .request_body = Schema<api::DrainNodeRequest>(),
+                   .response_body = Schema<api::Node>()});
+
   // ---- Join tokens ----
   router.Add(Route{
       .method = verb::post,

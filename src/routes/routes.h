@@ -15,7 +15,10 @@
 #include "identity/access_service.h"
 #include "identity/directory_service.h"
 #include "identity/token_service.h"
+#include "monitoring/alert_service.h"
+#include "monitoring/metrics_service.h"
 #include "store/store.h"
+#include "telemetry/metrics.h"
 #include "workloads/approval_service.h"
 #include "workloads/instance_service.h"
 #include "workloads/job_service.h"
@@ -29,6 +32,12 @@ namespace hangar::routes {
 
 // /api/v1/gpu-types, /nodes, /gpus, /nodes/join-tokens and the agent endpoints.
 void AddFleetRoutes(gateway::Router& router, fleet::FleetService& fleet);
+
+// GPU metrics: the agents' batches (POST /api/v1/nodes/{id}/metrics), the history of a GPU,
+// node, project or team (GET …/{id}/metrics) and the live fleet (GET /api/v1/gpus/live).
+void AddMetricRoutes(gateway::Router& router, monitoring::MetricsService& metrics);
+// /api/v1/alert-rules (CRUD; built-in rules can be tuned and disabled) and /api/v1/alerts.
+void AddAlertRoutes(gateway::Router& router, monitoring::AlertService& alerts);
 
 // /api/v1/jobs (submit, read, cancel, hold, release, requeue, logs) and the agents' run
 // endpoints (/api/v1/agent/nodes/{id}/assignments, /reports).
@@ -67,6 +76,16 @@ void AddIdentityRoutes(gateway::Router& router, identity::DirectoryService& dire
 // /oauth/device, /login).
 void AddOAuthRoutes(gateway::Router& router, identity::TokenService& tokens,
                     identity::DirectoryService& directory);
+
+// GET /metrics: `registry` in the Prometheus text format (telemetry/metrics.h), for scrapers.
+// Public like /healthz unless `bearer_token` is set; then only `Authorization: Bearer <token>`
+// is answered (401 otherwise). The registry must outlive the router. Call before
+// AddSystemRoutes, so the OpenAPI document lists it.
+struct PrometheusRouteOptions {
+  std::string bearer_token;  // empty: no credential needed
+};
+void AddPrometheusRoute(gateway::Router& router, const telemetry::Registry& registry,
+                        PrometheusRouteOptions options = {});
 
 // /healthz, /readyz, /api/v1/openapi.json and /docs. Call last: the OpenAPI document is built
 // from every route added before.

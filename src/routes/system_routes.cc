@@ -1,3 +1,4 @@
+#include "common/crypto.h"
 #include "gateway/openapi.h"
 #include "routes/routes.h"
 
@@ -8,6 +9,40 @@ using gateway::RequestContext;
 using gateway::Route;
 using gateway::Schema;
 using gateway::verb;
+
+void AddPrometheusRoute(gateway::Router& router, const telemetry::Registry& registry,
+                        PrometheusRouteOptions options) {
+  // Compared as hashes: equal-length digests, so the comparison's time says nothing useful about
+  // the token.
+  std::string token_hash = options.bearer_token.empty() ? "" : Sha256Hex(options.bearer_token);
+  router.Add(
+      Route{.method = verb::get,
+            .path = "/metrics",
+            .access = Access::kPublic,
+            .handler = [&registry, token_hash](RequestContext& ctx) -> Result<http::Response> {
+              if (!token_hash.empty()) {
+                auto header = ctx.request().find(http::bhttp::field::authorization);
+                std::string_view value = header == ctx.request().end() ? "" : header->value();
+                if (!value.starts_with("Bearer ") || Sha256Hex(value.substr(7)) != token_hash) {
+                  return std::unexpected(
+                      Error::Unauthenticated("/metrics needs the scrape token")
+                          .Hint("send Authorization: Bearer <token> (Prometheus: `authorization: "
+                                "{credentials_file: …}` in the scrape config)"));
+                }
+              }
+              http::Response response{http::bhttp::status::ok, ctx.request().version()};
+              response.set(http::bhttp::field::content_type, telemetry::kTextContentType);
+              response.set(http::bhttp::field::cache_control, "no-store");
+              registry.WriteText(response.body());
+              response.prepare_payload();
+              return response;
+            },
+            .operation_id = "getPrometheusMetrics",
+            .summary = "This server's metrics in the Prometheus text format 0.0.4",
+            .tag = "System",
+            .response_body = Schema<std::string>(),
+            .response_content_type = "text/plain"});
+}
 
 void AddSystemRoutes(gateway::Router& router, store::Store& store,
                      std::shared_ptr<const gateway::StaticFiles> docs, std::string version) {

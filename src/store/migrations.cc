@@ -552,6 +552,83 @@ std::vector<Migration> BuildMigrations() {
                     Shared("ALTER TABLE quotas ADD COLUMN overage_grace_seconds BIGINT NULL"),
                     Shared("ALTER TABLE quotas ADD COLUMN over_limit_since BIGINT NULL"),
                 }});
+  // Fleet monitoring. metric_rollups holds 1-minute and 1-hour min/max/sum per metric of a GPU,
+  // node, project or team (scope_id says which); samples and sample_seconds give the mean and
+  // how many GPUs reported. Rows are merged (upserted) so late samples land in their bucket.
+  // alert_rules and alerts are the alerting state; gpus learn why they are unhealthy and where
+  // they sit on the PCI bus; nodes learn drains, why they were cordoned, and taints.
+  m.push_back(Migration{
+      12,
+      "metrics, alerts, node drain and GPU health",
+      {
+          Shared("CREATE TABLE metric_rollups ("
+                 " scope_id {text} NOT NULL,"
+                 " resolution BIGINT NOT NULL,"
+                 " bucket BIGINT NOT NULL,"
+                 " org_id {text} NOT NULL,"
+                 " samples BIGINT NOT NULL,"
+                 " sample_seconds DOUBLE PRECISION NOT NULL,"
+                 " utilization_min DOUBLE PRECISION NOT NULL,"
+                 " utilization_max DOUBLE PRECISION NOT NULL,"
+                 " utilization_sum DOUBLE PRECISION NOT NULL,"
+                 " memory_used_mib_min DOUBLE PRECISION NOT NULL,"
+                 " memory_used_mib_max DOUBLE PRECISION NOT NULL,"
+                 " memory_used_mib_sum DOUBLE PRECISION NOT NULL,"
+                 " temperature_c_min DOUBLE PRECISION NOT NULL,"
+                 " temperature_c_max DOUBLE PRECISION NOT NULL,"
+                 " temperature_c_sum DOUBLE PRECISION NOT NULL,"
+                 " power_watts_min DOUBLE PRECISION NOT NULL,"
+                 " power_watts_max DOUBLE PRECISION NOT NULL,"
+                 " power_watts_sum DOUBLE PRECISION NOT NULL,"
+                 " sm_clock_mhz_min DOUBLE PRECISION NOT NULL,"
+                 " sm_clock_mhz_max DOUBLE PRECISION NOT NULL,"
+                 " sm_clock_mhz_sum DOUBLE PRECISION NOT NULL,"
+                 " PRIMARY KEY (scope_id, resolution, bucket))"),
+          Shared("CREATE INDEX metric_rollups_age ON metric_rollups (resolution, bucket)"),
+          Shared("CREATE TABLE alert_rules ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " name {text} NOT NULL,"
+                 " description TEXT NOT NULL,"
+                 " metric {text} NOT NULL,"
+                 " op {text} NOT NULL,"
+                 " threshold DOUBLE PRECISION NOT NULL,"
+                 " duration_seconds BIGINT NOT NULL,"
+                 " scope {text} NOT NULL,"
+                 " selector TEXT NOT NULL,"
+                 " severity {text} NOT NULL,"
+                 " enabled INTEGER NOT NULL,"
+                 " builtin INTEGER NOT NULL,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL,"
+                 " UNIQUE (org_id, name))"),
+          Shared("CREATE INDEX alert_rules_org_created ON alert_rules (org_id, created_at, id)"),
+          Shared("CREATE TABLE alerts ("
+                 " id {text} PRIMARY KEY,"
+                 " org_id {text} NOT NULL REFERENCES orgs(id),"
+                 " rule_id {text} NOT NULL,"
+                 " rule_name {text} NOT NULL,"
+                 " subject {text} NOT NULL,"
+                 " state {text} NOT NULL,"
+                 " severity {text} NOT NULL,"
+                 " value DOUBLE PRECISION NOT NULL,"
+                 " message TEXT NOT NULL,"
+                 " started_at BIGINT NOT NULL,"
+                 " fired_at BIGINT,"
+                 " resolved_at BIGINT,"
+                 " version BIGINT NOT NULL,"
+                 " created_at BIGINT NOT NULL,"
+                 " updated_at BIGINT NOT NULL)"),
+          Shared("CREATE INDEX alerts_org_created ON alerts (org_id, created_at, id)"),
+          Shared("CREATE INDEX alerts_open ON alerts (org_id, rule_id, subject, state)"),
+          Shared("ALTER TABLE gpus ADD COLUMN health_reasons TEXT NOT NULL DEFAULT '[]'"),
+          Shared("ALTER TABLE gpus ADD COLUMN pci_bus_id {text} NOT NULL DEFAULT ''"),
+          Shared("ALTER TABLE nodes ADD COLUMN cordon_reason TEXT NOT NULL DEFAULT ''"),
+          Shared("ALTER TABLE nodes ADD COLUMN drain_requested_at BIGINT NULL"),
+          Shared("ALTER TABLE nodes ADD COLUMN drain_deadline BIGINT NULL"),
+          Shared("ALTER TABLE nodes ADD COLUMN taints TEXT NOT NULL DEFAULT '[]'"),
+      }});
   return m;
 }
 

@@ -39,7 +39,10 @@ Result<GpuTypeRecord> GpuTypeFromRow(const Row& r) {
 
 constexpr std::string_view kNodeSelect =
     "SELECT n.id, n.org_id, n.name, n.hostname, n.agent_version, n.state, n.cordoned, n.labels,"
-    " n.gpu_count, n.last_heartbeat_at, n.version, n.created_at, n.updated_at";
+    " n.gpu_count, n.last_heartbeat_at, n.version, n.created_at, n.updated_at, n.cordon_reason,"
+    " n.drain_requested_at, n.taints, n.drain_deadline,"
+    " (SELECT COUNT(*) FROM workloads w WHERE w.node_id = n.id"
+    "  AND w.state IN ('scheduled', 'running', 'stopping'))";
 constexpr std::string_view kNodeFrom = " FROM nodes n";
 
 std::string LabelsToJson(const std::map<std::string, std::string>& labels) {
@@ -68,13 +71,20 @@ Result<NodeRecord> NodeFromRow(const Row& r) {
   n.version = r.Int(10);
   n.created_at = r.Time(11);
   n.updated_at = r.Time(12);
+  n.cordon_reason = r.Text(13);
+  n.drain_requested_at = r.OptTime(14);
+  auto taints = json::ParseAs<std::vector<api::NodeTaint>>(r.Text(15));
+  if (!taints) return std::unexpected(CorruptRow("node taints"));
+  n.taints = std::move(*taints);
+  n.drain_deadline = r.OptTime(16);
+  n.workloads_running = r.Int(17);
   return n;
 }
 
 constexpr std::string_view kGpuSelect =
     "SELECT g.id, g.org_id, g.node_id, g.idx, g.uuid, g.gpu_type_id, ty.name, g.product_name,"
     " g.memory_mib, g.driver_version, g.cuda_version, g.compute_capability, g.state, g.version,"
-    " g.created_at, g.updated_at";
+    " g.created_at, g.updated_at, g.health_reasons, g.pci_bus_id";
 constexpr std::string_view kGpuFrom =
     " FROM gpus g LEFT JOIN gpu_types ty ON ty.id = g.gpu_type_id";
 
@@ -96,6 +106,10 @@ Result<GpuRecord> GpuFromRow(const Row& r) {
   g.version = r.Int(13);
   g.created_at = r.Time(14);
   g.updated_at = r.Time(15);
+  auto reasons = json::ParseAs<std::vector<std::string>>(r.Text(16));
+  if (!reasons) return std::unexpected(CorruptRow("GPU health_reasons"));
+  g.health_reasons = std::move(*reasons);
+  g.pci_bus_id = r.Text(17);
   return g;
 }
 
@@ -401,12 +415,14 @@ Result<Page<GpuTypeRecord>> ListGpuTypes(Tx& tx, const OrgId& org, const ListQue
 Status InsertNode(Tx& tx, const NodeRecord& n) {
   return StatusOf(tx.Exec(
       "INSERT INTO nodes (id, org_id, name, hostname, agent_version, state, cordoned, labels,"
-      " gpu_count, last_heartbeat_at, version, created_at, updated_at)"
-      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+      " gpu_count, last_heartbeat_at, version, created_at, updated_at, cordon_reason,"
+      " drain_requested_at, taints, drain_deadline)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
       {n.id.str(), n.org_id.str(), n.name, n.hostname, n.agent_version,
        std::string(json::EnumName(n.state)), int64_t{n.cordoned ? 1 : 0}, LabelsToJson(n.labels),
        n.gpu_count, Nullable(n.last_heartbeat_at), n.version, ToUnixMicros(n.created_at),
-       ToUnixMicros(n.updated_at)}));
+       ToUnixMicros(n.updated_at), n.cordon_reason, Nullable(n.drain_requested_at),
+       json::Serialize(n.taints), Nullable(n.drain_deadline)}));
 }
 
 Result<std::optional<NodeRecord>> GetNode(Tx& tx, const OrgId& org, const NodeId& id) {
@@ -442,14 +458,17 @@ Status UpdateGpuType(Tx& tx, const GpuTypeRecord& t) {
 Status UpdateNode(Tx& tx, const NodeRecord& n) {
   HANGAR_ASSIGN_OR_RETURN(
       int64_t changed,
-      tx.Exec("UPDATE nodes SET name = $3, hostname = $4, agent_version = $5, state = $6,"
-              " cordoned = $7, labels = $8, gpu_count = $9, last_heartbeat_at = $10,"
-              " updated_at = $11, version = version + 1"
-              " WHERE org_id = $1 AND id = $2 AND version = $12",
-              {n.org_id.str(), n.id.str(), n.name, n.hostname, n.agent_version,
-               std::string(json::EnumName(n.state)), int64_t{n.cordoned ? 1 : 0},
-               LabelsToJson(n.labels), n.gpu_count, Nullable(n.last_heartbeat_at),
-               ToUnixMicros(n.updated_at), n.version}));
+      tx.Exec(
+          "UPDATE nodes SET name = $3, hostname = $4, agent_version = $5, state = $6,"
+          " cordoned = $7, labels = $8, gpu_count = $9, last_heartbeat_at = $10,"
+          " updated_at = $11, cordon_reason = $13, drain_requested_at = $14, taints = $15,"
+          " drain_deadline = $16, version = version + 1"
+          " WHERE org_id = $1 AND id = $2 AND version = $12",
+          {n.org_id.str(), n.id.str(), n.name, n.hostname, n.agent_version,
+           std::string(json::EnumName(n.state)), int64_t{n.cordoned ? 1 : 0},
+           LabelsToJson(n.labels), n.gpu_count, Nullable(n.last_heartbeat_at),
+           ToUnixMicros(n.updated_at), n.version, n.cordon_reason, Nullable(n.drain_requested_at),
+           json::Serialize(n.taints), Nullable(n.drain_deadline)}));
   if (changed == 0) return UpdateMissed(tx, "nodes", "node", n.org_id.str(), n.id.str());
   return Ok();
 }
@@ -473,15 +492,16 @@ SqlValue GpuTypeParam(const GpuTypeId& id) { return id.empty() ? Null() : SqlVal
 }  // namespace
 
 Status InsertGpu(Tx& tx, const GpuRecord& g) {
-  return StatusOf(
-      tx.Exec("INSERT INTO gpus (id, org_id, node_id, idx, uuid, gpu_type_id, product_name,"
-              " memory_mib, driver_version, cuda_version, compute_capability, state, version,"
-              " created_at, updated_at)"
-              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-              {g.id.str(), g.org_id.str(), g.node_id.str(), g.index, g.uuid,
-               GpuTypeParam(g.gpu_type_id), g.product_name, g.memory_mib, g.driver_version,
-               g.cuda_version, g.compute_capability, std::string(json::EnumName(g.state)),
-               g.version, ToUnixMicros(g.created_at), ToUnixMicros(g.updated_at)}));
+  return StatusOf(tx.Exec(
+      "INSERT INTO gpus (id, org_id, node_id, idx, uuid, gpu_type_id, product_name,"
+      " memory_mib, driver_version, cuda_version, compute_capability, state, version,"
+      " created_at, updated_at, health_reasons, pci_bus_id)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+      " $17)",
+      {g.id.str(), g.org_id.str(), g.node_id.str(), g.index, g.uuid, GpuTypeParam(g.gpu_type_id),
+       g.product_name, g.memory_mib, g.driver_version, g.cuda_version, g.compute_capability,
+       std::string(json::EnumName(g.state)), g.version, ToUnixMicros(g.created_at),
+       ToUnixMicros(g.updated_at), json::Serialize(g.health_reasons), g.pci_bus_id}));
 }
 
 Status UpdateGpu(Tx& tx, const GpuRecord& g) {
@@ -489,12 +509,14 @@ Status UpdateGpu(Tx& tx, const GpuRecord& g) {
       int64_t changed,
       tx.Exec("UPDATE gpus SET node_id = $3, idx = $4, uuid = $5, gpu_type_id = $6,"
               " product_name = $7, memory_mib = $8, driver_version = $9, cuda_version = $10,"
-              " compute_capability = $11, state = $12, updated_at = $13, version = version + 1"
+              " compute_capability = $11, state = $12, updated_at = $13, health_reasons = $15,"
+              " pci_bus_id = $16, version = version + 1"
               " WHERE org_id = $1 AND id = $2 AND version = $14",
               {g.org_id.str(), g.id.str(), g.node_id.str(), g.index, g.uuid,
                GpuTypeParam(g.gpu_type_id), g.product_name, g.memory_mib, g.driver_version,
                g.cuda_version, g.compute_capability, std::string(json::EnumName(g.state)),
-               ToUnixMicros(g.updated_at), g.version}));
+               ToUnixMicros(g.updated_at), g.version, json::Serialize(g.health_reasons),
+               g.pci_bus_id}));
   if (changed == 0) return UpdateMissed(tx, "gpus", "GPU", g.org_id.str(), g.id.str());
   return Ok();
 }

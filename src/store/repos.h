@@ -151,6 +151,11 @@ struct NodeRecord {
   int64_t version = 1;
   Timestamp created_at;
   Timestamp updated_at;
+  std::string cordon_reason;                    // why it is cordoned ("" when not, or not said)
+  std::optional<Timestamp> drain_requested_at;  // draining: cordoned, work moving off
+  std::optional<Timestamp> drain_deadline;      // then the work that would not move is stopped
+  std::vector<api::NodeTaint> taints;
+  int64_t workloads_running = 0;  // read-only: counted on reads (placed, not finished)
 };
 
 struct GpuRecord {
@@ -170,6 +175,8 @@ struct GpuRecord {
   int64_t version = 1;
   Timestamp created_at;
   Timestamp updated_at;
+  std::vector<std::string> health_reasons;  // why it is unhealthy (the agent's checks)
+  std::string pci_bus_id;
 };
 
 // A CloudEvents 1.0 event, appended in the transaction of the change it describes.

@@ -1,6 +1,8 @@
-// Row accessors and OpenStore: URL parsing, backend selection and migrations at start-up.
+// Row accessors and OpenStore: URL parsing, backend selection, migrations at start-up and the
+// optional transaction metrics.
 //
-// Thread-safety: OpenStore may be called from any thread; Row is a value type.
+// Thread-safety: OpenStore may be called from any thread; Row is a value type; the metrics
+// wrapper adds only atomic updates to the backend it wraps.
 #include "store/store.h"
 
 #include <filesystem>
@@ -9,8 +11,63 @@
 #include "store/migrations.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
+#include "telemetry/hangard_metrics.h"
 
 namespace hangar::store {
+namespace {
+
+// Times each transaction of the store it wraps (StoreOptions::metrics). The series are resolved
+// once here, so a transaction costs two clock reads and two atomic adds.
+class InstrumentedStore final : public Store {
+ public:
+  InstrumentedStore(std::unique_ptr<Store> inner, telemetry::StoreMetrics& metrics)
+      : inner_(std::move(inner)),
+        read_(Series(metrics, "read", inner_->dialect())),
+        write_(Series(metrics, "write", inner_->dialect())) {}
+
+  Status Read(const TxFunction& fn) override {
+    return Timed(read_, [&] { return inner_->Read(fn); });
+  }
+  Status Write(const TxFunction& fn) override {
+    return Timed(write_, [&] { return inner_->Write(fn); });
+  }
+  Status Ping() override { return inner_->Ping(); }
+  Dialect dialect() const override { return inner_->dialect(); }
+
+ private:
+  struct KindSeries {
+    telemetry::Histogram* duration;
+    telemetry::Counter* errors;
+  };
+
+  static KindSeries Series(telemetry::StoreMetrics& metrics, std::string_view kind,
+                           Dialect dialect) {
+    std::string_view backend = dialect == Dialect::kSqlite ? "sqlite" : "postgres";
+    return {&metrics.transaction_duration.WithLabels({kind, backend}),
+            &metrics.transaction_errors.WithLabels({kind, backend})};
+  }
+
+  template <typename Call>
+  static Status Timed(const KindSeries& series, const Call& call) {
+    Status status;
+    {
+      telemetry::ScopedTimer timer(series.duration);
+      status = call();
+    }
+    // Not found, conflicts and invalid input are answers, not store failures.
+    if (!status && (status.error().code() == ErrorCode::kUnavailable ||
+                    status.error().code() == ErrorCode::kInternal)) {
+      series.errors->Increment();
+    }
+    return status;
+  }
+
+  std::unique_ptr<Store> inner_;
+  const KindSeries read_;
+  const KindSeries write_;
+};
+
+}  // namespace
 
 bool Row::IsNull(size_t i) const {
   HANGAR_CHECK(i < values_.size(), "row column index out of range");
@@ -78,6 +135,9 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
             .Field("database", "must start with sqlite:, postgres:// or postgresql://"));
   }
   HANGAR_TRY(ApplyMigrations(*store));
+  if (options.metrics != nullptr) {
+    store = std::make_unique<InstrumentedStore>(std::move(store), *options.metrics);
+  }
   return store;
 }
 

@@ -28,6 +28,10 @@
 #include "common/clock.h"
 #include "common/error.h"
 
+namespace hangar::telemetry {
+struct StoreMetrics;
+}  // namespace hangar::telemetry
+
 namespace hangar::store {
 
 enum class Dialect { kSqlite, kPostgres };
@@ -111,6 +115,10 @@ struct StoreOptions {
   int pool_size = 8;
   // SQLite busy timeout, PostgreSQL connect timeout.
   Micros busy_timeout = std::chrono::seconds(5);
+  // When set, every Read() and Write() after the migrations is timed into it as its caller waits
+  // for it (queueing for a connection or the group commit included), and failures that are the
+  // database's (kUnavailable, kInternal) are counted. Must outlive the Store.
+  telemetry::StoreMetrics* metrics = nullptr;
 };
 
 // Opens the database named by options.url and applies pending migrations (store/migrations.h).

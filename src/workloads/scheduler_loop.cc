@@ -61,7 +61,63 @@ struct OrgSnapshot {
   // whose recorded over_limit_since no queue of this pass covers (no work left: within).
   bool watch_overage = false;
   std::vector<std::string> stale_overage;
+  // Running work to move off its node: the node is draining, or one of its GPUs turned
+  // unhealthy. Stopped with `reason` and requeued (jobs) or placed again (instances).
+  struct ToMove {
+    std::string id;
+    std::string reason;
+    std::string message;
+  };
+  std::vector<ToMove> to_move;
 };
+
+// Which running work must leave its node now (see OrgSnapshot::to_move).
+std::vector<OrgSnapshot::ToMove> WorkToMove(const std::vector<store::WorkloadRecord>& workloads,
+                                            const std::vector<store::NodeRecord>& nodes,
+                                            const std::vector<store::GpuRecord>& gpus,
+                                            bool requeue_on_unhealthy_gpu, Timestamp now) {
+  std::unordered_map<std::string, const store::NodeRecord*> node_of;
+  for (const auto& n : nodes) node_of[n.id.str()] = &n;
+  std::unordered_map<std::string, const store::GpuRecord*> unhealthy;  // "node/index"
+  for (const auto& g : gpus) {
+    if (g.state == api::GpuState::unhealthy) {
+      unhealthy[g.node_id.str() + "/" + std::to_string(g.index)] = &g;
+    }
+  }
+  std::vector<OrgSnapshot::ToMove> out;
+  for (const auto& w : workloads) {
+    if ((w.state != JobState::scheduled && w.state != JobState::running) || !w.node_id) continue;
+    auto n = node_of.find(w.node_id->str());
+    if (n == node_of.end()) continue;
+    const store::NodeRecord& node = *n->second;
+    if (node.drain_requested_at) {
+      auto spec = SpecOf(w);
+      bool preemptible = spec && spec->preemption.value_or(api::PreemptionPolicy::requeue) !=
+                                     api::PreemptionPolicy::never;
+      bool deadline_passed = node.drain_deadline && now >= *node.drain_deadline;
+      if (preemptible || deadline_passed) {
+        out.push_back({w.id, "node_drained",
+                       "its node " + node.name + " is being drained" +
+                           (preemptible ? "" : " and the drain's timeout passed") +
+                           ": stopping to run elsewhere"});
+      }
+      continue;
+    }
+    if (!requeue_on_unhealthy_gpu) continue;
+    for (int64_t index : w.gpu_indexes) {
+      auto g = unhealthy.find(w.node_id->str() + "/" + std::to_string(index));
+      if (g == unhealthy.end()) continue;
+      std::string why;
+      for (const auto& r : g->second->health_reasons) why += (why.empty() ? "" : ", ") + r;
+      out.push_back({w.id, "gpu_unhealthy",
+                     "GPU " + std::to_string(index) + " of node " + node.name +
+                         " turned unhealthy" + (why.empty() ? "" : " (" + why + ")") +
+                         ": stopping to run elsewhere"});
+      break;
+    }
+  }
+  return out;
+}
 
 // What the placed GPUs cost per hour (a share pays its share) and in which currency.
 std::pair<int64_t, std::string> PriceOf(const OrgSnapshot& s, const std::string& node,
@@ -468,6 +524,7 @@ void SchedulerLoop::Loop() {
 }
 
 Result<PassSummary> SchedulerLoop::RunOnce() {
+  telemetry::ScopedTimer timed(options_.metrics ? &options_.metrics->pass_duration : nullptr);
   PassSummary summary;
   if (auto r = jobs_.HandleLostNodes(); !r)
     spdlog::warn("scheduler: lost nodes: {}", r.error().ToString());
@@ -519,6 +576,7 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
       HANGAR_ASSIGN_OR_RETURN(auto gpus,
                               store::ReadAll<store::GpuRecord>(tx, org, store::ListGpus));
       builder.AddNodes(nodes, gpus);
+      s.to_move = WorkToMove(workloads, nodes, gpus, options_.requeue_on_unhealthy_gpu, now);
       builder.SetAside(workloads);
       HANGAR_ASSIGN_OR_RETURN(auto types,
                               store::ReadAll<store::GpuTypeRecord>(tx, org, store::ListGpuTypes));
@@ -622,6 +680,28 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
     return Ok();
   }));
 
+  if (options_.metrics) {
+    size_t waiting = 0, running = 0;
+    for (const OrgSnapshot& s : snapshots) {
+      for (int32_t holder : s.holder_of) waiting += holder < 0 ? 1 : 0;
+      running += s.running.size();
+    }
+    options_.metrics->waiting_workloads.Set(static_cast<double>(waiting));
+    options_.metrics->running_workloads.Set(static_cast<double>(running));
+  }
+  if (options_.holders) {
+    for (const OrgSnapshot& s : snapshots) {
+      GpuHolders::Entries holders;
+      for (const store::WorkloadRecord& r : s.running) {
+        for (int64_t gpu : r.gpu_indexes) {
+          holders[GpuHolders::GpuKey(r.node_id->str(), gpu)] = {
+              .workload_id = r.id, .project_id = r.project_id.str(), .team_id = r.team_id.str()};
+        }
+      }
+      options_.holders->Publish(s.org.str(), std::move(holders));
+    }
+  }
+
   // A reservation's window opening or closing changes what may run.
   std::optional<Timestamp> next_wake = reservation_change;
   for (OrgSnapshot& s : snapshots) {
@@ -634,7 +714,7 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
     }
     bool overage_changes = !decisions.preemptions.empty() || !decisions.overage_started.empty() ||
                            !decisions.overage_ended.empty() || !s.stale_overage.empty();
-    if (s.pending.empty() && !rebind && !overage_changes) {
+    if (s.pending.empty() && !rebind && !overage_changes && s.to_move.empty()) {
       board_.Publish(s.org.str(), {});
       continue;
     }
@@ -677,6 +757,16 @@ Result<PassSummary> SchedulerLoop::RunOnce() {
                                       DescribePlacement(s, p), now, ""));
         rung.insert(r.node_id->str());
         ++placed;
+      }
+      for (const auto& move : s.to_move) {
+        HANGAR_ASSIGN_OR_RETURN(auto current, store::GetWorkload(tx, s.org, move.id));
+        if (!current ||
+            (current->state != JobState::scheduled && current->state != JobState::running)) {
+          continue;
+        }
+        HANGAR_TRY(RequestStop(tx, *current, move.reason, move.message, now, ""));
+        if (current->node_id) rung.insert(current->node_id->str());
+        ++preempted;
       }
       for (const auto& pre : decisions.preemptions) {
         const store::WorkloadRecord& snap = s.running[pre.running];

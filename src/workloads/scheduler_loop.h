@@ -29,6 +29,8 @@
 #include "common/clock.h"
 #include "scheduling/model.h"
 #include "store/store.h"
+#include "telemetry/hangard_metrics.h"
+#include "workloads/gpu_holders.h"
 #include "workloads/instance_service.h"
 #include "workloads/job_service.h"
 #include "workloads/node_signals.h"
@@ -40,6 +42,12 @@ namespace hangar::workloads {
 struct SchedulerLoopOptions {
   Micros tick = std::chrono::seconds(1);  // the longest between passes
   scheduling::Options scheduling;         // backfill, preemption, ordering
+  // Told after every pass which workload holds each GPU (fleet monitoring); may be null.
+  GpuHolders* holders = nullptr;
+  // Work on a GPU that turned unhealthy is stopped and requeued (true) or left to run (false).
+  bool requeue_on_unhealthy_gpu = true;
+  // Pass time and queue lengths for /metrics; may be null.
+  telemetry::SchedulerMetrics* metrics = nullptr;
 };
 
 struct PassSummary {
