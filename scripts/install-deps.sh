@@ -16,7 +16,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(postgresql prometheus) ;;
-    --bench) packages+=(wrk nginx-light curl jq python3) ;;
+    --bench) packages+=(wrk nginx-light curl jq python3 bc sqlite3) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac
 done

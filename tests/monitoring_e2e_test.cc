@@ -4,8 +4,11 @@
 // validation and lifecycle, and the CLI commands over all of it.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
+#include <thread>
 
+#include "common/clock.h"
 #include "support/workload_fixture.h"
 
 namespace hangar::testing {
@@ -167,6 +170,59 @@ TEST_F(MonitoringE2eTest, AGpuFallingOffTheBusCordonsRequeuesAndAlerts) {
   auto node_events = EventTypes(node_id);
   EXPECT_NE(std::find(node_events.begin(), node_events.end(), "hangar.node.cordoned"),
             node_events.end());
+
+  // Uncorrectable ECC errors on the other GPU: it turns unhealthy too, and the ECC rule fires.
+  std::ofstream(faults_) << R"({"0":["ecc"],"1":["fell_off_bus"]})";
+  std::string gpu0 = S(GpusOf(node_id)[0].at("id"));
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& a : Alerts("state=firing&subject=" + gpu0)) {
+      if (S(a.at("rule_name")) == "gpu-ecc-errors") return true;
+    }
+    return false;
+  })) << Get("/api/v1/alerts").body();
+  auto ecc = Json(Get("/api/v1/gpus/" + gpu0));
+  EXPECT_EQ(S(ecc.at("state")), "unhealthy");
+  EXPECT_NE(bj::serialize(ecc.at("health_reasons")).find("ecc_uncorrectable"), std::string::npos)
+      << bj::serialize(ecc);
+}
+
+// While hangard is down the agent keeps sampling into its buffer, and sends it all once hangard
+// is back: the GPU's history has no hole where the outage was, and nothing was dropped.
+TEST_F(MonitoringE2eTest, SamplesTakenWhileHangardIsDownArriveAfterItReturns) {
+  auto agent = StartSampledAgent("outage-a", "1xL4");
+  std::string gpu = S(GpusOf(S(NodeNamed("outage-a").at("id")))[0].at("id"));
+  ASSERT_TRUE(WaitFor([&] {
+    return !Json(Get("/api/v1/gpus/" + gpu + "/metrics?step=1s")).at("points").as_array().empty();
+  }));
+  listen_ = address_;  // come back where the agent looks for it
+  hangard_->Signal(SIGKILL);
+  hangard_->Wait();
+  auto down_at = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  auto up_at = std::chrono::system_clock::now();
+  StartHangard();
+  auto iso = [](std::chrono::system_clock::time_point t) {
+    return hangar::FormatRfc3339(hangar::FromUnixMicros(
+        std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count()));
+  };
+  // Every whole second of the outage has its samples (5 a second), delivered after the restart
+  // (the first and last buckets are cut by the range's ends).
+  std::string outage = "/api/v1/gpus/" + gpu + "/metrics?step=1s&from=" + iso(down_at) +
+                       "&to=" + iso(up_at - std::chrono::seconds(1));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto points = Json(Get(outage)).at("points").as_array();
+        if (points.size() < 3) return false;
+        for (size_t i = 1; i + 1 < points.size(); ++i) {
+          if (points[i].at("samples").as_int64() < 4) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(30)))
+      << Get(outage).body() << agent->Log();
+  auto scrape = Client().Send(verb::get, "/metrics", "", "");
+  EXPECT_NE(scrape.body().find("\nhangar_gpu_metric_agent_dropped_total 0\n"), std::string::npos)
+      << scrape.body();
 }
 
 TEST_F(MonitoringE2eTest, DrainMovesPreemptibleWorkAndUncordonEndsIt) {
@@ -203,6 +259,40 @@ TEST_F(MonitoringE2eTest, DrainMovesPreemptibleWorkAndUncordonEndsIt) {
   EXPECT_FALSE(node.at("cordoned").as_bool());
   EXPECT_FALSE(node.at("draining").as_bool());
   EXPECT_EQ(S(node.at("cordon_reason")), "");
+}
+
+TEST_F(MonitoringE2eTest, TaintsKeepOutWorkThatDoesNotTolerateThem) {
+  auto agent = StartSampledAgent("taint-a", "1xH100-80GB");
+  auto bad = Client().Send(verb::patch, "/api/v1/nodes/" + S(NodeNamed("taint-a").at("id")),
+                           admin_key_, R"({"taints":[{"key":"","effect":"NoExecute"}]})", {},
+                           "application/merge-patch+json");
+  EXPECT_EQ(bad.result_int(), 422u);
+  EXPECT_NE(bad.body().find("/taints/0/key"), std::string::npos) << bad.body();
+  EXPECT_NE(bad.body().find("/taints/0/effect"), std::string::npos) << bad.body();
+  auto tainted = Cli({"nodes", "taint", "taint-a", "dedicated=ml"});
+  ASSERT_EQ(tainted.exit_code, 0) << tainted.output;
+  ASSERT_EQ(NodeNamed("taint-a").at("taints").as_array().size(), 1u);
+
+  std::string plain = SubmitJob(R"("command":["sleep","1000"],"resources":{"gpus":1})");
+  std::string wrong = SubmitJob(R"("command":["sleep","1000"],"resources":{"gpus":1},)"
+                                R"("tolerations":[{"key":"dedicated","value":"web"}])");
+  // Both wait, and say there is no node for them.
+  ASSERT_TRUE(WaitFor([&] {
+    auto q = JobOf(plain).at("queue");
+    return q.is_object() && !S(q.at("reason")).empty();
+  })) << bj::serialize(JobOf(plain));
+  EXPECT_EQ(S(JobOf(plain).at("state")), "pending");
+  EXPECT_EQ(S(JobOf(wrong).at("state")), "pending");
+  // Work that tolerates the taint (any value of the key) runs there, through the CLI flag.
+  auto submitted = Cli({"jobs", "submit", "--project", "vision", "--gpus", "1", "--toleration",
+                        "dedicated", "-o", "json", "--", "sleep", "1000"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  std::string tolerant = S(bj::parse(submitted.output).at("id"));
+  ASSERT_TRUE(WaitFor([&] { return S(JobOf(tolerant).at("state")) == "running"; }))
+      << bj::serialize(JobOf(tolerant));
+  EXPECT_EQ(JobOf(tolerant).at("tolerations").as_array().size(), 1u);
+  EXPECT_EQ(S(JobOf(plain).at("state")), "pending");
+  for (const auto& id : {plain, wrong, tolerant}) Post("/api/v1/jobs/" + id + "/cancel", "");
 }
 
 TEST_F(MonitoringE2eTest, AlertRulesValidateFireResolveAndBuiltinsStay) {

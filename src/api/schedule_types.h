@@ -36,11 +36,12 @@ struct JobTemplate {
   std::optional<int64_t> retries;
   std::optional<NodeLossPolicy> on_node_loss;
   std::optional<int64_t> array_size;
+  std::optional<std::vector<Toleration>> tolerations;
 };
 BOOST_DESCRIBE_STRUCT(JobTemplate, (),
                       (name, command, environment, working_dir, resources, node_selector,
                        priority_class, time_limit_seconds, preemption, checkpoint_grace_seconds,
-                       retries, on_node_loss, array_size))
+                       retries, on_node_loss, array_size, tolerations))
 
 // POST /api/v1/schedules
 struct CreateScheduleRequest {

@@ -100,6 +100,28 @@ struct NodeTaint {
 };
 BOOST_DESCRIBE_STRUCT(NodeTaint, (), (key, value, effect))
 
+// Lets work land on nodes tainted with `key` (with `value` only, when one is given).
+struct Toleration {
+  std::string key;
+  std::optional<std::string> value;
+  bool operator==(const Toleration&) const = default;
+};
+BOOST_DESCRIBE_STRUCT(Toleration, (), (key, value))
+
+inline bool Tolerates(const std::vector<Toleration>& tolerations, const NodeTaint& taint) {
+  for (const auto& t : tolerations) {
+    if (t.key == taint.key && (!t.value || t.value == taint.value)) return true;
+  }
+  return false;
+}
+inline bool ToleratesAll(const std::vector<Toleration>& tolerations,
+                         const std::vector<NodeTaint>& taints) {
+  for (const auto& taint : taints) {
+    if (!Tolerates(tolerations, taint)) return false;
+  }
+  return true;
+}
+
 struct Node {
   std::string id;
   std::string name;

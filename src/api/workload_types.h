@@ -78,12 +78,14 @@ struct SubmitJobRequest {
   std::optional<int64_t> array_size;  // 1..1000 similar jobs, HANGAR_ARRAY_INDEX=0..n-1
   // An advance reservation ("rsv_…") of the project: runs only on its GPUs, during its window.
   std::optional<std::string> reservation;
+  // The node taints this work accepts; a tainted node runs only work that tolerates its taints.
+  std::optional<std::vector<Toleration>> tolerations;
 };
 BOOST_DESCRIBE_STRUCT(SubmitJobRequest, (),
                       (project, name, command, environment, working_dir, resources, node_selector,
                        priority_class, time_limit_seconds, deadline, start_after, preemption,
                        checkpoint_grace_seconds, retries, on_node_loss, dependencies, hold,
-                       array_size, reservation))
+                       array_size, reservation, tolerations))
 
 // Where a scope (the work's project, then its team) stands in fair share: what it holds now
 // against its quota. A scope below its guarantee is entitled to more than it holds.
@@ -129,6 +131,7 @@ struct Job {
   std::string working_dir;
   JobResources resources;
   Labels node_selector;
+  std::vector<Toleration> tolerations;
   PriorityClass priority_class = PriorityClass::normal;
   std::optional<int64_t> time_limit_seconds;
   std::optional<std::string> deadline;
@@ -164,12 +167,12 @@ struct Job {
 };
 BOOST_DESCRIBE_STRUCT(Job, (),
                       (id, project_id, name, state, command, environment, working_dir, resources,
-                       node_selector, priority_class, time_limit_seconds, deadline, start_after,
-                       preemption, checkpoint_grace_seconds, retries, on_node_loss, dependencies,
-                       reservation, array_id, array_index, attempt, node_id, gpu_indexes,
-                       hourly_price_micros, cost_micros, currency, gpu_seconds, exit_code, signal,
-                       state_reason, state_message, queue, created_by, scheduled_at, started_at,
-                       finished_at, created_at, updated_at, etag, links))
+                       node_selector, tolerations, priority_class, time_limit_seconds, deadline,
+                       start_after, preemption, checkpoint_grace_seconds, retries, on_node_loss,
+                       dependencies, reservation, array_id, array_index, attempt, node_id,
+                       gpu_indexes, hourly_price_micros, cost_micros, currency, gpu_seconds,
+                       exit_code, signal, state_reason, state_message, queue, created_by,
+                       scheduled_at, started_at, finished_at, created_at, updated_at, etag, links))
 
 struct JobList {
   std::vector<Job> items;
@@ -220,10 +223,12 @@ struct CreateInstanceRequest {
   std::optional<std::string> snapshot;
   // An advance reservation ("rsv_…") of the project: runs only on its GPUs, during its window.
   std::optional<std::string> reservation;
+  std::optional<std::vector<Toleration>> tolerations;  // node taints it accepts
 };
 BOOST_DESCRIBE_STRUCT(CreateInstanceRequest, (),
                       (project, name, resources, node_selector, start_after, max_lifetime_seconds,
-                       command, environment, priority_class, preemption, snapshot, reservation))
+                       command, environment, priority_class, preemption, snapshot, reservation,
+                       tolerations))
 
 // What is stored beside the run spec for an instance.
 struct InstanceSettings {
@@ -250,6 +255,7 @@ struct Instance {
   InstanceState state = InstanceState::pending;
   JobResources resources;
   Labels node_selector;
+  std::vector<Toleration> tolerations;
   std::vector<std::string> command;
   Labels environment;
   PriorityClass priority_class = PriorityClass::normal;
@@ -281,12 +287,13 @@ struct Instance {
   Links links;
 };
 BOOST_DESCRIBE_STRUCT(Instance, (),
-                      (id, project_id, name, state, resources, node_selector, command, environment,
-                       priority_class, preemption, start_after, reservation, max_lifetime_seconds,
-                       expires_at, node_id, gpu_indexes, hourly_price_micros, cost_micros, currency,
-                       gpu_seconds, starts, state_reason, state_message, queue, workspace_node_id,
-                       restore_snapshot_id, migrating_to_node_id, created_by, scheduled_at,
-                       started_at, stopped_at, created_at, updated_at, etag, links))
+                      (id, project_id, name, state, resources, node_selector, tolerations, command,
+                       environment, priority_class, preemption, start_after, reservation,
+                       max_lifetime_seconds, expires_at, node_id, gpu_indexes, hourly_price_micros,
+                       cost_micros, currency, gpu_seconds, starts, state_reason, state_message,
+                       queue, workspace_node_id, restore_snapshot_id, migrating_to_node_id,
+                       created_by, scheduled_at, started_at, stopped_at, created_at, updated_at,
+                       etag, links))
 
 // ---- Snapshots: an instance's workspace saved by the server --------------------------------
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "cli/job_flags.h"
 #include "cli/log_commands.h"
 #include "cli/session.h"
 
@@ -116,7 +117,7 @@ void AddQuotaRequest(CLI::App& quota, Session& s, Action& action) {
 struct CreateFlags {
   std::string project, name, gpu_type, cuda, lifetime, start_after, priority, snapshot, reservation;
   int64_t gpus = 1, min_memory = 0;
-  std::vector<std::string> env, selector, command;
+  std::vector<std::string> env, selector, tolerations, command;
   bool dry_run = false, wait = false, quiet = false;
 };
 
@@ -130,6 +131,8 @@ void AddCreate(CLI::App* cmd, Session& s, Action& action) {
   auto* o_mem = cmd->add_option("--min-gpu-memory", f->min_memory, "MiB of memory per GPU");
   cmd->add_option("--cuda", f->cuda, "the minimum CUDA version the driver must support: 12.2");
   cmd->add_option("--selector", f->selector, "node label KEY=VALUE it needs (repeatable)");
+  cmd->add_option("--toleration", f->tolerations,
+                  "run on nodes tainted KEY (any value) or KEY=VALUE (repeatable)");
   cmd->add_option("--env", f->env, "KEY=VALUE for the session's environment (repeatable)");
   cmd->add_option("--lifetime", f->lifetime, "the lease: 30m, 8h, 7d (default 8h)");
   cmd->add_option("--start-after", f->start_after, "RFC 3339: not before this time");
@@ -164,6 +167,7 @@ void AddCreate(CLI::App* cmd, Session& s, Action& action) {
       auto selector = ParsePairs(f->selector, "--selector");
       if (!selector) return s.Usage(selector.error());
       if (!selector->empty()) req.node_selector = *selector;
+      if (!f->tolerations.empty()) req.tolerations = ParseTolerations(f->tolerations);
       if (!f->lifetime.empty()) {
         auto t = ParseDurationSeconds(f->lifetime);
         if (!t) return s.Usage(t.error());

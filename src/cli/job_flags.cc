@@ -9,6 +9,8 @@ void AddJobFlags(CLI::App& cmd, JobFlags& f, const std::string& whose) {
   f.milli_option = cmd.add_option("--gpu-milli", f.gpu_milli, "a share of one GPU, 1..1000");
   cmd.add_option("--env", f.env, "KEY=VALUE for " + whose + " environment (repeatable)");
   cmd.add_option("--selector", f.selector, "node label KEY=VALUE needed (repeatable)");
+  cmd.add_option("--toleration", f.tolerations,
+                 "run on nodes tainted KEY (any value) or KEY=VALUE (repeatable)");
   cmd.add_option("--workdir", f.working_dir, "working directory on the node");
   cmd.add_option("--priority", f.priority, "low, normal or high");
   cmd.add_option("--time-limit", f.time_limit, "stop it after this long: 90s, 30m, 4h, 2d");

@@ -20,7 +20,7 @@ namespace hangar::cli {
 struct JobFlags {
   std::string gpu_type, working_dir, priority, time_limit, preemption, grace;
   int64_t gpus = 1, gpu_milli = 0, retries = 0, array = 1;
-  std::vector<std::string> env, selector;
+  std::vector<std::string> env, selector, tolerations;
   // Set by AddJobFlags: whether a number was given (0 is a valid value for some).
   CLI::Option* gpus_option = nullptr;
   CLI::Option* milli_option = nullptr;
@@ -30,6 +30,20 @@ struct JobFlags {
 
 // Registers the shared flags on `cmd`; `whose` words the help ("the job's", "the jobs'").
 void AddJobFlags(CLI::App& cmd, JobFlags& f, const std::string& whose);
+
+// "key" or "key=value" flags (--toleration) as tolerations.
+inline std::vector<api::Toleration> ParseTolerations(const std::vector<std::string>& flags) {
+  std::vector<api::Toleration> out;
+  for (const auto& f : flags) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos) {
+      out.push_back({.key = f});
+    } else {
+      out.push_back({.key = f.substr(0, eq), .value = f.substr(eq + 1)});
+    }
+  }
+  return out;
+}
 
 // Fills the members a SubmitJobRequest and a JobTemplate share from the flags given;
 // kInvalidArgument naming the flag at fault.
@@ -44,6 +58,7 @@ Status ApplyJobFlags(const JobFlags& f, JobRequest& req) {
   if (!env.empty()) req.environment = env;
   HANGAR_ASSIGN_OR_RETURN(auto selector, ParsePairs(f.selector, "--selector"));
   if (!selector.empty()) req.node_selector = selector;
+  if (!f.tolerations.empty()) req.tolerations = ParseTolerations(f.tolerations);
   if (!f.working_dir.empty()) req.working_dir = f.working_dir;
   if (!f.priority.empty()) {
     auto p = json::EnumFromName<api::PriorityClass>(f.priority);

@@ -24,12 +24,12 @@ namespace {
 const std::string kAlerts = "/api/v1/alerts";
 const std::string kRules = "/api/v1/alert-rules";
 
-// Alert rule ids' prefix is not fixed here: any "<prefix>_<ULID>" is taken for an id.
-constexpr std::string_view kAnyIdPrefix = "";
+// Alert rule ids are "arule_<ULID>" (common/ids.h); anything else is a rule's name.
+constexpr std::string_view kRuleIdPrefix = "arule";
 
 ApiResult<std::string> RulePath(ApiClient& c, const std::string& name_or_id) {
   HANGAR_ASSIGN_OR_RETURN_API(
-      auto id, ResolveId<api::AlertRuleList>(c, kRules, kAnyIdPrefix, "alert rule", name_or_id));
+      auto id, ResolveId<api::AlertRuleList>(c, kRules, kRuleIdPrefix, "alert rule", name_or_id));
   return kRules + "/" + UrlEncode(id);
 }
 
@@ -92,8 +92,9 @@ void AddAlertList(CLI::App& alerts, Session& s, Action& action) {
       return s.WithClient([&](ApiClient& c, OutputFormat format) -> ApiResult<std::string> {
         std::string rule_id;
         if (!f->rule.empty()) {
-          HANGAR_ASSIGN_OR_RETURN_API(rule_id, ResolveId<api::AlertRuleList>(
-                                                   c, kRules, kAnyIdPrefix, "alert rule", f->rule));
+          HANGAR_ASSIGN_OR_RETURN_API(
+              rule_id,
+              ResolveId<api::AlertRuleList>(c, kRules, kRuleIdPrefix, "alert rule", f->rule));
         }
         std::string q =
             Param("state", f->state) + Param("rule_id", rule_id) + Param("subject", f->subject);

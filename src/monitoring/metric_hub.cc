@@ -107,15 +107,14 @@ MetricHub::MetricHub(store::Store& store, const Clock& clock, const workloads::G
 
 void MetricHub::ForgetNode(const NodeId& node) {
   std::lock_guard lock(mutex_);
-  auto it = nodes_.find(node.str());
-  if (it == nodes_.end()) return;
-  for (const auto& id : it->second.gpu_ids) gpus_.erase(id);
-  nodes_.erase(it);
+  if (auto it = nodes_.find(node.str()); it != nodes_.end()) it->second.stale = true;
 }
 
 Result<MetricHub::NodeEntry*> MetricHub::LoadNodeLocked(std::unique_lock<std::mutex>& lock,
                                                         const OrgId& org, const NodeId& node) {
-  if (auto it = nodes_.find(node.str()); it != nodes_.end()) return &it->second;
+  if (auto it = nodes_.find(node.str()); it != nodes_.end() && !it->second.stale) {
+    return &it->second;
+  }
   // Read the node's GPUs without holding the hub: other nodes' batches go on meanwhile.
   lock.unlock();
   std::optional<store::NodeRecord> record;
@@ -130,8 +129,20 @@ Result<MetricHub::NodeEntry*> MetricHub::LoadNodeLocked(std::unique_lock<std::mu
   lock.lock();
   if (!read) return std::unexpected(read.error());
   if (!record) return std::unexpected(Error::NotFound("no node " + node.str()));
-  if (auto it = nodes_.find(node.str()); it != nodes_.end()) return &it->second;  // raced
+  if (auto it = nodes_.find(node.str()); it != nodes_.end() && !it->second.stale) {
+    return &it->second;  // another batch of the node loaded it meanwhile
+  }
   NodeEntry entry{.org_id = org.str()};
+  std::unordered_map<std::string, GpuSeries> kept;  // samples of GPUs the node still has
+  if (auto old = nodes_.find(node.str()); old != nodes_.end()) {
+    entry.agent_dropped = old->second.agent_dropped;
+    for (const auto& id : old->second.gpu_ids) {
+      if (auto g = gpus_.find(id); g != gpus_.end()) {
+        kept.emplace(id, std::move(g->second));
+        gpus_.erase(g);
+      }
+    }
+  }
   for (const auto& g : gpus) {
     GpuSeries series{.snapshot = {.id = g.id,
                                   .org_id = g.org_id,
@@ -144,11 +155,17 @@ Result<MetricHub::NodeEntry*> MetricHub::LoadNodeLocked(std::unique_lock<std::mu
                                   .driver_version = g.driver_version,
                                   .memory_mib = g.memory_mib,
                                   .state = g.state}};
+    if (auto k = kept.find(g.id.str()); k != kept.end()) {
+      series.raw = std::move(k->second.raw);
+      series.snapshot.latest = k->second.snapshot.latest;
+      series.snapshot.last_xid = k->second.snapshot.last_xid;
+      series.snapshot.received_at = k->second.snapshot.received_at;
+    }
     entry.gpu_ids.push_back(g.id.str());
     entry.by_uuid[g.uuid] = g.id.str();
     gpus_[g.id.str()] = std::move(series);
   }
-  auto [it, inserted] = nodes_.emplace(node.str(), std::move(entry));
+  auto [it, inserted] = nodes_.insert_or_assign(node.str(), std::move(entry));
   return &it->second;
 }
 
@@ -241,6 +258,16 @@ Result<api::MetricBatchResponse> MetricHub::Ingest(const OrgId& org, const NodeI
         ++response.ignored;
         continue;
       }
+      // An agent whose answer got lost sends the batch again: a point already in the ring is
+      // a repeat, not a second sample (older repeats cannot be told apart and count twice).
+      if (!gpu.raw.empty() && p.t <= gpu.raw.back().t_ms && p.t >= gpu.raw.front().t_ms) {
+        auto at = std::lower_bound(gpu.raw.begin(), gpu.raw.end(), p.t,
+                                   [](const RawPoint& r, int64_t t) { return r.t_ms < t; });
+        if (at != gpu.raw.end() && at->t_ms == p.t) {
+          ++response.ignored;
+          continue;
+        }
+      }
       RawPoint raw{.t_ms = p.t,
                    .v = {static_cast<float>(p.utilization), static_cast<float>(p.memory_used_mib),
                          static_cast<float>(p.temperature_c), static_cast<float>(p.power_watts),
@@ -276,11 +303,8 @@ Result<api::MetricBatchResponse> MetricHub::Ingest(const OrgId& org, const NodeI
   counters_.points_accepted += response.accepted;
   counters_.points_ignored += response.ignored;
   counters_.pending_buckets = static_cast<int64_t>(open_.size());
-  if (unknown_gpu) {
-    // The node's inventory changed since it was loaded; reload it with the next batch.
-    for (const auto& gid : entry->gpu_ids) gpus_.erase(gid);
-    nodes_.erase(node.str());
-  }
+  // The node's inventory changed since it was loaded: reload it with the next batch.
+  if (unknown_gpu) entry->stale = true;
   return response;
 }
 
@@ -513,11 +537,11 @@ void MetricHub::WritePrometheus(std::string& out) const {
   std::vector<std::string> labels;
   labels.reserve(gpus.size());
   for (const auto& g : gpus) {
-    labels.push_back(fmt::format(
-        "gpu=\"{}\",UUID=\"{}\",device=\"nvidia{}\",model_name=\"{}\",Hostname=\"{}\","
-        "DCGM_FI_DRIVER_VERSION=\"{}\",hangar_gpu_id=\"{}\",hangar_node_id=\"{}\"",
-        g.index, EscapeLabel(g.uuid), g.index, EscapeLabel(g.product_name),
-        EscapeLabel(g.node_name), EscapeLabel(g.driver_version), g.id.str(), g.node_id.str()));
+    labels.push_back(
+        fmt::format("gpu=\"{}\",UUID=\"{}\",device=\"nvidia{}\",model_name=\"{}\",Hostname=\"{}\","
+                    "DCGM_FI_DRIVER_VERSION=\"{}\",hangar_gpu_id=\"{}\"",
+                    g.index, EscapeLabel(g.uuid), g.index, EscapeLabel(g.product_name),
+                    EscapeLabel(g.node_name), EscapeLabel(g.driver_version), g.id.str()));
   }
   for (const Family& f : kFamilies) {
     fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} gauge\n", f.name, f.help,

@@ -16,7 +16,9 @@
 // Invariants: a sample is counted in exactly one open or flushed bucket per scope and
 // resolution; flushing merges into stored rows (store/metric_repos.h), so a bucket flushed in
 // parts, e.g. when an agent sends buffered samples late, equals one flushed whole.
-// Samples older than the 1-minute retention, or more than 5 minutes in the future, are ignored.
+// Samples older than the 1-minute retention, or more than 5 minutes in the future, are ignored,
+// and so are repeats of samples still in the raw ring (an agent resending a batch whose answer
+// it lost).
 //
 // Thread-safety: every method may be called from any thread. Ingest and Query take the hub's
 // mutex for memory work only; store calls happen outside it.
@@ -115,8 +117,8 @@ class MetricHub {
   // text format, for /metrics.
   void WritePrometheus(std::string& out) const;
 
-  // Forgets the GPUs of a node (their identity changed: re-registered, inventory synced) so the
-  // next batch reloads them from the store.
+  // Makes the next batch of a node reload its GPUs from the store (their identity changed:
+  // re-registered, inventory synced); their samples are kept.
   void ForgetNode(const NodeId& node);
 
   // Ingest counters, for /metrics and tests.
@@ -146,6 +148,7 @@ class MetricHub {
     std::vector<std::string> gpu_ids;                      // into gpus_
     std::unordered_map<std::string, std::string> by_uuid;  // uuid -> gpu id
     int64_t agent_dropped = 0;
+    bool stale = false;  // a batch named a GPU it does not know: reload before the next one
   };
 
   Result<NodeEntry*> LoadNodeLocked(std::unique_lock<std::mutex>& lock, const OrgId& org,

@@ -205,6 +205,13 @@ TEST_F(MetricHubTest, RecentSamplesAreAnsweredRawAndUnflushedMinutesAreVisible) 
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->accepted, 0);
   EXPECT_EQ(r->ignored, 4);
+  // A batch sent again (its answer was lost) is not counted twice.
+  auto again = hub_->Ingest(org_, node_, batch);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->accepted, 0);
+  EXPECT_EQ(again->ignored, 20);
+  minute = Ask(Scope::kGpu, gpu_id_["GPU-b"], "utilization", kStartMs, kStartMs + 60'000, 60);
+  EXPECT_EQ(minute->points[0].samples, 20);
 }
 
 TEST_F(MetricHubTest, BadBatchesAndQueriesNameTheField) {

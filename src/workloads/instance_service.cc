@@ -106,7 +106,8 @@ Result<NormalizedInstance> Normalize(api::CreateInstanceRequest r, Timestamp now
                             .start_after = r.start_after,
                             .preemption = r.preemption,
                             .on_node_loss = api::NodeLossPolicy::requeue,
-                            .reservation = r.reservation};
+                            .reservation = r.reservation,
+                            .tolerations = r.tolerations};
   auto normalized = NormalizeJobRequest(std::move(run), now);
   if (!normalized) {
     for (const auto& v : normalized.error().violations()) e.AddField(v.pointer, v.detail);
@@ -121,6 +122,7 @@ Result<NormalizedInstance> Normalize(api::CreateInstanceRequest r, Timestamp now
   r.resources = run.resources;
   r.environment = run.environment;
   r.node_selector = run.node_selector;
+  r.tolerations = run.tolerations;
   r.priority_class = run.priority_class;
   r.start_after = run.start_after;
   return NormalizedInstance{.request = std::move(r),
@@ -277,8 +279,10 @@ std::vector<std::pair<std::string, int64_t>> NodesWithRoom(
   }
   std::vector<std::pair<std::string, int64_t>> out;
   for (const auto& n : nodes) {
-    bool schedulable = n.state == api::NodeState::ready && !n.cordoned &&
-                       LabelsMatch(n.labels, spec.node_selector.value_or(api::Labels{}));
+    bool schedulable =
+        n.state == api::NodeState::ready && !n.cordoned &&
+        LabelsMatch(n.labels, spec.node_selector.value_or(api::Labels{})) &&
+        api::ToleratesAll(spec.tolerations.value_or(std::vector<api::Toleration>{}), n.taints);
     int64_t room = free[n.id.str()];
     if (schedulable && n.id.str() != except && room >= res.gpus.value_or(1)) {
       out.emplace_back(n.id.str(), room);
@@ -607,8 +611,10 @@ Result<api::InstanceEstimate> InstanceService::Estimate(const Principal& who,
   int64_t best_price = std::numeric_limits<int64_t>::max();
   std::optional<Timestamp> earliest;
   for (const auto& node : nodes) {
-    bool schedulable = node.state == api::NodeState::ready && !node.cordoned &&
-                       LabelsMatch(node.labels, *n.run.node_selector);
+    bool schedulable =
+        node.state == api::NodeState::ready && !node.cordoned &&
+        LabelsMatch(node.labels, *n.run.node_selector) &&
+        api::ToleratesAll(n.run.tolerations.value_or(std::vector<api::Toleration>{}), node.taints);
     auto it = by_node.find(node.id.str());
     if (!schedulable || it == by_node.end() || it->second.total < want) continue;
     GpuMatch& m = it->second;

@@ -154,6 +154,17 @@ Result<api::SubmitJobRequest> NormalizeJobRequest(api::SubmitJobRequest r, Times
   } else {
     r.node_selector.emplace();
   }
+  if (r.tolerations) {
+    if (r.tolerations->size() > 16) e.AddField("/tolerations", "at most 16 tolerations");
+    for (size_t i = 0; i < r.tolerations->size() && i < 16; ++i) {
+      const auto& t = (*r.tolerations)[i];
+      if (t.key.empty() || t.key.size() > 128 || HasControl(t.key, false) ||
+          (t.value && (t.value->size() > 256 || HasControl(*t.value, false)))) {
+        e.AddField("/tolerations/" + std::to_string(i),
+                   "keys are 1..128 and values at most 256 printable characters");
+      }
+    }
+  }
   if (!r.priority_class) r.priority_class = api::PriorityClass::normal;
   CheckRange(e, r.time_limit_seconds, "/time_limit_seconds", 1, kMaxTimeLimitSeconds);
   if (r.deadline) {

@@ -73,7 +73,8 @@ api::SubmitJobRequest JobRequestOf(const store::ScheduleRecord& schedule,
                           .checkpoint_grace_seconds = job.checkpoint_grace_seconds,
                           .retries = job.retries,
                           .on_node_loss = job.on_node_loss,
-                          .array_size = job.array_size};
+                          .array_size = job.array_size,
+                          .tolerations = job.tolerations};
   return r;
 }
 

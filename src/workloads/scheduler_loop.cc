@@ -293,6 +293,16 @@ class SnapshotBuilder {
       for (const auto& [k, v] : n.labels) node.labels.push_back({Intern(k), Intern(v)});
       // Every node carries its id as a label, so work can be pinned to one (a migration).
       node.labels.push_back({Intern(kNodeIdLabel), Intern(n.id.str())});
+      // A taint is an affinity group the node always "runs": work that does not tolerate it
+      // gets that group as anti-affinity (WorkloadOf), so the core keeps it off the node.
+      for (const auto& taint : n.taints) {
+        uint32_t group = Intern("taint:" + taint.key + "=" + taint.value.value_or(""));
+        node.groups.push_back(group);
+        if (std::none_of(taint_groups_.begin(), taint_groups_.end(),
+                         [&](const auto& tg) { return tg.first == group; })) {
+          taint_groups_.emplace_back(group, taint);
+        }
+      }
       auto& list = by_node[n.id.str()];
       std::sort(list.begin(), list.end(),
                 [](const auto* a, const auto* b) { return a->index < b->index; });
@@ -345,6 +355,11 @@ class SnapshotBuilder {
     w.request.memory_mib = res.memory_mib.value_or(0);
     for (const auto& [k, v] : spec.node_selector.value_or(api::Labels{})) {
       w.request.required_labels.push_back({Intern(k), Intern(v)});
+    }
+    for (const auto& [group, taint] : taint_groups_) {
+      if (!api::Tolerates(spec.tolerations.value_or(std::vector<api::Toleration>{}), taint)) {
+        w.request.anti_affinity.push_back(group);
+      }
     }
     if (r.kind == "instance") {
       if (auto pinned = SettingsOf(r).pinned_node) {
@@ -443,6 +458,8 @@ class SnapshotBuilder {
   OrgSnapshot& s_;
   std::unordered_map<std::string, store::QuotaRecord> quotas_;
   std::unordered_map<std::string, uint32_t> strings_;
+  // Node taints in this snapshot, by the affinity group standing for each (AddNodes).
+  std::vector<std::pair<uint32_t, api::NodeTaint>> taint_groups_;
   std::unordered_map<std::string, uint16_t> types_;
   std::unordered_map<std::string, size_t> queue_index_;
   std::unordered_map<std::string, uint32_t> node_index_;

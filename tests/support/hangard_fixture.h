@@ -92,7 +92,7 @@ class HangardFixture : public ::testing::Test {
   void StartHangard() {
     std::filesystem::remove(dir_ / "port");
     std::vector<std::string> args = {"--listen",
-                                     "127.0.0.1:0",
+                                     listen_,
                                      "--port-file",
                                      (dir_ / "port").string(),
                                      "--data-dir",
@@ -132,6 +132,9 @@ class HangardFixture : public ::testing::Test {
   static boost::json::value Json(const Response& r) { return boost::json::parse(r.body()); }
 
   std::filesystem::path dir_;
+  // What StartHangard listens on; a test that restarts hangard where its clients expect it sets
+  // this to address_ first.
+  std::string listen_ = "127.0.0.1:0";
   std::unique_ptr<Process> hangard_;
   std::string address_;
   std::string admin_key_;
