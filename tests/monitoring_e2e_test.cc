@@ -66,6 +66,10 @@ TEST_F(MonitoringE2eTest, SamplesBecomeHistoryLiveViewAndProjectAggregates) {
   ASSERT_EQ(gpus.size(), 2u);
   std::string gpu0 = S(gpus[0].at("id"));
   EXPECT_EQ(S(gpus[0].at("pci_bus_id")).size(), 16u) << bj::serialize(gpus[0]);
+  // The simulated SXM GPUs reach each other over NVLink; MIG is off.
+  ASSERT_EQ(gpus[0].at("nvlink_peers").as_array().size(), 1u) << bj::serialize(gpus[0]);
+  EXPECT_EQ(S(gpus[0].at("nvlink_peers").at(0)), S(gpus[1].at("pci_bus_id")));
+  EXPECT_FALSE(gpus[0].at("mig_enabled").as_bool());
 
   // A job holds GPU 0 busy (a shell loop burns a core): the project's series is its GPU's.
   std::string job =

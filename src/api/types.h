@@ -189,6 +189,8 @@ struct Gpu {
   GpuState state = GpuState::ready;
   std::vector<std::string> health_reasons;  // why it is unhealthy ("xid_79", "overheating", …)
   std::string pci_bus_id;
+  bool mig_enabled = false;               // in MIG mode: whole-GPU work does not land on it
+  std::vector<std::string> nvlink_peers;  // PCI bus ids of the GPUs it reaches over NVLink
   std::string created_at;
   std::string updated_at;
   std::string etag;
@@ -197,7 +199,7 @@ struct Gpu {
 BOOST_DESCRIBE_STRUCT(Gpu, (),
                       (id, node_id, index, uuid, gpu_type, gpu_type_id, product_name, memory_mib,
                        driver_version, cuda_version, compute_capability, state, health_reasons,
-                       pci_bus_id, created_at, updated_at, etag, links))
+                       pci_bus_id, mig_enabled, nvlink_peers, created_at, updated_at, etag, links))
 
 struct GpuList {
   std::vector<Gpu> items;

@@ -139,6 +139,17 @@ Status Validate(const std::vector<api::AgentGpu>& gpus, const std::string& prefi
       e.AddField(p + "/uuid", "must be a unique, non-empty identifier");
     }
     CheckText(e, g.product_name, (p + "/product_name").c_str(), 128);
+    if (g.pci_bus_id && (g.pci_bus_id->size() > 32 || !IsPrintable(*g.pci_bus_id))) {
+      e.AddField(p + "/pci_bus_id", "must be at most 32 printable characters");
+    }
+    auto short_list = [&](const std::optional<std::vector<std::string>>& list, const char* name) {
+      if (!list) return;
+      bool ok = list->size() <= 64;
+      for (const auto& item : *list) ok &= item.size() <= 64 && IsPrintable(item);
+      if (!ok) e.AddField(p + "/" + name, "at most 64 entries of at most 64 printable characters");
+    };
+    short_list(g.health_reasons, "health_reasons");
+    short_list(g.nvlink_peers, "nvlink_peers");
     if (g.memory_mib < 0) e.AddField(p + "/memory_mib", "must not be negative");
     for (const auto* field :
          {&g.driver_version, &g.cuda_version, &g.compute_capability, &g.vendor, &g.architecture}) {
@@ -617,7 +628,9 @@ Result<std::vector<std::string>> FleetService::SyncInventory(
                            .created_at = now,
                            .updated_at = now,
                            .health_reasons = g.health_reasons.value_or(std::vector<std::string>{}),
-                           .pci_bus_id = g.pci_bus_id.value_or("")};
+                           .pci_bus_id = g.pci_bus_id.value_or(""),
+                           .mig_enabled = g.mig_enabled.value_or(false),
+                           .nvlink_peers = g.nvlink_peers.value_or(std::vector<std::string>{})};
       if (gpu.state == api::GpuState::unhealthy) turned_unhealthy.push_back(DescribeUnhealthy(g));
       HANGAR_TRY(store::InsertGpu(tx, gpu));
       HANGAR_ASSIGN_OR_RETURN(auto added, store::GetGpu(tx, node.org_id, gpu.id));
@@ -637,6 +650,8 @@ Result<std::vector<std::string>> FleetService::SyncInventory(
     updated.state = ReportedState(g);
     updated.health_reasons = g.health_reasons.value_or(std::vector<std::string>{});
     updated.pci_bus_id = g.pci_bus_id.value_or("");
+    updated.mig_enabled = g.mig_enabled.value_or(false);
+    updated.nvlink_peers = g.nvlink_peers.value_or(std::vector<std::string>{});
     if (updated.state == api::GpuState::unhealthy && old->state != api::GpuState::unhealthy) {
       turned_unhealthy.push_back(DescribeUnhealthy(g));
     }
@@ -645,7 +660,8 @@ Result<std::vector<std::string>> FleetService::SyncInventory(
         updated.memory_mib == old->memory_mib && updated.driver_version == old->driver_version &&
         updated.cuda_version == old->cuda_version &&
         updated.compute_capability == old->compute_capability && updated.state == old->state &&
-        updated.health_reasons == old->health_reasons && updated.pci_bus_id == old->pci_bus_id) {
+        updated.health_reasons == old->health_reasons && updated.pci_bus_id == old->pci_bus_id &&
+        updated.mig_enabled == old->mig_enabled && updated.nvlink_peers == old->nvlink_peers) {
       continue;  // the steady state: a heartbeat that changes nothing writes nothing
     }
     updated.updated_at = now;

@@ -75,6 +75,8 @@ api::Gpu ToApi(const store::GpuRecord& r) {
                   .state = r.state,
                   .health_reasons = r.health_reasons,
                   .pci_bus_id = r.pci_bus_id,
+                  .mig_enabled = r.mig_enabled,
+                  .nvlink_peers = r.nvlink_peers,
                   .created_at = FormatRfc3339(r.created_at),
                   .updated_at = FormatRfc3339(r.updated_at),
                   .etag = ETagOf(r.version),

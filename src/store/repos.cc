@@ -84,7 +84,7 @@ Result<NodeRecord> NodeFromRow(const Row& r) {
 constexpr std::string_view kGpuSelect =
     "SELECT g.id, g.org_id, g.node_id, g.idx, g.uuid, g.gpu_type_id, ty.name, g.product_name,"
     " g.memory_mib, g.driver_version, g.cuda_version, g.compute_capability, g.state, g.version,"
-    " g.created_at, g.updated_at, g.health_reasons, g.pci_bus_id";
+    " g.created_at, g.updated_at, g.health_reasons, g.pci_bus_id, g.mig_enabled, g.nvlink_peers";
 constexpr std::string_view kGpuFrom =
     " FROM gpus g LEFT JOIN gpu_types ty ON ty.id = g.gpu_type_id";
 
@@ -110,6 +110,10 @@ Result<GpuRecord> GpuFromRow(const Row& r) {
   if (!reasons) return std::unexpected(CorruptRow("GPU health_reasons"));
   g.health_reasons = std::move(*reasons);
   g.pci_bus_id = r.Text(17);
+  g.mig_enabled = r.Int(18) != 0;
+  auto peers = json::ParseAs<std::vector<std::string>>(r.Text(19));
+  if (!peers) return std::unexpected(CorruptRow("GPU nvlink_peers"));
+  g.nvlink_peers = std::move(*peers);
   return g;
 }
 
@@ -495,13 +499,14 @@ Status InsertGpu(Tx& tx, const GpuRecord& g) {
   return StatusOf(tx.Exec(
       "INSERT INTO gpus (id, org_id, node_id, idx, uuid, gpu_type_id, product_name,"
       " memory_mib, driver_version, cuda_version, compute_capability, state, version,"
-      " created_at, updated_at, health_reasons, pci_bus_id)"
+      " created_at, updated_at, health_reasons, pci_bus_id, mig_enabled, nvlink_peers)"
       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-      " $17)",
+      " $17, $18, $19)",
       {g.id.str(), g.org_id.str(), g.node_id.str(), g.index, g.uuid, GpuTypeParam(g.gpu_type_id),
        g.product_name, g.memory_mib, g.driver_version, g.cuda_version, g.compute_capability,
        std::string(json::EnumName(g.state)), g.version, ToUnixMicros(g.created_at),
-       ToUnixMicros(g.updated_at), json::Serialize(g.health_reasons), g.pci_bus_id}));
+       ToUnixMicros(g.updated_at), json::Serialize(g.health_reasons), g.pci_bus_id,
+       int64_t{g.mig_enabled ? 1 : 0}, json::Serialize(g.nvlink_peers)}));
 }
 
 Status UpdateGpu(Tx& tx, const GpuRecord& g) {
@@ -510,13 +515,13 @@ Status UpdateGpu(Tx& tx, const GpuRecord& g) {
       tx.Exec("UPDATE gpus SET node_id = $3, idx = $4, uuid = $5, gpu_type_id = $6,"
               " product_name = $7, memory_mib = $8, driver_version = $9, cuda_version = $10,"
               " compute_capability = $11, state = $12, updated_at = $13, health_reasons = $15,"
-              " pci_bus_id = $16, version = version + 1"
+              " pci_bus_id = $16, mig_enabled = $17, nvlink_peers = $18, version = version + 1"
               " WHERE org_id = $1 AND id = $2 AND version = $14",
               {g.org_id.str(), g.id.str(), g.node_id.str(), g.index, g.uuid,
                GpuTypeParam(g.gpu_type_id), g.product_name, g.memory_mib, g.driver_version,
                g.cuda_version, g.compute_capability, std::string(json::EnumName(g.state)),
                ToUnixMicros(g.updated_at), g.version, json::Serialize(g.health_reasons),
-               g.pci_bus_id}));
+               g.pci_bus_id, int64_t{g.mig_enabled ? 1 : 0}, json::Serialize(g.nvlink_peers)}));
   if (changed == 0) return UpdateMissed(tx, "gpus", "GPU", g.org_id.str(), g.id.str());
   return Ok();
 }

@@ -177,6 +177,8 @@ struct GpuRecord {
   Timestamp updated_at;
   std::vector<std::string> health_reasons;  // why it is unhealthy (the agent's checks)
   std::string pci_bus_id;
+  bool mig_enabled = false;
+  std::vector<std::string> nvlink_peers;  // PCI bus ids reached over an active NVLink
 };
 
 // A CloudEvents 1.0 event, appended in the transaction of the change it describes.

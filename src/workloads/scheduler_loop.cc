@@ -13,6 +13,7 @@
 #include "store/repos.h"
 #include "store/reservation_repos.h"
 #include "store/snapshot_repos.h"
+#include "workloads/gpu_topology.h"
 #include "workloads/instance_service.h"
 #include "workloads/job_spec.h"
 #include "workloads/queue_standing.h"
@@ -307,11 +308,15 @@ class SnapshotBuilder {
       std::sort(list.begin(), list.end(),
                 [](const auto* a, const auto* b) { return a->index < b->index; });
       std::vector<int64_t> indexes;
-      for (const auto* g : list) {
+      std::vector<uint8_t> domains = NvlinkDomains(list);
+      for (size_t i = 0; i < list.size(); ++i) {
+        const store::GpuRecord* g = list[i];
         node.gpus.push_back(sch::Gpu{
             .type = TypeIndex(g->gpu_type_name.empty() ? g->product_name : g->gpu_type_name),
             .memory_mib = static_cast<int32_t>(g->memory_mib),
-            .healthy = g->state == api::GpuState::ready});
+            .healthy = g->state == api::GpuState::ready,
+            .mig = g->mig_enabled,
+            .nvlink_domain = domains[i]});
         indexes.push_back(g->index);
         if (auto cuda = ParseCudaVersion(g->cuda_version)) {
           node.cuda_version = std::max(node.cuda_version, *cuda);
