@@ -631,13 +631,13 @@ std::vector<Migration> BuildMigrations() {
       }});
   // GPU topology as the agent reports it: MIG mode, and the PCI bus ids of the GPUs reached
   // over an active NVLink (JSON array), for placement.
-  m.push_back(Migration{
-      13,
-      "GPU MIG mode and NVLink peers",
-      {
-          Shared("ALTER TABLE gpus ADD COLUMN mig_enabled INTEGER NOT NULL DEFAULT 0"),
-          Shared("ALTER TABLE gpus ADD COLUMN nvlink_peers TEXT NOT NULL DEFAULT '[]'"),
-      }});
+  m.push_back(
+      Migration{13,
+                "GPU MIG mode and NVLink peers",
+                {
+                    Shared("ALTER TABLE gpus ADD COLUMN mig_enabled INTEGER NOT NULL DEFAULT 0"),
+                    Shared("ALTER TABLE gpus ADD COLUMN nvlink_peers TEXT NOT NULL DEFAULT '[]'"),
+                }});
   return m;
 }
 
